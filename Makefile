@@ -1,0 +1,38 @@
+# bnlab: two commands for users (`make lab`, `make test`), one for maintainers (`make notebooks`).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+# `make lab NO_BROWSER=1` installs and starts JupyterLab without opening a browser; it prints the URL.
+NO_BROWSER ?=
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+.PHONY: lab test notebooks bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The stamp files re-install when pyproject.toml changes.
+$(VENV)/.lab: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[lab]"
+	@touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[test,lab]"
+	@touch $@
+
+lab: $(VENV)/.lab
+	$(BIN)/jupyter lab notebooks/ $(if $(NO_BROWSER),--no-browser,)
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest tests notebooks exercises $(NBVAL) -p no:cacheprovider
+
+# Re-execute every course and exercise notebook in place (deterministic), storing fresh outputs.
+notebooks: $(VENV)/.test
+	$(BIN)/python -m bnlab.notebook_tools execute notebooks/*.ipynb exercises/*.ipynb
+
+bench: $(VENV)/.test
+	$(BIN)/bnlab bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info
