@@ -1,0 +1,59 @@
+"""Activations g(Z) and their derivatives g'(Z), elementwise on (n, m) arrays.
+
+``activation_forward(Z, name)`` returns A and the cache its backward needs;
+``activation_backward(dA, Z, name)`` returns dZ = dA ⊙ g'(Z).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def relu(Z):
+    """max(0, Z)."""
+    return np.maximum(Z, 0.0)
+
+
+def relu_derivative(Z):
+    """1 where Z > 0, else 0 (the subgradient 0 is used at Z = 0)."""
+    return (Z > 0).astype(np.float64)
+
+
+def sigmoid(Z):
+    """1 / (1 + e^(−Z)), written as (1 + tanh(Z/2))/2, which never overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * Z))
+
+
+def sigmoid_derivative(Z):
+    """σ(Z)(1 − σ(Z))."""
+    s = sigmoid(Z)
+    return s * (1.0 - s)
+
+
+def tanh(Z):
+    """tanh(Z)."""
+    return np.tanh(Z)
+
+
+def tanh_derivative(Z):
+    """1 − tanh(Z)²."""
+    return 1.0 - np.tanh(Z) ** 2
+
+
+ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+DERIVATIVES = {"relu": relu_derivative, "sigmoid": sigmoid_derivative, "tanh": tanh_derivative}
+
+
+def check_activation(name: str) -> str:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {name!r}")
+    return name
+
+
+def activation_forward(Z, name):
+    """A = g(Z). Z: (n, m). Returns A (n, m) and the cache, Z itself (the activation's input)."""
+    return ACTIVATIONS[check_activation(name)](Z), Z
+
+
+def activation_backward(dA, Z, name):
+    """dZ = dA ⊙ g'(Z), with Z the cache of :func:`activation_forward`. dA: (n, m)."""
+    return dA * DERIVATIVES[check_activation(name)](Z)

@@ -1,0 +1,175 @@
+r"""Batch Normalization of one layer, examples as columns.
+
+Train mode normalizes each unit (row) over the mini-batch (columns) with the batch's own statistics:
+
+    μ = (1/m) Σ_i z⁽ⁱ⁾            σ² = (1/m) Σ_i (z⁽ⁱ⁾ − μ)²       (biased: 1/m, not 1/(m−1))
+    Z_norm = (Z − μ) / sqrt(σ² + ε)    Z̃ = γ ⊙ Z_norm + β
+
+Test mode uses running averages of μ and σ² collected during training instead of the batch's.
+
+Speed and memory. Z can be large (the benchmark uses 1024 × 4096), so the hot paths:
+- compute each per-unit sum with one pass (``einsum`` for Σ x·y, no temporary product array),
+- write every (n, m) result into an array that is allocated once and then updated in place
+  (``out=``, ``*=``), so forward+backward allocate three (n, m) arrays in all: Z_norm (cached),
+  Z̃ and dZ;
+- cache only what backward needs: Z_norm, γ and 1/sqrt(σ² + ε) (plus μ, σ² for the running averages).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from bnlab._validate import as_column, as_matrix, fraction, positive_number, require_finite
+
+
+class BatchNormCache(NamedTuple):
+    """What ``batchnorm_forward`` keeps for the backward pass.
+
+    Z_norm: (n, m) normalized pre-activations; gamma: (n, 1); inv_std: (n, 1) = 1/sqrt(σ² + ε);
+    mu, var: (n, 1) the mini-batch mean and biased variance; eps: the ε used.
+    """
+
+    Z_norm: np.ndarray
+    gamma: np.ndarray
+    inv_std: np.ndarray
+    mu: np.ndarray
+    var: np.ndarray
+    eps: float
+
+
+def _row_dot(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Σ_i A[:, i]·B[:, i] for every row, as an (n, 1) column, in one pass without a temporary."""
+    return np.einsum("ij,ij->i", A, B)[:, None]
+
+
+def _check_inputs(Z, gamma, beta, eps):
+    Z = as_matrix("Z", Z)
+    n, m = Z.shape
+    gamma_ = np.asarray(gamma)
+    if gamma_.shape == (m, 1) and m != n:
+        raise ValueError(
+            f"Z has shape {Z.shape} but gamma has shape {gamma_.shape}: gamma has one value per unit (row of Z). "
+            "Did you pass examples as rows? Z must be (n, m) with examples as columns: try Z.T"
+        )
+    return Z, as_column("gamma", gamma, n), as_column("beta", beta, n), positive_number("eps", eps)
+
+
+def batchnorm_forward(Z, gamma, beta, eps=1e-5):
+    """Training-mode Batch Norm over a mini-batch (examples are columns).
+
+    Z: (n, m) pre-activations, m ≥ 2; gamma, beta: (n, 1); eps > 0.
+    Returns Z_tilde (n, m) and a :class:`BatchNormCache` for :func:`batchnorm_backward`.
+    """
+    Z, gamma, beta, eps = _check_inputs(Z, gamma, beta, eps)
+    n, m = Z.shape
+    if m < 2:
+        raise ValueError(
+            f"Z has shape {Z.shape}: a mini-batch of {m} example cannot be normalized in train mode "
+            "(its variance is 0, so Z_norm would be 0 whatever Z is). Use m >= 2, or eval mode "
+            "(batchnorm_eval with running averages) to predict one example."
+        )
+    mu = Z.mean(axis=1, keepdims=True)
+    if not np.isfinite(mu).all():  # the cheap test; the scan below says where
+        require_finite("Z", Z)
+        raise ValueError("Z holds values too large to average in float64 (the mean overflows); expected finite sums")
+    Z_norm = np.subtract(Z, mu)                 # Z − μ for now; scaled in place below
+    var = _row_dot(Z_norm, Z_norm) / m          # biased variance, two-pass (stable for large |μ|)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    Z_norm *= inv_std
+    Z_tilde = np.multiply(Z_norm, gamma)
+    Z_tilde += beta
+    return Z_tilde, BatchNormCache(Z_norm, gamma, inv_std, mu, var, eps)
+
+
+def batchnorm_backward(dZ_tilde, cache: BatchNormCache):
+    """Backward pass of training-mode Batch Norm, in the compact closed form.
+
+    dZ_tilde: (n, m) gradient of the loss w.r.t. Z̃; cache: from :func:`batchnorm_forward`.
+    Returns dZ (n, m), dgamma (n, 1), dbeta (n, 1):
+
+        dβ = Σ_i dZ̃   dγ = Σ_i dZ̃ ⊙ Z_norm
+        dZ = γ/sqrt(σ²+ε) ⊙ (dZ̃ − (dβ + Z_norm ⊙ dγ)/m)
+    """
+    Z_norm, gamma, inv_std = cache.Z_norm, cache.gamma, cache.inv_std
+    dZ_tilde = as_matrix("dZ_tilde", dZ_tilde, *Z_norm.shape, hint="It must match the Z given to batchnorm_forward")
+    m = Z_norm.shape[1]
+    dbeta = dZ_tilde.sum(axis=1, keepdims=True)
+    if not np.isfinite(dbeta).all():
+        require_finite("dZ_tilde", dZ_tilde)
+    dgamma = _row_dot(dZ_tilde, Z_norm)
+    # dZ built in one array: Z_norm·dγ/m + dβ/m, subtracted from dZ̃, scaled by γ/sqrt(σ²+ε).
+    dZ = np.multiply(Z_norm, dgamma / m)
+    dZ += dbeta / m
+    np.subtract(dZ_tilde, dZ, out=dZ)
+    dZ *= gamma * inv_std
+    return dZ, dgamma, dbeta
+
+
+def batchnorm_backward_steps(dZ_tilde, cache: BatchNormCache):
+    """The same gradients as :func:`batchnorm_backward`, by walking the computation graph backwards.
+
+    Forward graph (per unit, over the m columns):
+        μ = mean(Z);  Zc = Z − μ;  σ² = mean(Zc²);  std = sqrt(σ² + ε);  r = 1/std;
+        Z_norm = Zc·r;  Z̃ = γ·Z_norm + β
+    Each line below is the chain rule through one node, last node first. For teaching: slower and
+    allocating more than the compact form.
+    Returns dZ (n, m), dgamma (n, 1), dbeta (n, 1).
+    """
+    Z_norm, gamma, inv_std = cache.Z_norm, cache.gamma, cache.inv_std
+    dZ_tilde = as_matrix("dZ_tilde", dZ_tilde, *Z_norm.shape, hint="It must match the Z given to batchnorm_forward")
+    m = Z_norm.shape[1]
+    std = np.sqrt(cache.var + cache.eps)
+    Zc = Z_norm * std                                       # rebuild the centred input Z − μ
+
+    # Z̃ = γ·Z_norm + β
+    dbeta = np.sum(dZ_tilde, axis=1, keepdims=True)
+    dgamma = np.sum(dZ_tilde * Z_norm, axis=1, keepdims=True)
+    dZ_norm = dZ_tilde * gamma
+    # Z_norm = Zc·r  (Zc feeds Z_norm directly and, through σ², a second time)
+    dr = np.sum(dZ_norm * Zc, axis=1, keepdims=True)
+    dZc = dZ_norm * inv_std
+    # r = 1/std
+    dstd = -dr / std**2
+    # std = sqrt(σ² + ε)
+    dvar = dstd / (2 * std)
+    # σ² = (1/m) Σ Zc²
+    dZc += (2.0 / m) * Zc * dvar
+    # Zc = Z − μ
+    dmu = -np.sum(dZc, axis=1, keepdims=True)
+    dZ = dZc.copy()
+    # μ = (1/m) Σ Z
+    dZ += dmu / m
+    return dZ, dgamma, dbeta
+
+
+def batchnorm_eval(Z, gamma, beta, running_mu, running_var, eps=1e-5):
+    """Test-time Batch Norm: normalize with running averages, not with the batch (works for m = 1).
+
+    Z: (n, m); gamma, beta, running_mu, running_var: (n, 1). Returns Z_tilde (n, m).
+    """
+    Z, gamma, beta, eps = _check_inputs(Z, gamma, beta, eps)
+    n = Z.shape[0]
+    running_mu = as_column("running_mu", running_mu, n)
+    running_var = as_column("running_var", running_var, n)
+    scale = gamma / np.sqrt(running_var + eps)  # fold γ/sqrt(σ²+ε) and the shift into one affine map
+    Z_tilde = np.multiply(Z, scale)
+    Z_tilde += beta - running_mu * scale
+    if not np.isfinite(Z_tilde).all():
+        require_finite("Z", Z)
+    return Z_tilde
+
+
+def update_running_averages(running_mu, running_var, mu, var, decay=0.9):
+    """Exponentially weighted averages of the mini-batch statistics, for test time.
+
+        running_mu  = decay·running_mu  + (1 − decay)·μ
+        running_var = decay·running_var + (1 − decay)·σ²
+
+    ``decay`` is the lecture's β of an exponentially weighted average (it is not Batch Norm's β).
+    Frameworks: PyTorch's ``momentum`` is 1 − decay (its default 0.1 is decay 0.9) and PyTorch averages
+    the unbiased variance m/(m−1)·σ²; Keras' ``momentum`` is decay itself (default 0.99).
+    All arguments (n, 1). Returns the new (running_mu, running_var); the inputs are not modified.
+    """
+    decay = fraction("decay", decay, "the running-average decay")
+    return decay * running_mu + (1 - decay) * mu, decay * running_var + (1 - decay) * var

@@ -1,0 +1,57 @@
+"""The exercises: one module per notebook, each defining ``EXERCISE`` and ``PUBLIC_CHECKS``.
+
+Hidden checks are instructor-only and live outside the package, in
+``exercises/instructor/hidden/exNN.py`` (each defining ``HIDDEN_CHECKS``), so the student release
+(which ships the package) never contains them. :func:`load_hidden_checks` reads them from there.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+from bnlab.grading.spec import Check, Exercise
+
+EXERCISE_IDS: tuple[str, ...] = ("ex01", "ex02", "ex03", "ex04", "ex05")
+
+
+def load_exercise(ex_id: str) -> ModuleType:
+    """The module of exercise ``ex_id`` ("ex01"…), with ``EXERCISE`` and ``PUBLIC_CHECKS``."""
+    if ex_id not in EXERCISE_IDS:
+        raise ValueError(f"ex_id must be one of {', '.join(EXERCISE_IDS)}; got {ex_id!r}")
+    return importlib.import_module(f"bnlab.grading.exercises.{ex_id}")
+
+
+def exercises() -> dict[str, Exercise]:
+    """Every exercise by id."""
+    return {ex_id: load_exercise(ex_id).EXERCISE for ex_id in EXERCISE_IDS}
+
+
+def public_checks(ex_id: str) -> list[Check]:
+    return list(load_exercise(ex_id).PUBLIC_CHECKS)
+
+
+def default_instructor_dir() -> Path | None:
+    """``exercises/instructor`` of the source checkout this package runs from, if it is there."""
+    candidate = Path(__file__).resolve().parents[3] / "exercises" / "instructor"
+    return candidate if candidate.is_dir() else None
+
+
+def load_hidden_checks(ex_id: str, instructor_dir: str | Path | None = None) -> list[Check]:
+    """``HIDDEN_CHECKS`` of ``<instructor_dir>/hidden/<ex_id>.py`` (default: the checkout's instructor folder)."""
+    load_exercise(ex_id)  # validates ex_id
+    folder = Path(instructor_dir) if instructor_dir is not None else default_instructor_dir()
+    path = (folder or Path("exercises/instructor")) / "hidden" / f"{ex_id}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"no hidden checks for {ex_id}: expected the file {path} "
+                                "(instructor material is not part of the student release)")
+    spec = importlib.util.spec_from_file_location(f"bnlab_hidden_{ex_id}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.HIDDEN_CHECKS)
+
+
+def all_checks(ex_id: str, instructor_dir: str | Path | None = None) -> list[Check]:
+    """Public then hidden checks of ``ex_id``: everything that is graded."""
+    return public_checks(ex_id) + load_hidden_checks(ex_id, instructor_dir)

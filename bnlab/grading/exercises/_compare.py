@@ -1,0 +1,134 @@
+"""Helpers every exercise's ``verify`` uses: read a call's outcome, compare arrays, explain mistakes.
+
+They turn "the numbers differ" into a message a learner can act on: expected vs. found shape, a
+transposed or wrongly reduced result, NaN/inf, and, when the found values match a known mistake
+(computed by the exercise in the grader), the name of that mistake.
+
+``reveal=False`` (hidden checks) keeps shapes and numbers out of every message, so a hidden check's
+feedback never shows its inputs.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from bnlab.grading.spec import CallOutcome, Verdict
+
+NOT_IMPLEMENTED = "not implemented yet"
+
+
+class Mismatch(Exception):
+    """A learner result that fails a check; its message is the feedback."""
+
+
+def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str) -> Any:
+    """The plain value of call ``key``, or raise :class:`Mismatch` with a message for a failed call."""
+    outcome = outputs.get(key)
+    if outcome is None:
+        raise Mismatch(f"{function} was not run (an earlier call failed)")
+    if not outcome.ok:
+        error = outcome.error or "unknown error"
+        if "NotImplementedError" in error:
+            raise Mismatch(f"{function}: {NOT_IMPLEMENTED}")
+        raise Mismatch(f"{function} raised an error:\n{error}")
+    return outcome.value
+
+
+def unpack(value: Any, count: int, function: str, names: str) -> tuple:
+    """``value`` as a tuple of ``count`` items (``names`` says what they are, e.g. "(Z_tilde, cache)")."""
+    if not isinstance(value, (tuple, list)):
+        raise Mismatch(f"{function} must return a tuple {names}; found {_describe(value)}")
+    if len(value) != count:
+        raise Mismatch(f"{function} must return a tuple {names} of {count} items; found {len(value)} items")
+    return tuple(value)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if hasattr(value, "description"):  # a value that was not plain data (bnlab.grading.plain.Foreign)
+        return str(value.description)
+    if isinstance(value, str):
+        return f"'{value}'" if len(value) < 80 else "a string"
+    return f"a {type(value).__name__}"
+
+
+def as_float_array(found: Any, what: str) -> np.ndarray:
+    """``found`` as float64 if it is a real numeric numpy array, else :class:`Mismatch`."""
+    if not isinstance(found, np.ndarray):
+        hint = " (a list? use np.array or numpy operations)" if isinstance(found, (list, tuple)) else ""
+        raise Mismatch(f"{what} must be a numpy array; found {_describe(found)}{hint}")
+    if found.dtype.kind not in "fiub":
+        raise Mismatch(f"{what} must hold real numbers; found dtype {found.dtype}")
+    return found.astype(np.float64)
+
+
+def shape_hint(found: tuple, expected: tuple) -> str:
+    """A guess at why ``found`` has the wrong shape, in the course's notation (rows = units, columns = examples)."""
+    if len(expected) == 2 and found == expected[::-1]:
+        return "it is transposed: keep units as rows and examples as columns"
+    if len(expected) == 2 and expected[1] == 1 and found == (expected[0],):
+        return "use keepdims=True (or reshape to (n, 1)) so the result stays a column"
+    if len(expected) == 2 and expected[1] == 1 and len(found) == 2 and found[0] == 1:
+        return "did you reduce over the wrong axis? Sums over the examples use axis=1"
+    if len(expected) == 2 and expected[1] == 1 and found == ():
+        return "did you sum over the whole matrix? Reduce over the examples only (axis=1, keepdims=True)"
+    if len(expected) == 2 and len(found) == 2 and found[0] == expected[0] and found[1] == 1:
+        return "one column per example is expected; did you return a per-unit statistic instead?"
+    if len(found) == 3 or (len(expected) == 2 and len(found) == 2 and expected[0] == found[0] == found[1]):
+        return "a broadcast went wrong: check that per-unit statistics are (n, 1) columns"
+    return ""
+
+
+def check_array(found: Any, expected: np.ndarray, what: str, *, reveal: bool = True,
+                rtol: float = 1e-6, atol: float = 1e-8,
+                mistakes: Mapping[str, np.ndarray] | None = None) -> None:
+    """Raise :class:`Mismatch` unless ``found`` is a numeric array equal to ``expected`` (shape and values).
+
+    ``mistakes`` maps a description of a common mistake to the array it would give; when the
+    found values match one, the message names it.
+    """
+    found = as_float_array(found, what)
+    expected = np.asarray(expected, dtype=np.float64)
+    if found.shape != expected.shape:
+        hint = shape_hint(found.shape, expected.shape)
+        if reveal:
+            msg = f"{what} has the wrong shape: expected {expected.shape}, found {found.shape}"
+        else:
+            msg = f"{what} has the wrong shape"
+        raise Mismatch(msg + (f" ({hint})" if hint else ""))
+    if not np.isfinite(found).all():
+        bad = "NaN" if np.isnan(found).any() else "inf"
+        raise Mismatch(f"{what} contains {bad}: a division by zero, or by the square root of a variance of 0? "
+                       "That is what epsilon is for, inside the square root")
+    if np.allclose(found, expected, rtol=rtol, atol=atol):
+        return
+    for name, wrong in (mistakes or {}).items():
+        wrong = np.asarray(wrong, dtype=np.float64)
+        if wrong.shape == found.shape and np.allclose(found, wrong, rtol=rtol, atol=atol):
+            raise Mismatch(f"{what} has the wrong values; they match {name}")
+    error = np.abs(found - expected)
+    worst = np.unravel_index(np.argmax(error), error.shape)
+    if reveal:
+        raise Mismatch(f"{what} has the wrong values: largest difference {error[worst]:.3g} at index "
+                       f"{tuple(int(i) for i in worst)} (expected {expected[worst]:.6g}, found {found[worst]:.6g})")
+    raise Mismatch(f"{what} has the wrong values ({np.mean(error > atol + rtol * np.abs(expected)):.0%} of entries differ)")
+
+
+def verdict(fn) -> Verdict:
+    """Run ``fn()`` (which raises :class:`Mismatch` on failure and may return a message) as a Verdict."""
+    try:
+        message = fn()
+    except Mismatch as failure:
+        return Verdict(False, str(failure))
+    return Verdict(True, message or "correct")
+
+
+def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str) -> None:
+    """Raise :class:`Mismatch` if call ``key`` (made with copy_check) modified any of its array arguments."""
+    value_of(outputs, key, function)
+    modified = outputs[key].modified
+    if modified:
+        raise Mismatch(f"{function} modified its input(s) {', '.join(modified)} in place; compute new arrays "
+                       "instead (e.g. Z - mu, not Z -= mu)")

@@ -1,0 +1,104 @@
+"""Read the graded cells of an exercise notebook straight from its JSON (the file is never modified).
+
+A graded cell is a code cell whose first line is ``# GRADED FUNCTION: <name>``. The grader runs the
+source of all graded cells, in notebook order, so helpers a learner defines in them work and the
+last definition of a name wins. Other cells are never run.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_GRADED = re.compile(r"^\s*#\s*GRADED FUNCTION:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_FORBIDDEN_PACKAGE = "bnlab"
+
+
+class NotebookError(ValueError):
+    """The notebook cannot be graded: the message says why, for the learner."""
+
+
+@dataclass(frozen=True)
+class GradedCell:
+    name: str     # the function named on the "# GRADED FUNCTION:" line
+    index: int    # position of the cell in the notebook (0-based)
+    source: str
+
+
+def read_graded_cells(path: str | Path) -> list[GradedCell]:
+    """The graded cells of the notebook at ``path``, in order. Raises NotebookError with a learner message."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise NotebookError(f"notebook not found: {path.name}") from None
+    except OSError as exc:
+        raise NotebookError(f"cannot read {path.name}: {exc.strerror}") from None
+    if not raw.strip():
+        raise NotebookError(f"{path.name} is empty (0 bytes of notebook JSON)")
+    try:
+        nb = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotebookError(f"{path.name} is not a valid notebook: not JSON ({exc})") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise NotebookError(f"{path.name} is JSON but not a Jupyter notebook (no list of 'cells')")
+    graded = []
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(part) for part in source)
+        if not isinstance(source, str):
+            continue
+        first = source.lstrip("\n").split("\n", 1)[0]
+        match = _GRADED.match(first)
+        if match:
+            graded.append(GradedCell(match.group(1), index, source))
+    return graded
+
+
+def check_functions_present(cells: list[GradedCell], functions: tuple[str, ...], notebook: str) -> None:
+    """Raise NotebookError if a graded function has no ``# GRADED FUNCTION`` cell."""
+    names = {c.name for c in cells}
+    missing = [f for f in functions if f not in names]
+    if missing:
+        found = ", ".join(sorted(names)) or "none"
+        raise NotebookError(
+            f"{notebook}: no cell starting with '# GRADED FUNCTION: {missing[0]}' "
+            f"(graded cells found: {found}). Was the cell deleted or its first line changed?")
+
+
+def forbidden_imports(source: str) -> list[str]:
+    """Lines of ``source`` that import the reference package ``bnlab`` (any form), as "line N: text".
+
+    Catches ``import bnlab``, ``from bnlab... import``, ``importlib.import_module("bnlab...")`` and
+    ``__import__("bnlab...")``; plus any string literal naming the package for dynamic imports.
+    A source that does not parse is left to the sandbox, which reports the syntax error.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    lines = source.splitlines()
+    hits = []
+
+    def names_package(name) -> bool:
+        return isinstance(name, str) and (name == _FORBIDDEN_PACKAGE or name.startswith(_FORBIDDEN_PACKAGE + "."))
+
+    for node in ast.walk(tree):
+        bad = False
+        if isinstance(node, ast.Import):
+            bad = any(names_package(a.name) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            bad = node.level == 0 and names_package(node.module)
+        elif isinstance(node, ast.Call) and node.args:
+            first = node.args[0]
+            bad = isinstance(first, ast.Constant) and names_package(first.value)
+        if bad:
+            text = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
+            hits.append(f"line {node.lineno}: {text}")
+    return sorted(set(hits), key=lambda h: int(h.split(":")[0].split()[1]))

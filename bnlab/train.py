@@ -1,0 +1,109 @@
+"""The training loop of the lecture: for each mini-batch, forward with Batch Norm, backward, update.
+
+    for t = 1 … T:
+        X_t, Y_t = the next mini-batch
+        forward prop on X_t (each hidden layer normalized with X_t's own μ, σ²)
+        back prop → dW[l], dγ[l], dβ[l]  (and db[L])
+        update every parameter with the optimizer (gradient descent, momentum, RMSprop, Adam)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bnlab._validate import as_matrix, positive_int
+from bnlab.data import random_mini_batches
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss or the parameters stopped being finite; the network keeps its last finite parameters."""
+
+
+@dataclass
+class History:
+    """What :func:`train` records.
+
+    loss[t−1]: the mini-batch loss at step t (length num_steps).
+    eval_steps: the steps at which accuracies and percentiles were taken (0 = before training).
+    train_accuracy, test_accuracy: eval-mode accuracy at those steps (test only if test data was given).
+    percentiles[l]: (len(eval_steps), len(tracked_units[l]), 3) array of the 15th/50th/85th percentiles,
+    over the evaluation examples, of the activation input of each tracked unit of hidden layer l
+    (Z̃[l] with Batch Norm, Z[l] without) — what Figure 1(b, c) of the Batch Norm paper plots.
+    """
+
+    loss: np.ndarray
+    eval_steps: np.ndarray
+    train_accuracy: np.ndarray
+    test_accuracy: np.ndarray
+    tracked_units: dict = field(default_factory=dict)
+    percentiles: dict = field(default_factory=dict)
+
+
+def _labels(Y, output):
+    return Y.argmax(axis=0) if output == "softmax" else Y[0].astype(int)
+
+
+def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_every=None,
+          X_test=None, y_test=None, track_units=0, progress=None):
+    """Train ``net`` in place for ``num_steps`` mini-batch steps and return a :class:`History`.
+
+    X: (n_x, m); Y: (n_y, m) one-hot (softmax) or 0/1 (sigmoid); optimizer: GradientDescent, Momentum,
+    RMSprop or Adam (anything with ``step(parameters, grads)``). Mini-batches are reshuffled each epoch
+    with seed + epoch. Every ``eval_every`` steps (and at step 0) the eval-mode train/test accuracies are
+    recorded, and the 15/50/85th percentiles of the activation inputs of ``track_units`` fixed units per
+    hidden layer, over X_test (or X). ``progress(step, num_steps)`` is called after each evaluation.
+    Raises TrainingDiverged, leaving the last finite parameters in ``net``, if the loss or an update
+    stops being finite.
+    """
+    X = as_matrix("X", X, rows=net.layer_dims[0])
+    Y = as_matrix("Y", Y, rows=net.layer_dims[-1], cols=X.shape[1],
+                  hint="Y needs one column per example of X")
+    num_steps = positive_int("num_steps", num_steps)
+    eval_every = positive_int("eval_every", eval_every) if eval_every is not None else num_steps
+    X_eval = X if X_test is None else as_matrix("X_test", X_test, rows=net.layer_dims[0])
+    y_train = _labels(Y, net.output)
+    tracked = {l: np.unique(np.linspace(0, net.layer_dims[l] - 1, track_units).astype(int))
+               for l in range(1, net.L)} if track_units else {}
+
+    loss = np.empty(num_steps)
+    eval_steps, train_acc, test_acc, percentiles = [], [], [], {l: [] for l in tracked}
+
+    def evaluate(step):
+        eval_steps.append(step)
+        train_acc.append(net.accuracy(X, y_train))
+        if X_test is not None and y_test is not None:
+            test_acc.append(net.accuracy(X_test, y_test))
+        if tracked:
+            _, caches = net.forward(X_eval, train=False)
+            for l, units in tracked.items():
+                percentiles[l].append(np.percentile(caches[l - 1]["Z_tilde"][units], [15, 50, 85], axis=1).T)
+        if progress:
+            progress(step, num_steps)
+
+    evaluate(0)
+    step, epoch = 0, 0
+    while step < num_steps:
+        for X_t, Y_t in random_mini_batches(X, Y, mini_batch_size, seed=seed + epoch):
+            if X_t.shape[1] < 2 and net.batchnorm:
+                continue  # a leftover mini-batch of one example cannot be batch-normalized
+            loss[step], grads = net.loss_and_grads(X_t, Y_t)
+            step += 1
+            if not np.isfinite(loss[step - 1]):
+                raise TrainingDiverged(
+                    f"the loss became {loss[step - 1]} at step {step} of {num_steps} with {optimizer!r}; "
+                    "the network keeps the parameters of the step before. Try a smaller learning rate.")
+            new_parameters = optimizer.step(net.parameters, grads)
+            bad = [name for name, p in new_parameters.items() if not np.isfinite(p).all()]
+            if bad:
+                raise TrainingDiverged(
+                    f"the update at step {step} of {num_steps} made {', '.join(bad)} non-finite with {optimizer!r}; "
+                    "the network keeps the parameters of the step before. Try a smaller learning rate.")
+            net.parameters = new_parameters
+            if step % eval_every == 0 or step == num_steps:
+                evaluate(step)
+            if step == num_steps:
+                break
+        epoch += 1
+    return History(loss, np.array(eval_steps), np.array(train_acc), np.array(test_acc),
+                   tracked, {l: np.array(v) for l, v in percentiles.items()})
