@@ -9,6 +9,7 @@ feedback never shows its inputs.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -22,8 +23,12 @@ class Mismatch(Exception):
     """A learner result that fails a check; its message is the feedback."""
 
 
-def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str) -> Any:
-    """The plain value of call ``key``, or raise :class:`Mismatch` with a message for a failed call."""
+def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str, reveal: bool = True) -> Any:
+    """The plain value of call ``key``, or raise :class:`Mismatch` with a message for a failed call.
+
+    reveal=False (hidden checks) names only the exception's type: its message and traceback could
+    show the hidden inputs (a shape in a broadcasting error, say).
+    """
     outcome = outputs.get(key)
     if outcome is None:
         raise Mismatch(f"{function} was not run (an earlier call failed)")
@@ -31,6 +36,10 @@ def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str) -> Any
         error = outcome.error or "unknown error"
         if "NotImplementedError" in error:
             raise Mismatch(f"{function}: {NOT_IMPLEMENTED}")
+        if not reveal:
+            kinds = re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt))\b", error)
+            kind = kinds[-1] if kinds else "an error"
+            raise Mismatch(f"{function} raised {kind} on this check's inputs (run the public checks to see a traceback)")
         raise Mismatch(f"{function} raised an error:\n{error}")
     return outcome.value
 
@@ -125,10 +134,16 @@ def verdict(fn) -> Verdict:
     return Verdict(True, message or "correct")
 
 
-def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str) -> None:
-    """Raise :class:`Mismatch` if call ``key`` (made with copy_check) modified any of its array arguments."""
-    value_of(outputs, key, function)
-    modified = outputs[key].modified
+def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str,
+                     arg_names: tuple[str, ...] = (), hint: str = "e.g. Z - mu, not Z -= mu",
+                     reveal: bool = False) -> str:
+    """Raise :class:`Mismatch` if call ``key`` (made with copy_check) modified any of its arguments.
+
+    arg_names: the parameter names by position, to name a modified positional argument.
+    """
+    value_of(outputs, key, function, reveal)
+    modified = [arg_names[int(m)] if m.isdigit() and int(m) < len(arg_names) else m
+                for m in outputs[key].modified]
     if modified:
-        raise Mismatch(f"{function} modified its input(s) {', '.join(modified)} in place; compute new arrays "
-                       "instead (e.g. Z - mu, not Z -= mu)")
+        raise Mismatch(f"{function} modified {', '.join(modified)} in place; compute new arrays instead ({hint})")
+    return "the inputs are left unchanged"

@@ -77,14 +77,14 @@ class BNCase:
             found = {name: gamma * Z_norm + beta for name, Z_norm in found.items()}
             Z_norm = (Z - mu) / np.sqrt(var + eps)
             found["Z_norm: gamma and beta are not applied"] = Z_norm
-            found["gamma and beta swapped (Z_tilde = gamma * Z_norm + beta)"] = beta * Z_norm + gamma
+            found["gamma and beta swapped (the rule is Z_tilde = gamma * Z_norm + beta)"] = beta * Z_norm + gamma
             found["Z_norm + beta: gamma is not applied"] = Z_norm + beta
         return found
 
 
-def forward_result(outputs, key: str = "fwd"):
+def forward_result(outputs, key: str = "fwd", reveal: bool = True):
     """Z_tilde of the learner's ``(Z_tilde, cache)``, or :class:`Mismatch`."""
-    Z_tilde, _cache = unpack(value_of(outputs, key, FN), 2, FN, "(Z_tilde, cache)")
+    Z_tilde, _cache = unpack(value_of(outputs, key, FN, reveal), 2, FN, "(Z_tilde, cache)")
     return Z_tilde
 
 
@@ -94,7 +94,7 @@ def forward_values_check(name: str, points: float, visibility: str, description:
     reveal = visibility == "public"
 
     def verify(outputs):
-        return verdict(lambda: check_array(forward_result(outputs), case.expected(), "Z_tilde", reveal=reveal,
+        return verdict(lambda: check_array(forward_result(outputs, reveal=reveal), case.expected(), "Z_tilde", reveal=reveal,
                                            rtol=rtol, atol=atol, mistakes=case.mistakes()))
 
     return Check(name, points, visibility, lambda: [case.call("fwd")], verify, description)
@@ -129,8 +129,8 @@ def _normalized_check() -> Check:
                 if not (np.allclose(means, 0, atol=1e-7) and np.allclose(variances, 1, atol=1e-3)):
                     raise Mismatch(
                         "with gamma = 1, beta = 0 each unit (row) of Z_tilde must have mean 0 and variance 1 over "
-                        f"the examples; found row means {np.round(means, 3).tolist()} and variances "
-                        f"{np.round(variances, 3).tolist()}. Compute mu and var with axis=1, keepdims=True")
+                        f"the examples; found row means {(np.round(means, 3) + 0.0).tolist()} and variances "
+                        f"{(np.round(variances, 3) + 0.0).tolist()}. Compute mu and var with axis=1, keepdims=True")
             check_array(Z_tilde, case.expected(), "Z_tilde", mistakes=case.mistakes())
             return "each unit has mean 0 and variance 1 over the mini-batch"
         return verdict(judge)

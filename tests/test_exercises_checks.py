@@ -1,0 +1,75 @@
+"""The exercises' checks and notebooks are well formed: what the grader and the learner rely on."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from bnlab.grading.exercises import EXERCISE_IDS, load_exercise, load_hidden_checks, public_checks
+from exercise_harness import INSTRUCTOR, notebook_path, solution_cells, stub_cells
+
+READY = [ex for ex in EXERCISE_IDS if (INSTRUCTOR / "solutions" / f"{ex}.py").exists()]
+SHAPE = re.compile(r"\(\d+, *\d+\)")
+
+
+def _same_data(a, b) -> bool:
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same_data(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same_data, a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("ex_id", READY)
+def test_checks_are_named_once_with_points_and_the_right_visibility(ex_id):
+    public, hidden = public_checks(ex_id), load_hidden_checks(ex_id)
+    assert [c.visibility for c in public] == ["public"] * len(public)
+    assert [c.visibility for c in hidden] == ["hidden"] * len(hidden)
+    names = [c.name for c in public + hidden]
+    assert len(names) == len(set(names))
+    assert all(c.points > 0 and c.description for c in public + hidden)
+    assert sum(c.points for c in hidden) > 0 and sum(c.points for c in public) > 0
+
+
+@pytest.mark.parametrize("ex_id", READY)
+def test_hidden_check_descriptions_do_not_reveal_inputs(ex_id):
+    for check in load_hidden_checks(ex_id):
+        assert not re.search(r"\d", check.description), check.description
+
+
+@pytest.mark.parametrize("ex_id", READY)
+def test_check_inputs_are_deterministic_and_plain(ex_id):
+    for check in public_checks(ex_id) + load_hidden_checks(ex_id):
+        first, second = check.calls(), check.calls()
+        assert first and len(first) == len(second)
+        for a, b in zip(first, second):
+            assert a.function in load_exercise(ex_id).EXERCISE.functions
+            assert _same_data(a.args, b.args) and _same_data(a.kwargs, b.kwargs)
+
+
+@pytest.mark.parametrize("ex_id", READY)
+def test_notebook_has_a_stub_per_graded_function_and_a_public_check_cell(ex_id):
+    exercise = load_exercise(ex_id).EXERCISE
+    assert notebook_path(ex_id).name == exercise.notebook
+    stubs = stub_cells(ex_id)
+    assert set(stubs) == set(exercise.functions) == set(solution_cells(ex_id))
+    for name, source in stubs.items():
+        body = source.split("# YOUR CODE STARTS HERE")[1].split("# YOUR CODE ENDS HERE")[0]
+        assert "raise NotImplementedError" in body, name
+        assert "bnlab" not in source
+    nb = json.loads(notebook_path(ex_id).read_text())
+    sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert any(f'run_public_checks("{ex_id}", globals())' in s for s in sources)
+
+
+@pytest.mark.parametrize("ex_id", READY)
+def test_stored_outputs_of_the_stub_say_not_implemented(ex_id):
+    nb = json.loads(notebook_path(ex_id).read_text())
+    check_cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "run_public_checks" in "".join(c["source"]))
+    text = "".join("".join(o.get("text", "")) for o in check_cell["outputs"])
+    assert "not implemented yet" in text
+    assert "Traceback" not in text
