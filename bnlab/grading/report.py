@@ -1,0 +1,91 @@
+"""How grades are shown: terminal/notebook lines, the learner's feedback.md, Gradescope results.json.
+
+Hidden checks are named with passed/failed and their one-line description, never their inputs;
+no summary says "all tests passed" when only the public checks ran.
+"""
+from __future__ import annotations
+
+from bnlab.grading.engine import CheckResult, ExerciseResult
+
+
+def _points(x: float) -> str:
+    return f"{x:g}"
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def check_lines(check: CheckResult) -> str:
+    """``PASS name (1/1): message`` / ``FAIL ...`` / ``TODO name: not implemented yet``."""
+    if not check.passed and "not implemented yet" in check.message and "\n" not in check.message:
+        return f"TODO {check.name}: not implemented yet"
+    status = "PASS" if check.passed else "FAIL"
+    head = f"{status} {check.name} ({_points(check.points)}/{_points(check.max_points)})"
+    if not check.message:
+        return head
+    if "\n" in check.message:
+        return head + ":\n" + _indent(check.message)
+    return f"{head}: {check.message}"
+
+
+def console_report(result: ExerciseResult, public_only: bool) -> str:
+    """What ``bnlab check`` and the notebook's public-check cell print (deterministic)."""
+    title = f" ({result.title})" if result.title else ""
+    which = "public checks" if public_only else "all checks"
+    lines = [f"{result.exercise}{title}: {which}"]
+    if result.problem:
+        lines.append("PROBLEM: " + result.problem.replace("\n", "\n    "))
+    lines += [check_lines(c) for c in result.checks]
+    passed = sum(c.passed for c in result.checks)
+    total = f"{_points(result.points)}/{_points(result.max_points)} points"
+    if public_only:
+        if passed == len(result.checks) and result.checks:
+            lines.append(f"All {passed} public checks passed ({total}). Hidden checks (other shapes, edge cases) "
+                         "run when your work is graded.")
+        else:
+            lines.append(f"{passed} of {len(result.checks)} public checks passed ({total}).")
+    else:
+        lines.append(f"{passed} of {len(result.checks)} checks passed ({total}).")
+    return "\n".join(lines)
+
+
+def feedback_markdown(student: str, results: list[ExerciseResult]) -> str:
+    """The learner's feedback.md: per exercise, points and each check (hidden: name and pass/fail)."""
+    total = sum(r.points for r in results)
+    maximum = sum(r.max_points for r in results)
+    out = [f"# Feedback for {student}", "", f"**Total: {_points(total)} / {_points(maximum)} points**", ""]
+    for r in results:
+        out += [f"## {r.exercise}{' — ' + r.title if r.title else ''}: {_points(r.points)} / {_points(r.max_points)}", ""]
+        out.append(f"Notebook: `{r.notebook}`" if r.notebook else "Notebook: missing")
+        if r.note:
+            out.append(f"Note: {r.note}")
+        out.append("")
+        if r.problem:
+            out += ["**Not graded:**", "", "```", r.problem, "```", ""]
+        for c in r.checks:
+            mark = "x" if c.passed else " "
+            kind = " (hidden)" if c.visibility == "hidden" else ""
+            out.append(f"- [{mark}] `{c.name}`{kind} — {_points(c.points)}/{_points(c.max_points)}"
+                       + (f": {c.description}" if c.description else ""))
+            if c.message and not r.problem:
+                out.append(_indent(c.message.strip(), "    > "))
+        out.append("")
+    hidden = sum(c.visibility == "hidden" for r in results for c in r.checks)
+    if hidden:
+        out.append(f"{hidden} of these checks are hidden: their inputs are not shown.")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def gradescope_results(results: list[ExerciseResult]) -> dict:
+    """Gradescope autograder results: score and tests; hidden checks become ``after_published``."""
+    tests = []
+    for r in results:
+        for c in r.checks:
+            output = c.message if not r.problem else f"not graded: {r.problem}"
+            tests.append({
+                "name": f"{r.exercise} {c.name}" + (" (hidden)" if c.visibility == "hidden" else ""),
+                "score": c.points, "max_score": c.max_points, "output": output,
+                "visibility": "after_published" if c.visibility == "hidden" else "visible",
+            })
+    return {"score": round(sum(r.points for r in results), 6), "tests": tests}

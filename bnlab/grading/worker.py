@@ -1,0 +1,244 @@
+"""The learner side: run the graded cells, execute the checks' calls, send back plain data only.
+
+Two uses, one code:
+
+- :func:`execute_calls` runs calls against a namespace of learner functions and returns, per call,
+  an outcome made of plain data. ``run_public_checks`` in a notebook uses it in the kernel.
+- Run as a script (``python -I .../worker.py RESULTS_PATH``, see :mod:`bnlab.grading.sandbox`), it
+  reads a job from stdin, runs the graded cells' source, executes the calls and writes the outcomes
+  to RESULTS_PATH, with references to ``open``/``os.replace``/``os._exit`` taken before any learner
+  code runs. As a script it imports only the standard library and numpy, never ``bnlab``: the
+  reference implementation must not be loaded in the learner's process.
+
+Nothing here computes or compares expected values: that happens in the grader (``Check.verify``).
+"""
+from __future__ import annotations
+
+if __name__ == "__main__":  # limits first, before numpy or any learner code: "NAME=soft[,hard]" arguments
+    import resource as _resource
+    import sys as _sys
+
+    for _arg in _sys.argv[2:]:
+        _name, _, _value = _arg.partition("=")
+        _soft, _, _hard = _value.partition(",")
+        _resource.setrlimit(getattr(_resource, "RLIMIT_" + _name), (int(_soft), int(_hard or _soft)))
+
+import builtins
+import importlib.util
+import linecache
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+MAX_MESSAGE = 2000
+CELL_PREFIX = "<graded cell"  # code object file names of learner code: "<graded cell 3: name>"
+
+
+def _load_plain():
+    if __package__:
+        from bnlab.grading import plain
+        return plain
+    spec = importlib.util.spec_from_file_location("_bnlab_plain", Path(__file__).with_name("plain.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+plain = _load_plain()
+
+
+def learner_traceback(exc: BaseException, memory_mb: int | None = None) -> str:
+    """``Type: message`` plus the learner's own frames only (grader frames are trimmed)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(CELL_PREFIX)]
+    lines = []
+    if frames:
+        lines.append("Traceback (your code, most recent call last):")
+        for f in frames:
+            lines.append(f"  {f.filename.strip('<>')}, line {f.lineno}, in {f.name}")
+            if f.line:
+                lines.append(f"    {f.line.strip()}")
+    lines.append(exception_line(exc))
+    if isinstance(exc, MemoryError) and memory_mb:
+        lines.append(f"(the memory limit is {memory_mb} MB)")
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " [...]"
+
+
+def exception_line(exc: BaseException) -> str:
+    """``TypeName: message`` (messages of SystemExit say what happened)."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: your code called sys.exit({exc.code!r}); a graded function must return its result"
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<message could not be shown>"
+    message = message if len(message) <= 500 else message[:500] + " [...]"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def run_cells(cells, namespace: dict, memory_mb: int | None = None) -> str:
+    """Exec the graded cells' source in ``namespace``; return "" or a message (syntax error, exception)."""
+    for name, index, source in cells:
+        filename = f"{CELL_PREFIX} {index + 1}: {name}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        try:
+            code = compile(source, filename, "exec")
+        except SyntaxError as exc:
+            where = f"line {exc.lineno}" if exc.lineno else "unknown line"
+            text = f"\n    {exc.text.strip()}" if exc.text else ""
+            return f"SyntaxError in the graded cell for {name} (cell {index + 1}), {where}: {exc.msg}{text}"
+        try:
+            exec(code, namespace)
+        except BaseException as exc:  # noqa: BLE001 - any learner failure is a message
+            return f"running the graded cell for {name} (cell {index + 1}) failed:\n" + learner_traceback(exc, memory_mb)
+    return ""
+
+
+def _is_ref(x) -> bool:
+    return type(x) is dict and set(x) == {"$ref", "index"}
+
+
+def _resolve(x, store: dict):
+    """Replace Ref markers by the learner's stored results (raises KeyError for a failed call)."""
+    if _is_ref(x):
+        value = store[x["$ref"]]
+        return value if x["index"] is None else value[x["index"]]
+    if type(x) is tuple:
+        return tuple(_resolve(v, store) for v in x)
+    if type(x) is list:
+        return [_resolve(v, store) for v in x]
+    if type(x) is dict:
+        return {k: _resolve(v, store) for k, v in x.items()}
+    return x
+
+
+def _arrays_in(args: tuple, kwargs: dict):
+    """(label, array) for each numpy array argument: "0", "1"... by position, the name for a keyword,
+    and "0['W1']" inside a dict/list argument."""
+    found = []
+
+    def walk(label, v):
+        if isinstance(v, np.ndarray):
+            found.append((label, v))
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                walk(f"{label}[{k!r}]", item)
+        elif isinstance(v, (list, tuple)):
+            for i, item in enumerate(v):
+                walk(f"{label}[{i}]", item)
+
+    for i, v in enumerate(args):
+        walk(str(i), v)  # positions from 0, as ``CallOutcome.modified`` documents
+    for k, v in kwargs.items():
+        walk(k, v)
+    return found
+
+
+def execute_calls(calls: list[dict], namespace: dict, memory_mb: int | None = None) -> dict[str, dict]:
+    """Run each call (dicts: function, args, kwargs, key, returns, copy_check) against ``namespace``.
+
+    Returns ``{key: {"ok", "value", "error", "modified", "not_implemented"}}`` with plain values.
+    """
+    store: dict = {}
+    outcomes: dict[str, dict] = {}
+    for call in calls:
+        key, name = call["key"], call["function"]
+        outcome = {"ok": False, "value": None, "error": "", "modified": [], "not_implemented": False}
+        outcomes[key] = outcome
+        function = namespace.get(name)
+        if not callable(function):
+            outcome["error"] = f"NameError: the graded function {name} is not defined"
+            continue
+        try:
+            args = _resolve(tuple(call["args"]), store)
+            kwargs = _resolve(dict(call["kwargs"]), store)
+        except (KeyError, IndexError, TypeError):
+            outcome["error"] = f"could not call {name}: it needs the result of an earlier call that failed"
+            continue
+        before = [(label, a.copy()) for label, a in _arrays_in(args, kwargs)] if call["copy_check"] else []
+        try:
+            result = function(*args, **kwargs)
+        except NotImplementedError as exc:
+            outcome["not_implemented"] = True
+            outcome["error"] = f"{name} is not implemented yet (it raised NotImplementedError)"
+            continue
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt... are failures too
+            outcome["error"] = learner_traceback(exc, memory_mb)
+            continue
+        if before:
+            after = dict(_arrays_in(args, kwargs))
+            outcome["modified"] = [label for label, old in before
+                                   if not (label in after and after[label].shape == old.shape
+                                           and np.array_equal(after[label], old, equal_nan=True))]
+        store[key] = result
+        returns = call["returns"]
+        try:
+            if returns is None:
+                outcome["value"] = plain.to_plain(result)
+            else:
+                need = max(returns) + 1
+                items = (list(tuple.__iter__(result)) if isinstance(result, tuple)
+                         else list(list.__iter__(result)) if isinstance(result, list) else None)
+                if items is None or len(items) < need:
+                    outcome["error"] = (f"{name} should return a tuple of at least {need} items; "
+                                        f"it returned {plain.describe(plain.to_plain(result))}")
+                    continue
+                outcome["value"] = tuple(plain.to_plain(item) if i in returns
+                                         else plain.Foreign("a value kept in your process")
+                                         for i, item in enumerate(items))
+        except BaseException as exc:  # noqa: BLE001 - a hostile object failing conversion
+            outcome["error"] = "the result could not be read as data: " + exception_line(exc)
+            continue
+        outcome["ok"] = True
+    return outcomes
+
+
+class _BlockReference:
+    """A meta-path finder that refuses ``bnlab`` in the learner's process and remembers the attempt."""
+
+    attempted = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "bnlab" or name.startswith("bnlab."):
+            _BlockReference.attempted = True
+            raise ImportError("graded cells may not import bnlab (the reference implementation)")
+        return None
+
+
+def main(argv: list[str]) -> None:
+    # References taken before learner code runs; learner monkeypatching cannot reach these names.
+    _open, _replace, _exit, _fsync = builtins.open, os.replace, os._exit, os.fsync
+    _pack = plain.pack
+    results_path = argv[1]
+    job = plain.unpack(sys.stdin.buffer.read())
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    sys.argv = ["graded-notebook"]
+    sys.meta_path.insert(0, _BlockReference())
+    memory_mb = job.get("memory_mb")
+
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    setup_error = run_cells(job["cells"], namespace, memory_mb)
+    outcomes = {} if setup_error else execute_calls(job["calls"], namespace, memory_mb)
+    results = {"nonce": job["nonce"], "setup_error": setup_error,
+               "blocked_import": _BlockReference.attempted, "outcomes": outcomes}
+    data = _pack(results)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    tmp = results_path + ".tmp"
+    with _open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        _fsync(f.fileno())
+    _replace(tmp, results_path)
+    _exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
