@@ -1,0 +1,294 @@
+"""Batch Norm of one layer: forward (train mode), both backward passes, eval mode, running averages."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bnlab
+from bnlab import (BatchNormCache, batchnorm_backward, batchnorm_backward_steps, batchnorm_eval, batchnorm_forward,
+                   numerical_gradient, update_running_averages)
+from conftest import assert_gradients_match, scalar_loss_of
+
+BACKWARDS = [batchnorm_backward, batchnorm_backward_steps]
+
+
+def make_Z(rng, n=4, m=7):
+    """(n, m) pre-activations whose units have very different means and spreads."""
+    return rng.normal(size=(n, m)) * rng.uniform(0.5, 5.0, (n, 1)) + rng.uniform(-10, 10, (n, 1))
+
+
+def make_gamma_beta(rng, n=4):
+    return rng.uniform(0.5, 2.0, (n, 1)), rng.uniform(-1.0, 1.0, (n, 1))
+
+
+def reference_Z_norm(Z, eps):
+    """The lecture's formula written out independently: per unit (row), over the batch (columns)."""
+    return (Z - Z.mean(axis=1, keepdims=True)) / np.sqrt(Z.var(axis=1, ddof=0, keepdims=True) + eps)
+
+
+# --- forward -----------------------------------------------------------------------------------------
+
+def test_forward_matches_the_lecture_formula(rng):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    Z_tilde, cache = batchnorm_forward(Z, gamma, beta, eps=1e-5)
+    assert isinstance(cache, BatchNormCache)
+    assert Z_tilde.shape == Z.shape and Z_tilde.dtype == np.float64
+    np.testing.assert_allclose(cache.Z_norm, reference_Z_norm(Z, 1e-5), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(Z_tilde, gamma * reference_Z_norm(Z, 1e-5) + beta, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cache.mu, Z.mean(axis=1, keepdims=True), rtol=1e-13)
+    np.testing.assert_allclose(cache.var, Z.var(axis=1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(cache.inv_std, 1 / np.sqrt(Z.var(axis=1, keepdims=True) + 1e-5), rtol=1e-12)
+    assert cache.eps == 1e-5
+
+
+def test_each_unit_has_mean_0_and_biased_variance_1_over_the_batch(rng):
+    # Non-square Z, so normalizing over the wrong axis cannot pass by accident.
+    Z = make_Z(rng, n=3, m=9)
+    Z_tilde, cache = batchnorm_forward(Z, np.ones((3, 1)), np.zeros((3, 1)), eps=1e-12)
+    np.testing.assert_allclose(cache.Z_norm.mean(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(cache.Z_norm.var(axis=1, ddof=0), 1.0, rtol=1e-9)  # 1/m, not 1/(m−1)
+    np.testing.assert_array_equal(Z_tilde, cache.Z_norm)  # γ = 1, β = 0
+    # The columns (examples) are not what gets normalized.
+    assert np.abs(cache.Z_norm.mean(axis=0)).max() > 1e-3
+
+
+def test_variance_is_biased_hand_computed():
+    # One unit, two examples 0 and 2: μ = 1, σ² = ((−1)² + 1²)/2 = 1 (the unbiased 2 would give ±0.707).
+    Z_tilde, cache = batchnorm_forward(np.array([[0.0, 2.0]]), np.ones((1, 1)), np.zeros((1, 1)), eps=1e-12)
+    assert cache.var[0, 0] == pytest.approx(1.0, rel=1e-14)
+    np.testing.assert_allclose(Z_tilde, [[-1.0, 1.0]], rtol=1e-10)
+
+
+def test_eps_is_added_to_the_variance_hand_computed():
+    # One unit with a small spread: Z = 1 ± δ, δ = 1e-3, so σ² = 1e-6; with ε = 1e-5,
+    # Z_norm = ±δ / sqrt(δ² + ε) = ±1e-3 / sqrt(1.1e-5) ≈ ±0.3015 (it would be ±1 without ε).
+    delta, eps = 1e-3, 1e-5
+    Z = np.array([[1 - delta, 1 + delta]])
+    Z_tilde, _ = batchnorm_forward(Z, np.ones((1, 1)), np.zeros((1, 1)), eps=eps)
+    expected = delta / np.sqrt(delta**2 + eps)
+    np.testing.assert_allclose(Z_tilde, [[-expected, expected]], rtol=1e-9)
+    assert abs(expected) < 0.31  # really far from the ±1 a missing ε gives
+
+
+def test_adding_any_constant_column_to_Z_leaves_Z_tilde_unchanged(rng):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    b = rng.normal(scale=50.0, size=(4, 1))
+    before, _ = batchnorm_forward(Z, gamma, beta)
+    after, _ = batchnorm_forward(Z + b, gamma, beta)
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-10)
+
+
+def test_gradient_of_a_bias_placed_before_batch_norm_is_zero(rng):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    R = rng.normal(size=Z.shape)
+    b = rng.normal(size=(4, 1))
+    f = scalar_loss_of(lambda: batchnorm_forward(Z + b, gamma, beta)[0], R)
+    db_numeric = numerical_gradient(f, b)
+    dgamma_numeric = numerical_gradient(f, gamma)
+    assert np.abs(db_numeric).max() < 1e-7 * max(1.0, np.abs(dgamma_numeric).max())
+    # Analytically: db = Σ_i dZ, which the compact form makes zero for every unit.
+    dZ, _, _ = batchnorm_backward(R, batchnorm_forward(Z + b, gamma, beta)[1])
+    np.testing.assert_allclose(dZ.sum(axis=1), 0.0, atol=1e-12)
+
+
+def test_gamma_sqrt_var_eps_and_beta_mu_recover_Z(rng):
+    Z = make_Z(rng)
+    eps = 1e-5
+    mu, var = Z.mean(axis=1, keepdims=True), Z.var(axis=1, keepdims=True)
+    Z_tilde, _ = batchnorm_forward(Z, np.sqrt(var + eps), mu, eps=eps)
+    np.testing.assert_allclose(Z_tilde, Z, rtol=1e-12, atol=1e-12)
+
+
+def test_large_mean_still_normalizes_accurately(rng):
+    # Mean 1e6, std 1: a one-pass E[Z²] − μ² variance loses ~all digits here.
+    Z0 = rng.normal(size=(3, 50))
+    Z = Z0 + 1e6
+    _, cache = batchnorm_forward(Z, np.ones((3, 1)), np.zeros((3, 1)))
+    Z0_exact = Z - 1e6  # exactly representable shift: Z0 up to the rounding of the addition
+    np.testing.assert_allclose(cache.Z_norm, reference_Z_norm(Z0_exact, 1e-5), atol=1e-9)
+    np.testing.assert_allclose(cache.var, Z0_exact.var(axis=1, keepdims=True), rtol=1e-9)
+
+
+def test_constant_unit_gives_zero_Z_norm_and_finite_gradients(rng):
+    Z = make_Z(rng, n=3, m=6)
+    Z[1] = 3.7  # a unit with variance 0: ε keeps 1/sqrt(σ² + ε) finite
+    gamma, beta = make_gamma_beta(rng, n=3)
+    Z_tilde, cache = batchnorm_forward(Z, gamma, beta)
+    np.testing.assert_allclose(cache.Z_norm[1], 0.0, atol=1e-9)
+    np.testing.assert_allclose(Z_tilde[1], beta[1, 0], atol=1e-9)
+    assert cache.inv_std[1, 0] == pytest.approx(1 / np.sqrt(1e-5), rel=1e-6)
+    R = rng.normal(size=Z.shape)
+    for backward in BACKWARDS:
+        dZ, dgamma, dbeta = backward(R, cache)
+        assert np.isfinite(dZ).all() and np.isfinite(dgamma).all() and np.isfinite(dbeta).all()
+        # With Z_norm = 0 the unit's dZ is γ/sqrt(ε)·(dZ̃ − mean(dZ̃)).
+        np.testing.assert_allclose(dZ[1], gamma[1, 0] / np.sqrt(1e-5) * (R[1] - R[1].mean()), rtol=1e-6)
+
+
+def test_forward_and_backward_do_not_modify_their_inputs(rng):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    R = rng.normal(size=Z.shape)
+    copies = [a.copy() for a in (Z, gamma, beta, R)]
+    _, cache = batchnorm_forward(Z, gamma, beta)
+    Z_norm = cache.Z_norm.copy()
+    for backward in BACKWARDS:
+        backward(R, cache)
+    for original, copy in zip((Z, gamma, beta, R), copies):
+        np.testing.assert_array_equal(original, copy)
+    np.testing.assert_array_equal(cache.Z_norm, Z_norm)
+
+
+# --- backward ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=["compact", "steps"])
+@pytest.mark.parametrize("shape", [(3, 5), (4, 3), (1, 6)])
+def test_gradient_check_wrt_Z_gamma_beta(rng, backward, shape):
+    n, m = shape
+    Z = make_Z(rng, n, m)
+    gamma, beta = make_gamma_beta(rng, n)
+    R = rng.normal(size=Z.shape)
+    f = scalar_loss_of(lambda: batchnorm_forward(Z, gamma, beta)[0], R)
+    dZ, dgamma, dbeta = backward(R, batchnorm_forward(Z, gamma, beta)[1])
+    assert dZ.shape == Z.shape and dgamma.shape == (n, 1) and dbeta.shape == (n, 1)
+    assert_gradients_match(f, {"Z": Z, "gamma": gamma, "beta": beta},
+                           {"dZ": dZ, "dgamma": dgamma, "dbeta": dbeta})
+
+
+@pytest.mark.parametrize("shape", [(5, 8), (2, 2), (64, 33)])
+def test_compact_and_step_by_step_backward_agree(rng, shape):
+    Z = make_Z(rng, *shape)
+    gamma, beta = make_gamma_beta(rng, shape[0])
+    R = rng.normal(size=Z.shape)
+    _, cache = batchnorm_forward(Z, gamma, beta)
+    # Tolerance relative to the size of the terms that cancel (γ/sqrt(σ²+ε)·dZ̃): at m = 2 dZ itself is
+    # nearly 0, as Z_norm = ±sqrt(σ²/(σ²+ε)) barely depends on Z.
+    scale = np.abs(gamma * cache.inv_std * R).max()
+    for compact, steps in zip(batchnorm_backward(R, cache), batchnorm_backward_steps(R, cache)):
+        np.testing.assert_allclose(compact, steps, rtol=1e-12, atol=1e-12 * max(scale, np.abs(compact).max()))
+
+
+def test_backward_rejects_dZ_tilde_of_another_shape(rng):
+    _, cache = batchnorm_forward(make_Z(rng), *make_gamma_beta(rng))
+    for backward in BACKWARDS:
+        with pytest.raises(ValueError, match=r"dZ_tilde must have shape \(4, 7\); got \(4, 6\)"):
+            backward(np.ones((4, 6)), cache)
+
+
+# --- eval mode and running averages ------------------------------------------------------------------
+
+def test_eval_mode_uses_the_running_averages(rng):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    running_mu, running_var = rng.normal(size=(4, 1)), rng.uniform(0.5, 3.0, (4, 1))
+    out = batchnorm_eval(Z, gamma, beta, running_mu, running_var, eps=1e-5)
+    np.testing.assert_allclose(out, gamma * (Z - running_mu) / np.sqrt(running_var + 1e-5) + beta, rtol=1e-12)
+    # ... which is not what train mode gives on a batch whose statistics differ from the running ones.
+    train_out, _ = batchnorm_forward(Z, gamma, beta, eps=1e-5)
+    assert np.abs(out - train_out).max() > 0.1
+
+
+def test_eval_mode_works_on_one_example_and_each_column_is_independent(rng):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    running_mu, running_var = rng.normal(size=(4, 1)), rng.uniform(0.5, 3.0, (4, 1))
+    one = batchnorm_eval(Z[:, :1], gamma, beta, running_mu, running_var)
+    assert one.shape == (4, 1)
+    # Depends on the running statistics ...
+    other = batchnorm_eval(Z[:, :1], gamma, beta, running_mu + 1.0, running_var)
+    assert np.abs(one - other).min() > 1e-3
+    # ... and not on the other examples of the batch.
+    Z_changed = Z.copy()
+    Z_changed[:, 1:] = rng.normal(scale=100.0, size=(4, 6))
+    np.testing.assert_array_equal(batchnorm_eval(Z_changed, gamma, beta, running_mu, running_var)[:, :1], one)
+
+
+def test_running_averages_hand_computed():
+    running_mu, running_var = np.array([[0.0], [2.0]]), np.array([[1.0], [1.0]])
+    mu, var = np.array([[1.0], [4.0]]), np.array([[3.0], [0.0]])
+    copies = [a.copy() for a in (running_mu, running_var, mu, var)]
+    new_mu, new_var = update_running_averages(running_mu, running_var, mu, var, decay=0.9)
+    np.testing.assert_allclose(new_mu, [[0.1], [2.2]], rtol=1e-14)   # 0.9·0 + 0.1·1, 0.9·2 + 0.1·4
+    np.testing.assert_allclose(new_var, [[1.2], [0.9]], rtol=1e-14)  # 0.9·1 + 0.1·3, 0.9·1 + 0.1·0
+    for original, copy in zip((running_mu, running_var, mu, var), copies):
+        np.testing.assert_array_equal(original, copy)
+
+
+def test_running_average_decay_is_one_minus_pytorch_momentum(rng):
+    # PyTorch: running = (1 − momentum)·running + momentum·batch_stat; decay = 1 − momentum.
+    momentum = 0.25
+    running, stat = rng.normal(size=(3, 1)), rng.normal(size=(3, 1))
+    ours, _ = update_running_averages(running, np.ones((3, 1)), stat, np.ones((3, 1)), decay=1 - momentum)
+    np.testing.assert_allclose(ours, (1 - momentum) * running + momentum * stat, rtol=1e-14)
+    assert "1 − decay" in update_running_averages.__doc__  # the mapping is documented where learners look
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1, 1.5, np.array(0.9)])
+def test_running_average_decay_must_be_in_0_1(decay):
+    with pytest.raises(ValueError, match=r"decay must be .*\[0, 1\); got"):
+        update_running_averages(np.zeros((2, 1)), np.ones((2, 1)), np.zeros((2, 1)), np.ones((2, 1)), decay=decay)
+
+
+# --- bad input ---------------------------------------------------------------------------------------
+
+def test_one_example_in_train_mode_is_a_clear_error(rng):
+    with pytest.raises(ValueError, match=r"Z has shape \(4, 1\).*1 example.*m >= 2.*batchnorm_eval"):
+        batchnorm_forward(make_Z(rng, 4, 1), *make_gamma_beta(rng))
+
+
+def test_examples_as_rows_are_named(rng):
+    Z = make_Z(rng, n=4, m=7)
+    with pytest.raises(ValueError, match=r"Z has shape \(7, 4\) but gamma has shape \(4, 1\).*examples as rows"):
+        batchnorm_forward(Z.T, *make_gamma_beta(rng))
+
+
+@pytest.mark.parametrize("bad_shape", [(4,), (1, 4), (3, 1), (4, 2)])
+@pytest.mark.parametrize("which", ["gamma", "beta"])
+def test_gamma_and_beta_must_be_columns(rng, bad_shape, which):
+    gamma, beta = make_gamma_beta(rng)
+    args = {"gamma": gamma, "beta": beta, which: np.ones(bad_shape)}
+    pattern = rf"{which} must be a column of shape \(4, 1\).*got shape \({bad_shape[0]},"
+    with pytest.raises(ValueError, match=pattern):
+        batchnorm_forward(make_Z(rng), **args)
+    with pytest.raises(ValueError, match=pattern):
+        batchnorm_eval(make_Z(rng), running_mu=np.zeros((4, 1)), running_var=np.ones((4, 1)), **args)
+
+
+@pytest.mark.parametrize("shape", [(4,), (1, 4)])
+def test_reshape_hint_for_vectors(rng, shape):
+    with pytest.raises(ValueError, match=r"reshape it with \.reshape\(4, 1\)"):
+        batchnorm_forward(make_Z(rng), np.ones(shape), np.zeros((4, 1)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_Z_is_rejected_with_its_position(rng, bad):
+    Z = make_Z(rng)
+    Z[2, 5] = bad
+    gamma, beta = make_gamma_beta(rng)
+    with pytest.raises(ValueError, match=r"Z contains 1 NaN or infinite value\(s\), the first at index \(2, 5\)"):
+        batchnorm_forward(Z, gamma, beta)
+    with pytest.raises(ValueError, match=r"Z contains 1 NaN or infinite"):
+        batchnorm_eval(Z, gamma, beta, np.zeros((4, 1)), np.ones((4, 1)))
+
+
+@pytest.mark.parametrize("eps", [0, 0.0, -1e-5, np.nan, np.inf, "1e-5", None])
+def test_eps_must_be_a_positive_number(rng, eps):
+    with pytest.raises(ValueError, match=r"eps must be a finite number > 0; got"):
+        batchnorm_forward(make_Z(rng), *make_gamma_beta(rng), eps=eps)
+    with pytest.raises(ValueError, match=r"eps must be a finite number > 0; got"):
+        batchnorm_eval(make_Z(rng), *make_gamma_beta(rng), np.zeros((4, 1)), np.ones((4, 1)), eps=eps)
+
+
+def test_running_statistics_must_be_columns(rng):
+    with pytest.raises(ValueError, match=r"running_var must be a column of shape \(4, 1\).*got shape \(4,\)"):
+        batchnorm_eval(make_Z(rng), *make_gamma_beta(rng), np.zeros((4, 1)), np.ones(4))
+
+
+def test_public_names():
+    for name in ["batchnorm_forward", "batchnorm_backward", "batchnorm_backward_steps", "batchnorm_eval",
+                 "update_running_averages", "BatchNormCache"]:
+        assert hasattr(bnlab, name)
+    assert BatchNormCache._fields == ("Z_norm", "gamma", "inv_std", "mu", "var", "eps")
