@@ -68,60 +68,12 @@ def notebook_with(ex_id: str, cells: dict[str, str], path: Path) -> Path:
     return path
 
 
-# --- scoring -------------------------------------------------------------------------------------
-# A minimal in-process runner (calls -> plain data -> verify) until the engine's isolated runner lands.
+# --- scoring: through the engine, end to end (notebook JSON -> sandboxed learner process -> verify) ---
 
-def _resolve(arg, results):
-    from bnlab.grading.spec import Ref
+def grade(ex_id: str, cells: dict[str, str], folder: Path):
+    """The engine's ExerciseResult for a copy of the exercise notebook holding ``cells``, with all checks."""
+    from bnlab.grading.engine import grade_notebook
+    from bnlab.grading.exercises import all_checks, load_exercise
 
-    if isinstance(arg, Ref):
-        value = results[arg.key]
-        return value if arg.index is None else value[arg.index]
-    return arg
-
-
-def _same(a, b) -> bool:
-    import numpy as np
-
-    if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
-    return True
-
-
-def score(cells: dict[str, str], checks) -> tuple[float, dict[str, object]]:
-    """Points earned by the graded ``cells`` on ``checks``, and each check's Verdict by name."""
-    import copy
-
-    import numpy as np
-
-    from bnlab.grading.plain import roundtrip
-    from bnlab.grading.spec import CallOutcome, Verdict
-
-    namespace: dict = {}
-    for source in cells.values():
-        exec(compile(source, "<graded cell>", "exec"), namespace)
-    total, verdicts = 0.0, {}
-    for check in checks:
-        results, outputs = {}, {}
-        for call in check.calls():
-            args = [copy.deepcopy(_resolve(a, results)) for a in call.args]
-            kwargs = {k: copy.deepcopy(_resolve(v, results)) for k, v in call.kwargs.items()}
-            before = copy.deepcopy((args, kwargs))
-            try:
-                results[call.key] = namespace[call.function](*args, **kwargs)
-            except Exception as exc:  # the learner's error becomes a failed call
-                outputs[call.key] = CallOutcome(False, error=f"{type(exc).__name__}: {exc}")
-                break
-            named = list(enumerate(zip(args, before[0]))) + [(k, (v, before[1][k])) for k, v in kwargs.items()]
-            modified = tuple(str(i) for i, (a, b) in named if not _same(a, b))
-            outputs[call.key] = CallOutcome(True, roundtrip(results[call.key]),
-                                            modified=modified if call.copy_check else ())
-        verdict = check.verify(outputs)
-        verdicts[check.name] = verdict
-        fraction = verdict.fraction if verdict.fraction is not None else float(verdict.passed)
-        total += check.points * fraction
-    return total, verdicts
+    path = notebook_with(ex_id, cells, folder / load_exercise(ex_id).EXERCISE.notebook)
+    return grade_notebook(path, load_exercise(ex_id).EXERCISE, all_checks(ex_id))

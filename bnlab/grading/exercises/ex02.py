@@ -1,0 +1,119 @@
+"""Exercise 2: ``batchnorm_backward(dZ_tilde, cache) -> (dZ, dgamma, dbeta)``.
+
+Graded with the cache of the learner's own ``batchnorm_forward`` (repeated in a graded cell of the
+notebook): each check calls the learner's forward, keeps its cache in the learner's process
+(``Ref("fwd", 1)``) and passes it to the learner's backward. The expected gradients come from
+bnlab's reference forward and backward on the same inputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import bnlab
+from bnlab.grading.exercises._compare import check_array, unpack, value_of, verdict
+from bnlab.grading.exercises.ex01 import FN as FN_FORWARD
+from bnlab.grading.exercises.ex01 import BNCase, forward_values_check
+from bnlab.grading.spec import Call, Check, Exercise, Ref
+
+FN = "batchnorm_backward"
+EXERCISE = Exercise(id="ex02", notebook="ex02_batchnorm_backward.ipynb", functions=(FN_FORWARD, FN),
+                    title="Batch Norm backward pass")
+GRADIENTS = ("dZ", "dgamma", "dbeta")
+
+
+@dataclass(frozen=True)
+class BackwardCase:
+    """A forward case plus the upstream gradient dZ_tilde (n, m), seeded from the same seed."""
+
+    forward: BNCase
+    dscale: float = 1.0
+
+    def dZ_tilde(self) -> np.ndarray:
+        rng = np.random.default_rng(self.forward.seed + 1000)
+        return self.dscale * rng.standard_normal((self.forward.n, self.forward.m))
+
+    def calls(self, copy_check: bool = False) -> list[Call]:
+        return [self.forward.call("fwd"), Call(FN, (self.dZ_tilde(), Ref("fwd", 1)), key="bwd", copy_check=copy_check)]
+
+    def expected(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        Z, gamma, beta = self.forward.inputs()
+        _, cache = bnlab.batchnorm_forward(Z, gamma, beta, eps=self.forward.eps_used)
+        return bnlab.batchnorm_backward(self.dZ_tilde(), cache)
+
+    def mistakes(self) -> dict[str, dict[str, np.ndarray]]:
+        """What common mistakes would return, per gradient name (to name them in feedback)."""
+        Z, gamma, beta = self.forward.inputs()
+        _, cache = bnlab.batchnorm_forward(Z, gamma, beta, eps=self.forward.eps_used)
+        dZt, Z_norm, scale, m = self.dZ_tilde(), cache.Z_norm, gamma * cache.inv_std, Z.shape[1]
+        dbeta = dZt.sum(axis=1, keepdims=True)
+        dgamma = (dZt * Z_norm).sum(axis=1, keepdims=True)
+        return {
+            "dZ": {
+                "a dZ without the term through the mean (- dbeta / m)": scale * (dZt - Z_norm * dgamma / m),
+                "a dZ without the term through the variance (- Z_norm * dgamma / m)": scale * (dZt - dbeta / m),
+                "a dZ with only the direct path gamma / sqrt(var + eps) * dZ_tilde": scale * dZt,
+                "a dZ not multiplied by gamma": cache.inv_std * (dZt - (dbeta + Z_norm * dgamma) / m),
+                "a dZ with a sign error in the variance term": scale * (dZt - (dbeta - Z_norm * dgamma) / m),
+                "a dZ that divides by m - 1 instead of m": scale * (dZt - (dbeta + Z_norm * dgamma) / (m - 1)),
+            },
+            "dgamma": {
+                "dbeta: dgamma is the sum of dZ_tilde * Z_norm": dbeta,
+                "the sum of dZ_tilde * Z (use Z_norm)": (dZt * Z).sum(axis=1, keepdims=True),
+            },
+            "dbeta": {"dgamma: dbeta is the sum of dZ_tilde over the examples": dgamma},
+        }
+
+
+def backward_result(outputs, reveal: bool = True) -> tuple:
+    """The learner's (dZ, dgamma, dbeta), or :class:`Mismatch`."""
+    return unpack(value_of(outputs, "bwd", FN, reveal), 3, FN, "(dZ, dgamma, dbeta)")
+
+
+def backward_check(name: str, points: float, visibility: str, description: str, case: BackwardCase,
+                   which: tuple[str, ...] = GRADIENTS, rtol: float = 1e-6, atol: float = 1e-8) -> Check:
+    """The gradients named in ``which`` equal bnlab's reference (each compared as a float64 array)."""
+    reveal = visibility == "public"
+
+    def verify(outputs):
+        def judge():
+            value_of(outputs, "fwd", FN_FORWARD, reveal)
+            found = dict(zip(GRADIENTS, backward_result(outputs, reveal)))
+            expected, mistakes = dict(zip(GRADIENTS, case.expected())), case.mistakes()
+            for grad in which:
+                check_array(found[grad], expected[grad], grad, reveal=reveal, rtol=rtol, atol=atol,
+                            mistakes=mistakes[grad])
+            return f"{', '.join(which)} correct"
+        return verdict(judge)
+
+    return Check(name, points, visibility, case.calls, verify, description)
+
+
+def _shapes_check() -> Check:
+    case = BackwardCase(BNCase(seed=301, n=3, m=5))
+
+    def verify(outputs):
+        def judge():
+            value_of(outputs, "fwd", FN_FORWARD)
+            found = dict(zip(GRADIENTS, backward_result(outputs)))
+            for grad, expected in zip(GRADIENTS, case.expected()):
+                if getattr(found[grad], "shape", None) != expected.shape:
+                    check_array(found[grad], expected, grad)  # raises with the shape message
+            return "dZ is (n, m); dgamma and dbeta are (n, 1)"
+        return verdict(judge)
+
+    return Check("gradient_shapes", 1, "public", case.calls, verify,
+                 "returns (dZ, dgamma, dbeta) with dZ of shape (n, m) and dgamma, dbeta of shape (n, 1)")
+
+
+PUBLIC_CHECKS: list[Check] = [
+    forward_values_check("forward_pass", 1, "public",
+                         "your batchnorm_forward (repeated from exercise 1) gives the right Z_tilde",
+                         BNCase(seed=300, n=3, m=4)),
+    _shapes_check(),
+    backward_check("dgamma_and_dbeta", 1, "public", "dgamma and dbeta match the reference for Z of shape (3, 5)",
+                   BackwardCase(BNCase(seed=302, n=3, m=5)), which=("dgamma", "dbeta")),
+    backward_check("dZ", 2, "public", "dZ matches the reference for Z of shape (4, 6)",
+                   BackwardCase(BNCase(seed=303, n=4, m=6)), which=("dZ",)),
+]
