@@ -1,0 +1,153 @@
+"""Bundles built from the source checkout: the student release and the Gradescope autograder.
+
+- ``bnlab release --out DIR``: course notebooks, exercise stubs, the package with its public
+  checks; never ``exercises/instructor/`` (solutions, mutants, hidden checks). The copy is then
+  scanned for any instructor file's content, and refused if one is found.
+- ``bnlab gradescope --out DIR``: ``setup.sh``, ``run_autograder``, the package and the hidden checks
+  (no solutions or mutants), plus ``autograder.zip`` of the same, ready to upload.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+from bnlab.grading.course import PACKAGE_DIR
+
+SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".pytest_cache")
+TOP_FILES = ("README.md", "LICENSE", "pyproject.toml")
+
+
+class BundleError(ValueError):
+    pass
+
+
+def source_root(explicit: str | Path | None = None) -> Path:
+    """The checkout the package runs from (it must hold pyproject.toml and exercises/)."""
+    root = Path(explicit) if explicit else PACKAGE_DIR.parent
+    if not (root / "pyproject.toml").is_file() or not (root / "exercises").is_dir():
+        raise BundleError(f"{root} is not a bnlab source checkout (pyproject.toml and exercises/ expected); "
+                          "build bundles from an editable install or pass --source")
+    return root
+
+
+def _fresh(out: Path) -> Path:
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise BundleError(f"--out {out} exists and is not empty; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _copy_package(root: Path, dest: Path) -> None:
+    shutil.copytree(root / "bnlab", dest / "bnlab", ignore=SKIP)
+    for name in TOP_FILES:
+        if (root / name).is_file():
+            shutil.copy2(root / name, dest / name)
+
+
+_SOLUTION_BODY = re.compile(r"# YOUR CODE STARTS HERE\n(.*?)# YOUR CODE ENDS HERE", re.S)
+
+
+def instructor_fingerprints(instructor: Path) -> tuple[set[bytes], list[str]]:
+    """Whole contents of every instructor file, and the solution bodies (between the YOUR CODE markers)."""
+    contents, bodies = set(), []
+    for path in instructor.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            data = path.read_bytes()
+            contents.add(data)
+            bodies += [b.strip() for b in _SOLUTION_BODY.findall(data.decode("utf-8", "replace")) if b.strip()]
+    return contents, bodies
+
+
+def _text_of(path: Path, data: bytes) -> str:
+    """A file's text; for a notebook, its cells' sources joined (as a learner would see them)."""
+    text = data.decode("utf-8", "replace")
+    if path.suffix == ".ipynb":
+        try:
+            cells = json.loads(text).get("cells", [])
+            text = "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list)
+                             else str(c.get("source", "")) for c in cells)
+        except (ValueError, AttributeError):
+            pass
+    return text
+
+
+def leaks(bundle: Path, instructor: Path) -> list[str]:
+    """Files of ``bundle`` that are, or contain solution code from, ``instructor`` material."""
+    contents, bodies = instructor_fingerprints(instructor)
+    found = []
+    for path in bundle.rglob("*"):
+        if not path.is_file():
+            continue
+        rel = str(path.relative_to(bundle))
+        if "instructor" in path.relative_to(bundle).parts:
+            found.append(rel)
+            continue
+        data = path.read_bytes()
+        text = _text_of(path, data)
+        if data in contents or any(body in text for body in bodies):
+            found.append(rel)
+    return found
+
+
+def build_release(out: str | Path, source: str | Path | None = None) -> Path:
+    """The student bundle in ``out``; raises BundleError if instructor material would leak."""
+    root = source_root(source)
+    out = _fresh(Path(out))
+    _copy_package(root, out)
+    if (root / "notebooks").is_dir():
+        shutil.copytree(root / "notebooks", out / "notebooks", ignore=SKIP)
+    (out / "exercises").mkdir()
+    for path in sorted((root / "exercises").iterdir()):
+        if path.is_file() and (path.suffix == ".ipynb" or path.name == "README.md"):
+            shutil.copy2(path, out / "exercises" / path.name)
+    instructor = root / "exercises" / "instructor"
+    found = leaks(out, instructor) if instructor.is_dir() else []
+    if found:
+        shutil.rmtree(out)
+        raise BundleError("instructor material found in the release, bundle removed: " + ", ".join(found))
+    return out
+
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once when building the autograder image.
+set -euo pipefail
+SOURCE="${BNLAB_AUTOGRADER_ROOT:-/autograder}/source"
+python3 -m pip install --no-cache-dir "$SOURCE/package"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for each submission: grades /autograder/submission into
+# /autograder/results/results.json. BNLAB_AUTOGRADER_ROOT and BNLAB_PYTHON override the paths (tests).
+set -euo pipefail
+ROOT="${BNLAB_AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${BNLAB_PYTHON:-python3}"
+export BNLAB_INSTRUCTOR="$ROOT/source/instructor"
+export PYTHONPATH="$ROOT/source/package"
+cd "$ROOT"
+exec "$PYTHON" -m bnlab.grading.autograder --root "$ROOT" "$@"
+"""
+
+
+def build_gradescope(out: str | Path, instructor: str | Path | None = None, source: str | Path | None = None) -> Path:
+    """The Gradescope autograder folder in ``out`` and ``out/autograder.zip``."""
+    from bnlab.grading.course import instructor_dir
+
+    root = source_root(source)
+    hidden = instructor_dir(instructor) / "hidden"
+    out = _fresh(Path(out))
+    _copy_package(root, out / "package")
+    shutil.copytree(hidden, out / "instructor" / "hidden", ignore=SKIP)
+    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+        (out / name).write_text(text)
+        (out / name).chmod(0o755)
+    with zipfile.ZipFile(out / "autograder.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(out.rglob("*")):
+            if path.is_file() and path.name != "autograder.zip":
+                info = zipfile.ZipInfo.from_file(path, str(path.relative_to(out)))
+                with open(path, "rb") as f:
+                    zf.writestr(info, f.read())
+    return out
