@@ -1,0 +1,79 @@
+"""Activations g(Z) and g'(Z): values, derivatives against central differences, the forward/backward pair."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from bnlab import (activation_backward, activation_forward, relu, relu_derivative, sigmoid, sigmoid_derivative,
+                   tanh, tanh_derivative)
+from conftest import assert_gradients_match, scalar_loss_of
+
+NAMES = ["relu", "sigmoid", "tanh"]
+
+
+def away_from_zero(rng, shape):
+    """Values with |z| >= 0.1, so a central difference with h = 1e-6 never straddles relu's kink."""
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 3.0, shape)
+
+
+def test_relu_and_its_derivative():
+    Z = np.array([[-2.0, -0.0, 0.0, 0.5, 3.0]])
+    np.testing.assert_array_equal(relu(Z), [[0.0, 0.0, 0.0, 0.5, 3.0]])
+    np.testing.assert_array_equal(relu_derivative(Z), [[0.0, 0.0, 0.0, 1.0, 1.0]])  # 0 at the kink
+    assert relu_derivative(Z).dtype == np.float64
+
+
+def test_sigmoid_matches_its_definition(rng):
+    Z = rng.uniform(-20, 20, (4, 50))
+    np.testing.assert_allclose(sigmoid(Z), 1 / (1 + np.exp(-Z)), rtol=0, atol=1e-15)
+    Zmid = rng.uniform(-5, 5, (4, 50))
+    np.testing.assert_allclose(sigmoid(Zmid), 1 / (1 + np.exp(-Zmid)), rtol=1e-12)
+    assert sigmoid(np.array([[0.0]]))[0, 0] == 0.5
+
+
+def test_sigmoid_never_overflows():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow in exp would be a RuntimeWarning
+        s = sigmoid(np.array([[-1000.0, 1000.0]]))
+    np.testing.assert_array_equal(s, [[0.0, 1.0]])
+
+
+def test_tanh_is_numpy_tanh(rng):
+    Z = rng.normal(size=(3, 5))
+    np.testing.assert_allclose(tanh(Z), np.tanh(Z), rtol=1e-15)
+
+
+def test_closed_form_derivatives(rng):
+    Z = rng.normal(size=(3, 6))
+    s = 1 / (1 + np.exp(-Z))
+    np.testing.assert_allclose(sigmoid_derivative(Z), s * (1 - s), rtol=1e-12)
+    np.testing.assert_allclose(tanh_derivative(Z), 1 / np.cosh(Z) ** 2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradient_check_of_activation_backward(rng, name):
+    Z = away_from_zero(rng, (3, 7))
+    R = rng.normal(size=Z.shape)
+    A, cache = activation_forward(Z, name)
+    assert A.shape == Z.shape
+    dZ = activation_backward(R, cache, name)
+    assert_gradients_match(scalar_loss_of(lambda: activation_forward(Z, name)[0], R), {"Z": Z}, {"dZ": dZ})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_and_backward_do_not_modify_inputs(rng, name):
+    Z, R = rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
+    Z0, R0 = Z.copy(), R.copy()
+    _, cache = activation_forward(Z, name)
+    activation_backward(R, cache, name)
+    np.testing.assert_array_equal(Z, Z0)
+    np.testing.assert_array_equal(R, R0)
+
+
+def test_unknown_activation_is_named():
+    with pytest.raises(ValueError, match=r"activation must be one of \['relu', 'sigmoid', 'tanh'\]; got 'softplus'"):
+        activation_forward(np.zeros((2, 2)), "softplus")
+    with pytest.raises(ValueError, match=r"got 'Relu'"):
+        activation_backward(np.zeros((2, 2)), np.zeros((2, 2)), "Relu")
