@@ -21,8 +21,11 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(PIP) install -e ".[test,lab]"
 	@touch $@
 
+# JupyterLab refuses to run as root unless told; containers often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(VENV)/.lab
-	$(BIN)/jupyter lab notebooks/ $(if $(NO_BROWSER),--no-browser,)
+	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(if $(NO_BROWSER),--no-browser,)
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest tests notebooks exercises $(NBVAL) -p no:cacheprovider
