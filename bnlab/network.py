@@ -153,7 +153,7 @@ class Network:
         return LOSSES[self.output](caches[-1]["ZL"], Y)[0]
 
     def _loss_and_backward(self, Y, caches):
-        if "layer" not in caches[0] and self.batchnorm:
+        if self.batchnorm and self.L > 1 and "layer" not in caches[0]:  # L = 1: no hidden layer, no BN
             raise ValueError("backward needs the caches of a train-mode forward (train=True)")
         loss, dZ = LOSSES[self.output](caches[-1]["ZL"], Y)
         grads = {}
