@@ -1,0 +1,182 @@
+"""Optimizers against hand-computed steps; γ and β updated like W; inputs untouched; bad hyperparameters."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bnlab import (Adam, GradientDescent, Momentum, RMSprop, initialize_adam, initialize_rmsprop, initialize_velocity,
+                   update_parameters_with_adam, update_parameters_with_gd, update_parameters_with_momentum,
+                   update_parameters_with_rmsprop)
+
+P0 = np.array([[1.0, 2.0]])
+G1 = np.array([[0.5, -1.0]])
+G2 = np.array([[1.0, 1.0]])
+
+
+def params():
+    return {"W1": P0.copy()}
+
+
+def test_gradient_descent_hand_computed():
+    new = update_parameters_with_gd(params(), {"dW1": G1}, learning_rate=0.1)
+    np.testing.assert_allclose(new["W1"], [[0.95, 2.1]], rtol=1e-15)
+
+
+def test_momentum_hand_computed_two_steps():
+    v = initialize_velocity(params())
+    assert list(v) == ["dW1"] and not v["dW1"].any()
+    p, v = update_parameters_with_momentum(params(), {"dW1": G1}, v, learning_rate=0.1, momentum_beta=0.9)
+    np.testing.assert_allclose(v["dW1"], [[0.05, -0.1]], rtol=1e-14)       # 0.1·dW
+    np.testing.assert_allclose(p["W1"], [[0.995, 2.01]], rtol=1e-14)
+    p, v = update_parameters_with_momentum(p, {"dW1": G2}, v, learning_rate=0.1, momentum_beta=0.9)
+    np.testing.assert_allclose(v["dW1"], [[0.145, 0.01]], rtol=1e-14)      # 0.9·v + 0.1·dW
+    np.testing.assert_allclose(p["W1"], [[0.9805, 2.009]], rtol=1e-14)
+
+
+def test_rmsprop_hand_computed():
+    s = initialize_rmsprop(params())
+    p, s = update_parameters_with_rmsprop(params(), {"dW1": G1}, s, learning_rate=0.1, beta2=0.999, epsilon=1e-8)
+    np.testing.assert_allclose(s["dW1"], [[0.00025, 0.001]], rtol=1e-13)  # 0.001·dW²
+    expected = [[1 - 0.1 * 0.5 / (np.sqrt(0.00025) + 1e-8), 2 + 0.1 * 1.0 / (np.sqrt(0.001) + 1e-8)]]
+    np.testing.assert_allclose(p["W1"], expected, rtol=1e-14)
+    # That is a step of about α·sqrt(1000) ≈ 3.16 against the sign of each gradient.
+    np.testing.assert_allclose(p["W1"] - P0, [[-0.1 * np.sqrt(1000), 0.1 * np.sqrt(1000)]], rtol=1e-6)
+
+
+def test_adam_bias_correction_hand_computed_t1_and_t2():
+    v, s = initialize_adam(params())
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+    p1, v, s = update_parameters_with_adam(params(), {"dW1": G1}, v, s, t=1, learning_rate=lr)
+    np.testing.assert_allclose(v["dW1"], 0.1 * G1, rtol=1e-14)            # stored uncorrected
+    np.testing.assert_allclose(s["dW1"], 0.001 * G1**2, rtol=1e-13)
+    # t = 1: v̂ = dW, ŝ = dW², so each entry moves by α·|dW|/(|dW| + ε) ≈ α against its gradient.
+    expected1 = P0 - lr * G1 / (np.abs(G1) + eps)
+    np.testing.assert_allclose(p1["W1"], expected1, rtol=1e-14)
+    # Without bias correction the first step would be α·0.1/sqrt(0.001) ≈ 0.316·α: far from this.
+    assert np.abs(p1["W1"] - P0).min() > 0.099
+    # t = 2 with the second gradient (1, 1):
+    v2 = b1 * 0.1 * G1 + (1 - b1) * G2                    # (0.145, 0.01)
+    s2 = b2 * 0.001 * G1**2 + (1 - b2) * G2**2            # (0.00124975, 0.001999)
+    np.testing.assert_allclose(v2, [[0.145, 0.01]], rtol=1e-14)
+    v_hat, s_hat = v2 / (1 - 0.81), s2 / (1 - 0.998001)   # 1 − β1², 1 − β2²
+    p2, v, s = update_parameters_with_adam(p1, {"dW1": G2}, v, s, t=2, learning_rate=lr)
+    np.testing.assert_allclose(p2["W1"], p1["W1"] - lr * v_hat / (np.sqrt(s_hat) + eps), rtol=1e-13)
+    np.testing.assert_allclose(v["dW1"], v2, rtol=1e-14)
+    np.testing.assert_allclose(s["dW1"], s2, rtol=1e-13)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GradientDescent(learning_rate=0.05),
+    lambda: Momentum(learning_rate=0.05, momentum_beta=0.8),
+    lambda: RMSprop(learning_rate=0.05, beta2=0.9),
+    lambda: Adam(learning_rate=0.05, beta1=0.5, beta2=0.9),
+], ids=["gd", "momentum", "rmsprop", "adam"])
+def test_gamma_and_beta_are_updated_exactly_like_W(rng, make):
+    # Batch Norm's β1 is a parameter named "beta1"; Adam's beta1 = 0.5 is a hyperparameter. No confusion.
+    values, grads = rng.normal(size=(3, 1)), [rng.normal(size=(3, 1)) for _ in range(3)]
+    parameters = {"W1": values.copy(), "gamma1": values.copy(), "beta1": values.copy(), "b2": values.copy()}
+    optimizer = make()
+    for g in grads:
+        parameters = optimizer.step(parameters, {f"d{k}": g for k in parameters})
+    for k in ("gamma1", "beta1", "b2"):
+        np.testing.assert_array_equal(parameters[k], parameters["W1"])
+    assert not np.allclose(parameters["W1"], values)
+
+
+def test_classes_follow_the_functions(rng):
+    ps = {"W1": rng.normal(size=(2, 3)), "gamma1": rng.normal(size=(2, 1))}
+    gs = [{"dW1": rng.normal(size=(2, 3)), "dgamma1": rng.normal(size=(2, 1))} for _ in range(3)]
+    adam, expected = Adam(learning_rate=0.01), dict(ps)
+    v, s = initialize_adam(ps)
+    got = ps
+    for t, g in enumerate(gs, start=1):
+        got = adam.step(got, g)
+        expected, v, s = update_parameters_with_adam(expected, g, v, s, t, learning_rate=0.01)
+    assert adam.t == 3
+    for k in ps:
+        np.testing.assert_array_equal(got[k], expected[k])
+    momentum, got, expected, vm = Momentum(learning_rate=0.01), ps, ps, initialize_velocity(ps)
+    rms, got_r, expected_r, sr = RMSprop(learning_rate=0.01), ps, ps, initialize_rmsprop(ps)
+    for g in gs:
+        got = momentum.step(got, g)
+        expected, vm = update_parameters_with_momentum(expected, g, vm, 0.01, 0.9)
+        got_r = rms.step(got_r, g)
+        expected_r, sr = update_parameters_with_rmsprop(expected_r, g, sr, 0.01)
+    for k in ps:
+        np.testing.assert_array_equal(got[k], expected[k])
+        np.testing.assert_array_equal(got_r[k], expected_r[k])
+
+
+def test_inputs_are_not_modified(rng):
+    ps = {"W1": rng.normal(size=(2, 3)), "beta1": rng.normal(size=(2, 1))}
+    gs = {"dW1": rng.normal(size=(2, 3)), "dbeta1": rng.normal(size=(2, 1))}
+    v, s = initialize_adam(ps)
+    v["dW1"] += 0.3
+    s["dW1"] += 0.2
+    snapshot = [{k: a.copy() for k, a in d.items()} for d in (ps, gs, v, s)]
+    update_parameters_with_gd(ps, gs, 0.1)
+    update_parameters_with_momentum(ps, gs, v, 0.1)
+    update_parameters_with_rmsprop(ps, gs, s, 0.1)
+    update_parameters_with_adam(ps, gs, v, s, 1)
+    GradientDescent(0.1).step(ps, gs)
+    Adam(0.1).step(ps, gs)
+    for d, copy in zip((ps, gs, v, s), snapshot):
+        for k in copy:
+            np.testing.assert_array_equal(d[k], copy[k])
+
+
+# --- bad input -----------------------------------------------------------------------------------------
+
+BN_PARAMS = {"W1": np.ones((2, 2)), "gamma1": np.ones((2, 1)), "beta1": np.zeros((2, 1))}
+
+
+def bn_grads(**changes):
+    grads = {"dW1": np.ones((2, 2)), "dgamma1": np.ones((2, 1)), "dbeta1": np.ones((2, 1))}
+    grads.update(changes)
+    return {k: v for k, v in grads.items() if v is not None}
+
+
+def test_missing_extra_or_misshaped_gradients_are_named():
+    with pytest.raises(ValueError, match=r"grads has no 'dgamma1' for parameter 'gamma1'"):
+        update_parameters_with_gd(BN_PARAMS, bn_grads(dgamma1=None), 0.1)
+    with pytest.raises(ValueError, match=r"grads has 'db1' but parameters has no 'b1' \(with Batch Norm the hidden layers have no b\)"):
+        update_parameters_with_gd(BN_PARAMS, bn_grads(db1=np.ones((2, 1))), 0.1)
+    with pytest.raises(ValueError, match=r"grads\['dbeta1'\] has shape \(2,\); expected \(2, 1\)"):
+        update_parameters_with_adam(BN_PARAMS, bn_grads(dbeta1=np.ones(2)), *initialize_adam(BN_PARAMS), t=1)
+    for step in (Momentum(0.1).step, RMSprop(0.1).step, Adam(0.1).step):
+        with pytest.raises(ValueError, match=r"grads has no 'dW1'"):
+            step(BN_PARAMS, bn_grads(dW1=None))
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, 1.2, np.array([0.9, 0.9]), np.array(0.9), "0.9", np.nan])
+def test_decay_hyperparameters_must_be_numbers_in_0_1(bad):
+    v, s = initialize_adam(BN_PARAMS)
+    with pytest.raises(ValueError, match=r"momentum_beta must be a decay rate, a number in \[0, 1\); got"):
+        update_parameters_with_momentum(BN_PARAMS, bn_grads(), v, 0.1, momentum_beta=bad)
+    with pytest.raises(ValueError, match=r"beta2 must be .*\[0, 1\); got"):
+        update_parameters_with_rmsprop(BN_PARAMS, bn_grads(), s, 0.1, beta2=bad)
+    with pytest.raises(ValueError, match=r"beta1 must be .*\[0, 1\); got"):
+        update_parameters_with_adam(BN_PARAMS, bn_grads(), v, s, 1, beta1=bad)
+    with pytest.raises(ValueError, match=r"beta2 must be .*\[0, 1\); got"):
+        update_parameters_with_adam(BN_PARAMS, bn_grads(), v, s, 1, beta2=bad)
+    with pytest.raises(ValueError, match=r"beta1 must be"):
+        Adam(beta1=bad)
+    with pytest.raises(ValueError, match=r"momentum_beta must be"):
+        Momentum(momentum_beta=bad)
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -0.01, np.inf, np.nan, None, "0.1"])
+def test_learning_rate_and_epsilon_must_be_positive(bad):
+    with pytest.raises(ValueError, match=r"learning_rate must be a finite number > 0; got"):
+        update_parameters_with_gd(BN_PARAMS, bn_grads(), learning_rate=bad)
+    for cls in (GradientDescent, Momentum, RMSprop, Adam):
+        with pytest.raises(ValueError, match=r"learning_rate must be a finite number > 0; got"):
+            cls(learning_rate=bad)
+    with pytest.raises(ValueError, match=r"epsilon must be a finite number > 0; got"):
+        update_parameters_with_adam(BN_PARAMS, bn_grads(), *initialize_adam(BN_PARAMS), t=1, epsilon=bad)
+
+
+@pytest.mark.parametrize("t", [0, -1, 1.5])
+def test_adam_step_count_starts_at_1(t):
+    with pytest.raises(ValueError, match=r"t \(Adam's step count, starting at 1\) must be a whole number >= 1; got"):
+        update_parameters_with_adam(BN_PARAMS, bn_grads(), *initialize_adam(BN_PARAMS), t=t)
