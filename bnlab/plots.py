@@ -9,5 +9,103 @@ import numpy as np
 
 # --- Figures for notebooks 1-4 (Z → BN → A, dropping b, mini-batches, optimizers) ---
 
+def plot_histograms(panels, xlabel, title, bins=30):
+    """Side-by-side histograms, one panel per entry, several overlaid distributions per panel.
+
+    panels: {panel title: {legend label: 1-D values}}, e.g. {"unit 1": {"Z": Z[0], "Z̃": Z_tilde[0]}}.
+    All panels share the x range, so a shift or a change of spread is visible between panels.
+    """
+    values = [np.ravel(v) for series in panels.values() for v in series.values()]
+    edges = np.histogram_bin_edges(np.concatenate(values), bins=bins)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), sharey=True, squeeze=False)
+    for ax, (panel_title, series) in zip(axes[0], panels.items()):
+        for label, v in series.items():
+            ax.hist(np.ravel(v), bins=edges, alpha=0.55, label=label)
+        ax.set_title(panel_title)
+        ax.set_xlabel(xlabel)
+    axes[0, 0].set_ylabel("number of examples")
+    axes[0, 0].legend(fontsize="small", loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_minibatch_statistics(stats, full_mu, full_var, units):
+    """Per-mini-batch μ and σ² of a few units, against the full-batch values, for several mini-batch sizes.
+
+    stats: {mini-batch size: (mu, var)}, mu and var of shape (len(units), number of mini-batches);
+    full_mu, full_var: (len(units),) the statistics over all m examples; units: the unit indices shown.
+    One column of panels per unit; top row μ, bottom row σ²; each dot is one mini-batch.
+    """
+    sizes = list(stats)
+    fig, axes = plt.subplots(2, len(units), figsize=(4.0 * len(units), 6.0), squeeze=False)
+    jitter_rng = np.random.default_rng(0)  # spreads the dots sideways so they do not hide each other
+    for row, (name, full) in enumerate([("mean μ", full_mu), ("variance σ²", full_var)]):
+        for col, unit in enumerate(units):
+            ax = axes[row, col]
+            for position, size in enumerate(sizes):
+                values = stats[size][row][col]
+                x = position + jitter_rng.uniform(-0.2, 0.2, len(values))
+                ax.plot(x, values, ".", color="C0", alpha=0.5, label="one mini-batch" if position == 0 else None)
+            ax.axhline(full[col], color="C3", linestyle="--", label="all m examples")
+            ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
+            ax.set_xlabel("mini-batch size (examples)")
+            ax.set_ylabel(f"{name} of Z[1], unit {unit + 1}")
+            ax.set_title(f"unit {unit + 1}: {name.split()[0]} per mini-batch")
+            ax.legend(loc="upper right", fontsize="small")
+    fig.suptitle("Each mini-batch normalizes with its own μ and σ²: noisier for smaller mini-batches")
+    fig.tight_layout()
+    return fig
+
+
+def plot_loss_curves(curves, title, ax=None, smooth=1, log_scale=True):
+    """Training loss against training step, one line per entry of curves ({label: losses per step}).
+
+    smooth > 1 draws the running mean over that many steps (mini-batch losses are noisy); the first
+    smooth − 1 steps are then not drawn.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, loss in curves.items():
+        loss = np.asarray(loss, dtype=np.float64)
+        if smooth > 1:
+            kernel = np.ones(smooth) / smooth
+            ax.plot(np.arange(smooth, len(loss) + 1), np.convolve(loss, kernel, mode="valid"), label=label)
+        else:
+            ax.plot(np.arange(1, len(loss) + 1), loss, label=label)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("training step (mini-batch)")
+    ax.set_ylabel("loss (cross-entropy)" + (f", mean of {smooth} steps" if smooth > 1 else ""))
+    ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend()
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_accuracy_vs_learning_rate(learning_rates, accuracies, title):
+    """Final test accuracy against the learning rate (log scale), one line per entry of accuracies.
+
+    accuracies: {label: (len(learning_rates),) accuracies in [0, 1], NaN where training diverged}.
+    A diverged run is drawn as an ✗ on the x axis.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for index, (label, acc) in enumerate(accuracies.items()):
+        acc = np.asarray(acc, dtype=np.float64)
+        line, = ax.plot(learning_rates, acc, "o-", label=label)
+        diverged = np.isnan(acc)
+        if diverged.any():
+            ax.plot(np.asarray(learning_rates)[diverged], np.full(diverged.sum(), 0.02 + 0.04 * index), "x",
+                    color=line.get_color(), markersize=10, mew=2, label=f"{label}: diverged")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("learning rate α (log scale)")
+    ax.set_ylabel("test accuracy after training")
+    ax.set_title(title)
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    return fig
+
 
 # --- Figures for notebooks 5-7 (the paper's experiment, test time, frameworks) ---

@@ -1,0 +1,106 @@
+"""The stored course notebooks: one clean run each, the figures they are meant to draw, the links between them.
+
+nbval compares the text outputs but not the PNGs, so a cell that should plot and stored nothing would
+pass nbval. Here every cell tagged ``figure`` must hold a PNG, and no PNG may sit in an untagged cell
+(so the tags stay an honest count of each notebook's figures).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from bnlab import notebook_tools
+from bnlab.notebook_tools import code_cells, execution_problems, png_count
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+FIGURE_TAG = "figure"
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def is_figure_cell(cell):
+    return FIGURE_TAG in cell.metadata.get("tags", [])
+
+
+def test_the_course_notebooks_are_found():
+    assert NOTEBOOKS, f"expected the numbered notebooks in {NOTEBOOK_DIR}; found {NOTEBOOKS}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_come_from_one_clean_run(path):
+    nb = read(path)
+    assert execution_problems(nb) == []
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_cell_holds_its_figure(path):
+    cells = code_cells(read(path))
+    figure_cells = [i for i, cell in enumerate(cells) if is_figure_cell(cell)]
+    assert figure_cells, f"{path.name} has no code cell tagged '{FIGURE_TAG}'; every notebook draws at least one figure"
+    empty = [i for i in figure_cells if png_count(cells[i]) == 0]
+    assert not empty, f"{path.name}: code cells {empty} are tagged '{FIGURE_TAG}' but stored no PNG"
+    untagged = [i for i, cell in enumerate(cells) if png_count(cell) and not is_figure_cell(cell)]
+    assert not untagged, f"{path.name}: code cells {untagged} draw a figure but are not tagged '{FIGURE_TAG}'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_figure_repr_is_stored_as_text(path):
+    """A plotting cell that ends without `;` or plt.show() stores `[<matplotlib.lines.Line2D at 0x…>]`."""
+    for index, cell in enumerate(code_cells(read(path))):
+        for output in cell.outputs:
+            text = output.get("data", {}).get("text/plain", "") if output.output_type == "execute_result" else ""
+            assert "matplotlib" not in text and " at 0x" not in text, f"{path.name} code cell {index} stores {text!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[:-1], ids=lambda p: p.name)
+def test_each_notebook_links_to_the_next(path):
+    following = NOTEBOOKS[NOTEBOOKS.index(path) + 1].name
+    markdown = "\n".join(cell.source for cell in read(path).cells if cell.cell_type == "markdown")
+    assert f"({following})" in markdown, f"{path.name} has no link to the next notebook {following}"
+
+
+def test_the_readme_lists_every_notebook_in_order():
+    readme = (NOTEBOOK_DIR / "README.md").read_text()
+    positions = [readme.find(path.name) for path in NOTEBOOKS]
+    assert -1 not in positions, f"notebooks/README.md does not name {[p.name for p, i in zip(NOTEBOOKS, positions) if i < 0]}"
+    assert positions == sorted(positions)
+
+
+def _notebook(cells):
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = dict(notebook_tools.KERNELSPEC)
+    return nb
+
+
+def test_execution_problems_finds_unexecuted_reordered_and_failed_cells():
+    ran = [nbformat.v4.new_code_cell("1", execution_count=1), nbformat.v4.new_code_cell("2", execution_count=2)]
+    assert execution_problems(_notebook(ran)) == []
+    assert "expected 2" in execution_problems(_notebook([ran[0], nbformat.v4.new_code_cell("2")]))[0]
+    assert "is 2, expected 1" in execution_problems(_notebook(ran[::-1]))[0]
+    failed = nbformat.v4.new_code_cell("1/0", execution_count=1,
+                                       outputs=[nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="")])
+    assert "ZeroDivisionError" in execution_problems(_notebook([failed]))[0]
+
+
+def test_execute_runs_in_the_notebooks_folder_and_stores_nothing_that_varies(tmp_path):
+    (tmp_path / "data.txt").write_text("found")
+    cells = [nbformat.v4.new_markdown_cell("# a notebook"),
+             nbformat.v4.new_code_cell("print(open('data.txt').read())"),
+             nbformat.v4.new_code_cell("6 * 7")]
+    path = tmp_path / "small.ipynb"
+    nbformat.write(_notebook(cells), path)
+    notebook_tools.execute(path)
+    nb = read(path)
+    assert execution_problems(nb) == []
+    assert nb.cells[1].outputs[0].text == "found\n"
+    assert nb.cells[2].outputs[0].data["text/plain"] == "42"
+    assert [cell.id for cell in nb.cells] == ["cell-00", "cell-01", "cell-02"]
+    assert not re.search(r'"(execution|iopub\.\w+|shell\.execute_reply)"', path.read_text())
