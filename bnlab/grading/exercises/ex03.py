@@ -1,0 +1,152 @@
+"""Exercise 3: ``layer_forward(A_prev, W, gamma, beta, activation) -> (A, cache)``.
+
+One layer with Batch Norm: Z = W·A_prev (no b), Z̃ = BN_{γ,β}(Z), A = g(Z̃) with g in
+{"relu", "sigmoid", "tanh"}. The learner's ``batchnorm_forward`` from exercise 1 is repeated in a
+graded cell so ``layer_forward`` can call it. Expected values come from bnlab's linear, Batch Norm
+and activation layers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import bnlab
+from bnlab.grading.exercises._compare import Mismatch, check_array, unpack, value_of, verdict
+from bnlab.grading.exercises.ex01 import FN as FN_FORWARD
+from bnlab.grading.spec import Call, Check, Exercise
+
+FN = "layer_forward"
+EXERCISE = Exercise(id="ex03", notebook="ex03_layer_forward.ipynb", functions=(FN_FORWARD, FN),
+                    title="A layer with Batch Norm")
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+_G = {"relu": lambda Z: np.maximum(Z, 0), "sigmoid": lambda Z: 1 / (1 + np.exp(-Z)), "tanh": np.tanh}
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    """Seeded inputs: A_prev (n_prev, m), W (n, n_prev) scaled by ``w_scale``, random γ, β (n, 1)."""
+
+    seed: int
+    n: int
+    n_prev: int
+    m: int
+    activation: str
+    w_scale: float = 1.0
+
+    def inputs(self) -> tuple:
+        rng = np.random.default_rng(self.seed)
+        A_prev = rng.standard_normal((self.n_prev, self.m))
+        W = self.w_scale * rng.standard_normal((self.n, self.n_prev))
+        gamma = rng.uniform(0.5, 2.0, (self.n, 1))
+        beta = rng.uniform(-1.0, 1.0, (self.n, 1))
+        return A_prev, W, gamma, beta, self.activation
+
+    def call(self, key: str, copy_check: bool = False) -> Call:
+        return Call(FN, self.inputs(), key=key, copy_check=copy_check)
+
+    def expected(self) -> np.ndarray:
+        A_prev, W, gamma, beta, activation = self.inputs()
+        Z, _ = bnlab.linear_forward(A_prev, W)
+        Z_tilde, _ = bnlab.batchnorm_forward(Z, gamma, beta)
+        A, _ = bnlab.activation_forward(Z_tilde, activation)
+        return A
+
+    def mistakes(self) -> dict[str, np.ndarray]:
+        """What the common mistakes would return for these inputs (to name them in feedback)."""
+        A_prev, W, gamma, beta, activation = self.inputs()
+        with np.errstate(all="ignore"):  # sigmoid of a large |Z| (no Batch Norm) overflows harmlessly
+            return self._mistakes(A_prev, W, gamma, beta, activation)
+
+    @staticmethod
+    def _mistakes(A_prev, W, gamma, beta, activation) -> dict[str, np.ndarray]:
+        g = _G[activation]
+        Z = W @ A_prev
+
+        def bn(Z, gamma, beta):
+            return bnlab.batchnorm_forward(Z, gamma, beta)[0]
+
+        found = {
+            "the activation applied before Batch Norm; the order is Z, then Batch Norm, then g": bn(g(Z), gamma, beta),
+            "no Batch Norm: A = g(W A_prev)": g(Z),
+            "beta used as a bias b before Batch Norm (where the mean subtraction cancels it) instead of "
+            "as the shift after normalizing": g(bn(Z + beta, gamma, np.zeros_like(beta))),
+            "no activation: A = Z_tilde": bn(Z, gamma, beta),
+        }
+        found.update({f"the {name} activation instead of {activation}": _G[name](bn(Z, gamma, beta))
+                      for name in ACTIVATIONS if name != activation})
+        return found
+
+
+def layer_result(outputs, key: str, reveal: bool = True):
+    """A of the learner's ``(A, cache)``, or :class:`Mismatch`."""
+    A, _cache = unpack(value_of(outputs, key, FN, reveal), 2, FN, "(A, cache)")
+    return A
+
+
+def layer_check(name: str, points: float, visibility: str, description: str, *cases: LayerCase) -> Check:
+    """A of ``layer_forward`` equals bnlab's reference on every case."""
+    reveal = visibility == "public"
+
+    def verify(outputs):
+        def judge():
+            for i, case in enumerate(cases):
+                what = f"A ({case.activation})" if len(cases) > 1 else "A"
+                check_array(layer_result(outputs, f"layer{i}", reveal), case.expected(), what, reveal=reveal,
+                            mistakes=case.mistakes())
+            return "A = g(BN(W A_prev)) is correct"
+        return verdict(judge)
+
+    return Check(name, points, visibility, lambda: [c.call(f"layer{i}") for i, c in enumerate(cases)], verify,
+                 description)
+
+
+def _returns_shape_check() -> Check:
+    case = LayerCase(seed=501, n=4, n_prev=3, m=5, activation="relu")
+
+    def verify(outputs):
+        def judge():
+            A = layer_result(outputs, "layer0")
+            if getattr(A, "shape", None) != (4, 5):
+                check_array(A, case.expected(), "A")  # raises with the shape message
+            return "returns (A, cache) with A of shape (n, m)"
+        return verdict(judge)
+
+    return Check("returns_A_and_cache", 1, "public", lambda: [case.call("layer0")], verify,
+                 "returns a tuple (A, cache), A of shape (n, m) for W of shape (n, n_prev)")
+
+
+def _last_line(error: str) -> str:
+    lines = error.strip().splitlines()
+    return lines[-1] if lines else "an error"
+
+
+def _unknown_activation_check() -> Check:
+    case = LayerCase(seed=502, n=2, n_prev=3, m=4, activation="softplus")
+
+    def verify(outputs):
+        def judge():
+            outcome = outputs.get("layer0")
+            if outcome is not None and not outcome.ok and "ValueError" in outcome.error:
+                return "raises ValueError for an unknown activation"
+            if outcome is not None and not outcome.ok and "not implemented yet" in outcome.error:
+                value_of(outputs, "layer0", FN)  # raises "not implemented yet"
+            raise Mismatch("activation='softplus' must raise a ValueError that names the accepted values "
+                           "('relu', 'sigmoid', 'tanh'); " + ("it returned a result" if outcome and outcome.ok
+                                                               else f"it raised {_last_line(outcome.error) if outcome else 'nothing'}"))
+        return verdict(judge)
+
+    return Check("unknown_activation", 1, "public", lambda: [case.call("layer0")], verify,
+                 "an activation other than relu, sigmoid or tanh raises ValueError")
+
+
+PUBLIC_CHECKS: list[Check] = [
+    _returns_shape_check(),
+    layer_check("relu_layer", 1, "public", "A for activation='relu', W of shape (4, 3), 5 examples",
+                LayerCase(seed=503, n=4, n_prev=3, m=5, activation="relu")),
+    layer_check("sigmoid_and_tanh_layers", 2, "public",
+                "A for activation='sigmoid' and activation='tanh', W of shape (3, 4), 6 examples",
+                LayerCase(seed=504, n=3, n_prev=4, m=6, activation="sigmoid"),
+                LayerCase(seed=505, n=3, n_prev=4, m=6, activation="tanh")),
+    _unknown_activation_check(),
+]

@@ -1,0 +1,26 @@
+# GRADED FUNCTION: layer_forward
+# MUTANT activation_before_batchnorm: g applied to Z, then Batch Norm
+import numpy as np
+
+
+def layer_forward(A_prev, W, gamma, beta, activation):
+    """One layer with Batch Norm: Z = W A_prev (no b), Z_tilde = BN(Z), A = g(Z_tilde).
+
+    A_prev: (n_prev, m); W: (n, n_prev); gamma, beta: (n, 1); activation: "relu", "sigmoid" or "tanh".
+    Returns A (n, m) and cache = (A_prev, W, Z, bn_cache, Z_tilde).
+    """
+    # YOUR CODE STARTS HERE
+    Z = np.dot(W, A_prev)                                  # (n, m): no b, beta plays its role
+    if activation == "relu":
+        A = np.maximum(Z, 0)
+    elif activation == "sigmoid":
+        A = 1 / (1 + np.exp(-Z))
+    elif activation == "tanh":
+        A = np.tanh(Z)
+    else:
+        raise ValueError(f"activation must be 'relu', 'sigmoid' or 'tanh'; got {activation!r}")
+    A, bn_cache = batchnorm_forward(A, gamma, beta)
+    Z_tilde = None
+    cache = (A_prev, W, Z, bn_cache, Z_tilde)
+    # YOUR CODE ENDS HERE
+    return A, cache
