@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnlab._validate import as_matrix, positive_int
+from bnlab._validate import as_matrix, positive_int, require_finite
 from bnlab.data import random_mini_batches
 
 
@@ -60,8 +60,17 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
     Y = as_matrix("Y", Y, rows=net.layer_dims[-1], cols=X.shape[1],
                   hint="Y needs one column per example of X")
     num_steps = positive_int("num_steps", num_steps)
+    mini_batch_size = positive_int("mini_batch_size", mini_batch_size)
+    if net.batchnorm and min(mini_batch_size, X.shape[1]) < 2:  # else every mini-batch is skipped, forever
+        raise ValueError(
+            f"with Batch Norm every mini-batch needs at least 2 examples; got mini_batch_size={mini_batch_size} "
+            f"and X with {X.shape[1]} example(s). Use mini_batch_size >= 2 (and m >= 2)")
+    require_finite("X", X)  # once here, so a NaN in the data is not reported as a diverging run
+    require_finite("Y", Y)
     eval_every = positive_int("eval_every", eval_every) if eval_every is not None else num_steps
     X_eval = X if X_test is None else as_matrix("X_test", X_test, rows=net.layer_dims[0])
+    if X_test is not None:
+        require_finite("X_test", X_eval)
     y_train = _labels(Y, net.output)
     tracked = {l: np.unique(np.linspace(0, net.layer_dims[l] - 1, track_units).astype(int))
                for l in range(1, net.L)} if track_units else {}
