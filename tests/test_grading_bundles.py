@@ -1,0 +1,94 @@
+"""``bnlab check`` on a real exercise, the student release (free of hidden material), the Gradescope bundle."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bnlab.grading.bundles import leaks
+from exercise_harness import INSTRUCTOR, ROOT, notebook_path, notebook_with, solution_cells
+
+CLI = [sys.executable, "-m", "bnlab.grading.cli"]
+
+
+def _solution_notebook(ex_id: str, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return notebook_with(ex_id, solution_cells(ex_id), folder / notebook_path(ex_id).name)
+
+
+def test_bnlab_check_passes_a_correct_notebook_quickly_and_reports_a_stub(tmp_path):
+    path = _solution_notebook("ex01", tmp_path)
+    start = time.monotonic()
+    result = subprocess.run(CLI + ["check", str(path)], capture_output=True, text=True, timeout=60)
+    seconds = time.monotonic() - start
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All 3 public checks passed" in result.stdout or "public checks passed" in result.stdout
+    assert "Hidden checks" in result.stdout and "all tests passed" not in result.stdout.lower()
+    assert seconds < 3, f"bnlab check took {seconds:.2f} s"
+    stub = subprocess.run(CLI + ["check", str(notebook_path("ex01"))], capture_output=True, text=True, timeout=60)
+    assert stub.returncode == 1 and "not implemented yet" in stub.stdout
+
+
+def test_bnlab_check_names_a_bad_file(tmp_path):
+    odd = tmp_path / "homework.ipynb"
+    odd.write_text("{}")
+    result = subprocess.run(CLI + ["check", str(odd)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "exNN" in result.stderr
+    empty = tmp_path / "ex01_batchnorm_forward.ipynb"
+    empty.write_text("")
+    result = subprocess.run(CLI + ["check", str(empty)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "is empty" in result.stdout
+
+
+def test_the_student_release_has_no_instructor_material(tmp_path):
+    out = tmp_path / "release"
+    result = subprocess.run(CLI + ["release", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    files = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
+    assert not [f for f in files if "instructor" in f.parts or "solutions" in f.parts or "mutants" in f.parts]
+    assert leaks(out, INSTRUCTOR) == []
+    assert not any("HIDDEN_CHECKS = " in p.read_text(errors="replace") for p in out.rglob("*.py"))
+    shipped = {f.name for f in files if f.parts[0] == "exercises" and f.suffix == ".ipynb"}
+    assert shipped == {p.name for p in (ROOT / "exercises").glob("*.ipynb")} and shipped
+    assert (out / "bnlab" / "grading" / "exercises" / "ex01.py").is_file()  # the public checks ship
+    assert (out / "pyproject.toml").is_file()
+
+
+def test_the_leak_scan_finds_planted_solution_code(tmp_path):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    solution = (INSTRUCTOR / "solutions" / "ex01.py").read_text()
+    body = solution.split("# YOUR CODE STARTS HERE")[1].split("# YOUR CODE ENDS HERE")[0]
+    (bundle / "notes.py").write_text("# copied\n" + "# YOUR CODE STARTS HERE" + body + "# YOUR CODE ENDS HERE\n")
+    shutil.copy(INSTRUCTOR / "hidden" / "ex01.py", bundle / "renamed.py")
+    assert sorted(leaks(bundle, INSTRUCTOR)) == ["notes.py", "renamed.py"]
+
+
+def test_the_gradescope_bundle_grades_a_submission_into_results_json(tmp_path):
+    bundle = tmp_path / "bundle"
+    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (bundle / "autograder.zip").is_file() and os.access(bundle / "run_autograder", os.X_OK)
+    assert not list(bundle.rglob("solutions")) and not list(bundle.rglob("mutants"))
+
+    root = tmp_path / "autograder"  # Gradescope's layout: source/ (the unzipped bundle), submission/, results/
+    shutil.copytree(bundle, root / "source")
+    _solution_notebook("ex01", root / "submission")
+    env = {**os.environ, "BNLAB_AUTOGRADER_ROOT": str(root), "BNLAB_PYTHON": sys.executable}
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    ex01 = [t for t in results["tests"] if t["name"].startswith("ex01 ")]
+    assert ex01 and all(t["score"] == t["max_score"] for t in ex01)
+    assert {t["visibility"] for t in ex01} == {"visible", "after_published"}
+    assert all(t["visibility"] == "after_published" for t in ex01 if "(hidden)" in t["name"])
+    others = [t for t in results["tests"] if not t["name"].startswith("ex01 ")]
+    assert all(t["score"] == 0 and "missing notebook" in t["output"] for t in others)
+    assert results["score"] == pytest.approx(sum(t["score"] for t in ex01))
