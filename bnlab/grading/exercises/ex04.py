@@ -1,0 +1,147 @@
+"""Exercise 4: ``random_mini_batches(X, Y, mini_batch_size=64, seed=0) -> [(X_t, Y_t), ...]``.
+
+Any seeded shuffle is right, so the checks test properties rather than one permutation: the
+mini-batches partition the shuffled columns (every example exactly once), keep each x⁽ⁱ⁾ with its
+y⁽ⁱ⁾, have the right sizes (the last one smaller when m does not divide, no empty one), are shuffled,
+are the same for the same seed and differ for another seed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnlab.grading.exercises._compare import Mismatch, as_float_array, value_of, verdict
+from bnlab.grading.spec import Call, Check, Exercise
+
+FN = "random_mini_batches"
+EXERCISE = Exercise(id="ex04", notebook="ex04_mini_batches.ipynb", functions=(FN,), title="Random mini-batches")
+
+
+@dataclass(frozen=True)
+class BatchCase:
+    """X (n_x, m) with distinct columns and labels Y (n_y, m): one-hot for n_y > 1, else 0/1."""
+
+    seed: int
+    n_x: int
+    n_y: int
+    m: int
+    size: int | None = 64  # None: leave mini_batch_size to its default (64)
+    call_seed: int = 0
+
+    def inputs(self) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        X = rng.standard_normal((self.n_x, self.m))
+        labels = rng.integers(0, max(self.n_y, 2), self.m)
+        Y = np.eye(self.n_y)[:, labels] if self.n_y > 1 else labels[None, :].astype(np.float64)
+        return X, Y
+
+    @property
+    def expected_sizes(self) -> list[int]:
+        size = 64 if self.size is None else self.size
+        return [size] * (self.m // size) + ([self.m % size] if self.m % size else [])
+
+    def call(self, key: str, call_seed: int | None = None, copy_check: bool = False) -> Call:
+        kwargs = {"seed": self.call_seed if call_seed is None else call_seed}
+        if self.size is not None:
+            kwargs["mini_batch_size"] = self.size
+        return Call(FN, self.inputs(), kwargs, key=key, copy_check=copy_check)
+
+
+def batches_of(outputs, key: str, reveal: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The learner's mini-batches as float arrays, or :class:`Mismatch` if the structure is wrong."""
+    value = value_of(outputs, key, FN, reveal)
+    if not isinstance(value, (list, tuple)):
+        raise Mismatch(f"{FN} must return a list of (X_t, Y_t) tuples; found "
+                       f"{getattr(value, 'description', type(value).__name__)}")
+    batches = []
+    for t, item in enumerate(value):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise Mismatch(f"mini-batch {t} must be a tuple (X_t, Y_t)")
+        batches.append((as_float_array(item[0], f"X_t of mini-batch {t}"),
+                        as_float_array(item[1], f"Y_t of mini-batch {t}")))
+    return batches
+
+
+def check_partition(case: BatchCase, batches, reveal: bool = True) -> np.ndarray:
+    """Raise :class:`Mismatch` unless ``batches`` are right for ``case``; return the order of the examples."""
+    X, Y = case.inputs()
+    sizes = []
+    for t, (X_t, Y_t) in enumerate(batches):
+        if X_t.ndim != 2 or X_t.shape[0] != case.n_x:
+            raise Mismatch(f"X_t of mini-batch {t} must have one row per feature and one column per example"
+                           + (f" (expected ({case.n_x}, k), found {X_t.shape})" if reveal else "")
+                           + "; did you slice rows instead of columns? Use X[:, permutation]")
+        if Y_t.shape != (case.n_y, X_t.shape[1]):
+            raise Mismatch(f"Y_t of mini-batch {t} must have the same number of columns as X_t and the rows of Y"
+                           + (f" (expected {(case.n_y, X_t.shape[1])}, found {Y_t.shape})" if reveal else ""))
+        sizes.append(X_t.shape[1])
+    expected = case.expected_sizes
+    if sizes != expected:
+        said = f": expected sizes {expected}, found {sizes}" if reveal else ""
+        if sum(sizes) < case.m and sizes == expected[:len(sizes)]:
+            hint = "the last, smaller mini-batch is missing (keep the m % mini_batch_size remaining examples)"
+        elif sizes and sizes[-1] == 0:
+            hint = "the last mini-batch is empty (add a last mini-batch only when m % mini_batch_size != 0)"
+        else:
+            hint = "all mini-batches hold mini_batch_size examples, except a smaller last one"
+        raise Mismatch(f"wrong mini-batch sizes{said}; {hint}")
+    index = {X[:, j].tobytes(): j for j in range(case.m)}
+    order = [index.get(X_t[:, k].tobytes(), -1) for X_t, _ in batches for k in range(X_t.shape[1])]
+    if -1 in order:
+        raise Mismatch("some columns of the mini-batches are not columns of X: shuffle whole columns "
+                       "(examples), for example X[:, permutation], and do not change their values")
+    if len(set(order)) != case.m:
+        raise Mismatch(f"every example must appear exactly once; {case.m - len(set(order))} examples are missing "
+                       "and others repeated")
+    Y_found = np.concatenate([Y_t for _, Y_t in batches], axis=1)
+    if not np.array_equal(Y_found, Y[:, order]):
+        raise Mismatch("X and Y are no longer paired: shuffle X and Y with the same permutation")
+    if order == sorted(order):
+        raise Mismatch("the examples are in their original order: shuffle the columns before cutting the mini-batches")
+    return np.array(order)
+
+
+def partition_check(name: str, points: float, visibility: str, description: str, case: BatchCase) -> Check:
+    reveal = visibility == "public"
+
+    def verify(outputs):
+        def judge():
+            check_partition(case, batches_of(outputs, "batches", reveal), reveal)
+            return "a shuffled partition of the examples with X and Y paired and the right sizes"
+        return verdict(judge)
+
+    return Check(name, points, visibility, lambda: [case.call("batches")], verify, description)
+
+
+def seed_check(name: str, points: float, visibility: str, description: str, case: BatchCase,
+               other_seed: int | None) -> Check:
+    """Two calls: with the same seed (``other_seed`` None) they must agree; with another seed differ."""
+    reveal = visibility == "public"
+    second = case.call_seed if other_seed is None else other_seed
+
+    def verify(outputs):
+        def judge():
+            first = check_partition(case, batches_of(outputs, "first", reveal), reveal)
+            again = check_partition(case, batches_of(outputs, "second", reveal), reveal)
+            if other_seed is None and not np.array_equal(first, again):
+                raise Mismatch("two calls with the same seed gave different mini-batches: create the random "
+                               "generator from the seed argument inside the function, e.g. "
+                               "np.random.default_rng(seed) or np.random.seed(seed)")
+            if other_seed is not None and np.array_equal(first, again):
+                raise Mismatch("two different seeds gave the same mini-batches: the shuffle must use the seed "
+                               "argument, not a fixed seed")
+            return "same seed, same mini-batches" if other_seed is None else "another seed, other mini-batches"
+        return verdict(judge)
+
+    return Check(name, points, visibility, lambda: [case.call("first"), case.call("second", second)], verify,
+                 description)
+
+
+PUBLIC_CHECKS: list[Check] = [
+    partition_check("sizes_and_partition", 2, "public",
+                    "m = 148, mini_batch_size = 64: sizes [64, 64, 20], every example once, X and Y paired, shuffled",
+                    BatchCase(seed=701, n_x=5, n_y=3, m=148, size=64)),
+    seed_check("same_seed_same_batches", 1, "public", "two calls with seed = 3 give the same mini-batches",
+               BatchCase(seed=702, n_x=4, n_y=2, m=30, size=8, call_seed=3), other_seed=None),
+]
