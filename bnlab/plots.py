@@ -18,13 +18,17 @@ def plot_histograms(panels, xlabel, title, bins=30):
     values = [np.ravel(v) for series in panels.values() for v in series.values()]
     edges = np.histogram_bin_edges(np.concatenate(values), bins=bins)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), sharey=True, squeeze=False)
+    previous_labels = None
     for ax, (panel_title, series) in zip(axes[0], panels.items()):
-        for label, v in series.items():
-            ax.hist(np.ravel(v), bins=edges, alpha=0.55, label=label)
+        for index, (label, v) in enumerate(series.items()):  # first filled, the others outlined on top
+            style = dict(alpha=0.5) if index == 0 else dict(histtype="step", linewidth=2, color=f"C{index}")
+            ax.hist(np.ravel(v), bins=edges, label=label, **style)
         ax.set_title(panel_title)
         ax.set_xlabel(xlabel)
+        if list(series) != previous_labels:  # a legend wherever the labels change
+            ax.legend(fontsize="small", loc="upper left")
+        previous_labels = list(series)
     axes[0, 0].set_ylabel("number of examples")
-    axes[0, 0].legend(fontsize="small", loc="upper left")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
