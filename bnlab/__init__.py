@@ -14,6 +14,6 @@ from bnlab.network import Network, initialize_parameters, layer_backward, layer_
 from bnlab.optimizers import (Adam, GradientDescent, Momentum, RMSprop, initialize_adam, initialize_rmsprop,
                               initialize_velocity, update_parameters_with_adam, update_parameters_with_gd,
                               update_parameters_with_momentum, update_parameters_with_rmsprop)
-from bnlab.train import History, TrainingDiverged, train
+from bnlab.train import History, TrainingDiverged, batch_statistics_accuracy, steps_to_accuracy, train
 
 __version__ = "0.1.0"

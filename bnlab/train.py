@@ -116,3 +116,46 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
         epoch += 1
     return History(loss, np.array(eval_steps), np.array(train_acc), np.array(test_acc),
                    tracked, {l: np.array(v) for l, v in percentiles.items()})
+
+
+# --- Measuring a run (notebooks 5 and 6) ---
+
+def steps_to_accuracy(history, target):
+    """The first evaluation step at which the test accuracy reached ``target``; None if it never did.
+
+    history: a :class:`History` recorded with X_test, y_test (its train accuracy is used when it has no
+    test accuracy); target: an accuracy in (0, 1]. The answer is only as fine as ``eval_every``.
+    """
+    if isinstance(target, bool) or not isinstance(target, (int, float, np.floating)) or not 0 < target <= 1:
+        raise ValueError(f"target must be an accuracy in (0, 1]; got {target!r}")
+    accuracy = history.test_accuracy if len(history.test_accuracy) else history.train_accuracy
+    reached = np.flatnonzero(np.asarray(accuracy) >= target)
+    return int(history.eval_steps[reached[0]]) if len(reached) else None
+
+
+def batch_statistics_accuracy(net, X, labels, batch_size):
+    """Accuracy when each group of ``batch_size`` examples is normalized with its OWN μ, σ² (train mode).
+
+    What happens if test-time predictions use batch statistics instead of the running averages: an
+    example's prediction then depends on the examples it is grouped with. X: (n_x, m); labels: (m,) ints.
+    The columns are taken in order in groups of ``batch_size``; a leftover single example joins the group
+    before it (one example alone cannot be normalized). The running averages are not touched.
+    """
+    X = as_matrix("X", X, rows=net.layer_dims[0])
+    labels = np.asarray(labels).reshape(-1)
+    m = X.shape[1]
+    if labels.shape[0] != m:
+        raise ValueError(f"labels must hold one label per column of X ({m}); got {labels.shape[0]}")
+    batch_size = positive_int("batch_size", batch_size)
+    if batch_size < 2 or m < 2:
+        raise ValueError(f"batch statistics need at least 2 examples per group; got batch_size={batch_size}, m={m}")
+    starts = list(range(0, m, batch_size))
+    if m - starts[-1] == 1:
+        starts.pop()  # the single leftover example joins the previous group
+    ends = starts[1:] + [m]
+    correct = 0
+    for start, end in zip(starts, ends):
+        AL, _ = net.forward(X[:, start:end], train=True, update_running=False)
+        predicted = AL.argmax(axis=0) if net.output == "softmax" else (AL[0] > 0.5).astype(int)
+        correct += int(np.sum(predicted == labels[start:end]))
+    return correct / m
