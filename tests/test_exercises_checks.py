@@ -38,7 +38,7 @@ def test_checks_are_named_once_with_points_and_the_right_visibility(ex_id):
 @pytest.mark.parametrize("ex_id", READY)
 def test_hidden_check_descriptions_do_not_reveal_inputs(ex_id):
     for check in load_hidden_checks(ex_id):
-        assert not re.search(r"\d", check.description), check.description
+        assert not re.search(r"(?<![A-Za-z_])\d", check.description), check.description  # beta1 is fine
 
 
 @pytest.mark.parametrize("ex_id", READY)

@@ -17,6 +17,8 @@ import numpy as np
 from bnlab.grading.spec import CallOutcome, Verdict
 
 NOT_IMPLEMENTED = "not implemented yet"
+NAN_HINT = ("a division by zero, or by the square root of a variance of 0? That is what epsilon is for, "
+            "inside the square root")
 
 
 class Mismatch(Exception):
@@ -92,7 +94,7 @@ def shape_hint(found: tuple, expected: tuple) -> str:
 
 def check_array(found: Any, expected: np.ndarray, what: str, *, reveal: bool = True,
                 rtol: float = 1e-6, atol: float = 1e-8,
-                mistakes: Mapping[str, np.ndarray] | None = None) -> None:
+                mistakes: Mapping[str, np.ndarray] | None = None, nan_hint: str = NAN_HINT) -> None:
     """Raise :class:`Mismatch` unless ``found`` is a numeric array equal to ``expected`` (shape and values).
 
     ``mistakes`` maps a description of a common mistake to the array it would give; when the
@@ -109,8 +111,7 @@ def check_array(found: Any, expected: np.ndarray, what: str, *, reveal: bool = T
         raise Mismatch(msg + (f" ({hint})" if hint else ""))
     if not np.isfinite(found).all():
         bad = "NaN" if np.isnan(found).any() else "inf"
-        raise Mismatch(f"{what} contains {bad}: a division by zero, or by the square root of a variance of 0? "
-                       "That is what epsilon is for, inside the square root")
+        raise Mismatch(f"{what} contains {bad}: {nan_hint}")
     if np.allclose(found, expected, rtol=rtol, atol=atol):
         return
     for name, wrong in (mistakes or {}).items():
@@ -120,8 +121,10 @@ def check_array(found: Any, expected: np.ndarray, what: str, *, reveal: bool = T
     error = np.abs(found - expected)
     worst = np.unravel_index(np.argmax(error), error.shape)
     if reveal:
+        digits = 6 if error[worst] > 1e-5 * abs(expected[worst]) else 12
         raise Mismatch(f"{what} has the wrong values: largest difference {error[worst]:.3g} at index "
-                       f"{tuple(int(i) for i in worst)} (expected {expected[worst]:.6g}, found {found[worst]:.6g})")
+                       f"{tuple(int(i) for i in worst)} (expected {expected[worst]:.{digits}g}, "
+                       f"found {found[worst]:.{digits}g})")
     raise Mismatch(f"{what} has the wrong values ({np.mean(error > atol + rtol * np.abs(expected)):.0%} of entries differ)")
 
 
@@ -134,6 +137,14 @@ def verdict(fn) -> Verdict:
     return Verdict(True, message or "correct")
 
 
+def _argument_label(label: str, arg_names: tuple[str, ...]) -> str:
+    """"0" -> "Z", "0['W1']" -> "parameters['W1']": the engine's positional labels with parameter names."""
+    match = re.match(r"(\d+)(.*)", label)
+    if match and int(match.group(1)) < len(arg_names):
+        return arg_names[int(match.group(1))] + match.group(2)
+    return label
+
+
 def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str,
                      arg_names: tuple[str, ...] = (), hint: str = "e.g. Z - mu, not Z -= mu",
                      reveal: bool = False) -> str:
@@ -142,8 +153,8 @@ def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str
     arg_names: the parameter names by position, to name a modified positional argument.
     """
     value_of(outputs, key, function, reveal)
-    modified = [arg_names[int(m)] if m.isdigit() and int(m) < len(arg_names) else m
-                for m in outputs[key].modified]
+    modified = [_argument_label(label, arg_names) for label in outputs[key].modified]
     if modified:
-        raise Mismatch(f"{function} modified {', '.join(modified)} in place; compute new arrays instead ({hint})")
+        shown = ", ".join(modified[:3]) + (f" and {len(modified) - 3} more" if len(modified) > 3 else "")
+        raise Mismatch(f"{function} modified {shown} in place; compute new arrays instead ({hint})")
     return "the inputs are left unchanged"

@@ -1,0 +1,234 @@
+"""Exercise 5: ``update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, beta1=0.9,
+beta2=0.999, epsilon=1e-8) -> (parameters, v, s)`` for a Batch Norm network.
+
+The keys are those of a Batch Norm network: ``W1, gamma1, beta1, …`` in the hidden layers (no b) and
+``WL, bL`` in the output layer; ``grads``, ``v`` and ``s`` use the gradient names ``dW1, dgamma1, …``.
+Expected values come from ``bnlab.update_parameters_with_adam`` at t = 1, 2 and later steps; one
+check tests the bias correction at t = 1 on its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import bnlab
+from bnlab.grading.exercises._compare import Mismatch, check_array, unpack, value_of, verdict
+from bnlab.grading.spec import Call, Check, Exercise, Ref
+
+FN = "update_parameters_with_adam"
+EXERCISE = Exercise(id="ex05", notebook="ex05_adam.ipynb", functions=(FN,), title="Adam on W, gamma and beta")
+RESULTS = ("parameters", "v", "s")
+NAN_HINT = ("a division by zero? The bias correction divides by 1 - beta1**t and 1 - beta2**t, which are 0 "
+            "for t = 0: t counts steps from 1")
+
+
+def bn_network_shapes(layer_dims: tuple[int, ...]) -> dict[str, tuple[int, int]]:
+    """Parameter shapes of a Batch Norm network: W, gamma, beta per hidden layer; W, b at the output."""
+    L = len(layer_dims) - 1
+    shapes = {}
+    for l in range(1, L + 1):
+        shapes[f"W{l}"] = (layer_dims[l], layer_dims[l - 1])
+        if l < L:
+            shapes[f"gamma{l}"] = shapes[f"beta{l}"] = (layer_dims[l], 1)
+        else:
+            shapes[f"b{l}"] = (layer_dims[l], 1)
+    return shapes
+
+
+@dataclass(frozen=True)
+class AdamCase:
+    """Seeded parameters, gradients and Adam state at step ``t`` (zero state when t = 1).
+
+    steps: how many consecutive steps t, t+1, … the learner's own outputs are chained through
+    (each step with fresh gradients); hyper: keyword hyperparameters (defaults when empty).
+    """
+
+    seed: int
+    layer_dims: tuple[int, ...] = (4, 5, 3, 2)
+    t: int = 1
+    steps: int = 1
+    grad_scale: float = 1.0
+    hyper: dict = field(default_factory=dict)
+
+    def _random(self, rng, scale=1.0, positive=False) -> dict[str, np.ndarray]:
+        out = {}
+        for name, shape in bn_network_shapes(self.layer_dims).items():
+            x = rng.standard_normal(shape) * scale
+            out[name] = np.abs(x) if positive else x
+        return out
+
+    def inputs(self) -> tuple[dict, list[dict], dict, dict]:
+        """parameters, the gradients of each step, v and s (keys of v, s and grads start with "d")."""
+        rng = np.random.default_rng(self.seed)
+        parameters = self._random(rng)
+        grads = [{"d" + k: g for k, g in self._random(rng, self.grad_scale).items()} for _ in range(self.steps)]
+        if self.t == 1:
+            v = {k: np.zeros_like(g) for k, g in grads[0].items()}
+            s = {k: np.zeros_like(g) for k, g in grads[0].items()}
+        else:  # a state as after t - 1 steps: v ~ recent gradients, s ~ their squares
+            v = {"d" + k: x for k, x in self._random(rng, 0.5 * self.grad_scale).items()}
+            s = {"d" + k: x for k, x in self._random(rng, 0.5 * self.grad_scale**2, positive=True).items()}
+        return parameters, grads, v, s
+
+    def calls(self, copy_check: bool = False) -> list[Call]:
+        parameters, grads, v, s = self.inputs()
+        calls = [Call(FN, (parameters, grads[0], v, s, self.t), dict(self.hyper), key="step0", copy_check=copy_check)]
+        for k in range(1, self.steps):
+            previous = f"step{k - 1}"
+            calls.append(Call(FN, (Ref(previous, 0), grads[k], Ref(previous, 1), Ref(previous, 2), self.t + k),
+                              dict(self.hyper), key=f"step{k}"))
+        return calls
+
+    def expected(self) -> tuple[dict, dict, dict]:
+        """bnlab's (parameters, v, s) after the last step."""
+        parameters, grads, v, s = self.inputs()
+        for k in range(self.steps):
+            parameters, v, s = bnlab.update_parameters_with_adam(parameters, grads[k], v, s, self.t + k, **self.hyper)
+        return parameters, v, s
+
+    def mistakes(self) -> dict[str, dict[str, np.ndarray]]:
+        """New parameters the common mistakes would give (single-step cases only), by description."""
+        if self.steps != 1:
+            return {}
+        parameters, (grads,), v, s = self.inputs()
+        lr, b1, b2, eps = (self.hyper.get(k, d) for k, d in
+                           (("learning_rate", 0.01), ("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8)))
+        t, out = self.t, {}
+        rules = {
+            "Adam without bias correction": lambda vv, ss: vv / (np.sqrt(ss) + eps),
+            "a bias correction with t - 1 (t starts at 1)":
+                lambda vv, ss: (vv / (1 - b1 ** (t - 1))) / (np.sqrt(ss / (1 - b2 ** (t - 1))) + eps),
+            "epsilon inside the square root; use sqrt(s_corrected) + epsilon":
+                lambda vv, ss: (vv / (1 - b1**t)) / np.sqrt(ss / (1 - b2**t) + eps),
+        }
+        with np.errstate(all="ignore"):
+            for description, rule in rules.items():
+                out[description] = {}
+                for name, p in parameters.items():
+                    g = grads["d" + name]
+                    vv, ss = b1 * v["d" + name] + (1 - b1) * g, b2 * s["d" + name] + (1 - b2) * g**2
+                    out[description][name] = p - lr * rule(vv, ss)
+        return out
+
+
+def adam_results(outputs, key: str, reveal: bool = True) -> tuple[dict, dict, dict]:
+    """The learner's (parameters, v, s) as dicts, or :class:`Mismatch`."""
+    found = unpack(value_of(outputs, key, FN, reveal), 3, FN, "(parameters, v, s)")
+    for what, d in zip(RESULTS, found):
+        if not isinstance(d, dict):
+            raise Mismatch(f"{what} must be a dict (name -> array); found "
+                           f"{getattr(d, 'description', type(d).__name__)}")
+    return found
+
+
+def compare_results(found: tuple[dict, dict, dict], expected: tuple[dict, dict, dict], case: AdamCase,
+                    reveal: bool, only: tuple[str, ...] | None = None) -> None:
+    """Raise :class:`Mismatch` at the first key of parameters/v/s (filtered by ``only``) that differs."""
+    parameters_in, _, v_in, s_in = case.inputs()
+    before = {"parameters": parameters_in, "v": v_in, "s": s_in}
+    mistakes = case.mistakes()
+    for what, got, want in zip(RESULTS, found, expected):
+        missing = [k for k in want if k not in got]
+        if missing:
+            raise Mismatch(f"{what} has no key {missing[0]!r}: return every key, W, gamma and beta of the hidden "
+                           "layers and W, b of the output layer" + (" (v and s use the gradient names, 'dW1', ...)"
+                                                                    if what != "parameters" else ""))
+        extra = [k for k in got if k not in want]
+        if extra:
+            raise Mismatch(f"{what} has an unexpected key {extra[0]!r}; its keys are those of "
+                           + ("parameters" if what == "parameters" else "grads ('dW1', 'dgamma1', ...)"))
+        for key in want:
+            if only and not any(key.lstrip("d").startswith(prefix) for prefix in only):
+                continue
+            old = before[what][key]
+            if case.steps == 1 and isinstance(got[key], np.ndarray) and got[key].shape == old.shape \
+                    and np.array_equal(got[key], old):
+                raise Mismatch(f"{what}[{key!r}] was not updated: Adam updates every parameter (W, b, gamma, "
+                               "beta) the same way, and its v and s")
+            named = {d: m[key] for d, m in mistakes.items()} if what == "parameters" else {}
+            check_array(got[key], want[key], f"{what}[{key!r}]", reveal=reveal, rtol=1e-7, atol=1e-10,
+                        mistakes=named, nan_hint=NAN_HINT)
+
+
+def adam_check(name: str, points: float, visibility: str, description: str, case: AdamCase,
+               only: tuple[str, ...] | None = None) -> Check:
+    """(parameters, v, s) after the case's last step equal bnlab's (``only``: keys with these prefixes)."""
+    reveal = visibility == "public"
+
+    def verify(outputs):
+        def judge():
+            for k in range(case.steps - 1):
+                adam_results(outputs, f"step{k}", reveal)
+            found = adam_results(outputs, f"step{case.steps - 1}", reveal)
+            compare_results(found, case.expected(), case, reveal, only)
+            return "parameters, v and s are correct"
+        return verdict(judge)
+
+    return Check(name, points, visibility, case.calls, verify, description)
+
+
+def _bias_correction_check() -> Check:
+    """At t = 1 from v = s = 0, the corrected step is learning_rate · g/(|g| + ε) ≈ learning_rate · sign(g)."""
+    case = AdamCase(seed=901, t=1)
+    learning_rate = 0.01
+
+    def verify(outputs):
+        def judge():
+            found, _, _ = adam_results(outputs, "step0")
+            parameters, (grads,), _, _ = case.inputs()
+            for name, p in parameters.items():
+                got, g = found.get(name), grads["d" + name]
+                if not isinstance(got, np.ndarray) or got.shape != p.shape:
+                    raise Mismatch(f"parameters[{name!r}] is missing or has the wrong shape")
+                step = got.astype(np.float64) - p
+                expected = -learning_rate * g / (np.abs(g) + 1e-8)   # v_corrected = g, s_corrected = g**2
+                if not np.allclose(step, expected, rtol=1e-6, atol=1e-12):
+                    ratio = float(np.median(np.abs(step) / learning_rate))
+                    if abs(ratio - 0.1 / np.sqrt(0.001)) < 0.05:
+                        hint = (" (about 3.16 = 0.1/sqrt(0.001): v and s are not bias-corrected; divide them by "
+                                "1 - beta1**t and 1 - beta2**t)")
+                    elif ratio == 0:
+                        hint = f" ({name} was not updated: Adam updates gamma, beta and b exactly like W)"
+                    elif not np.isfinite(ratio):
+                        hint = f" ({NAN_HINT})"
+                    else:
+                        hint = ""
+                    raise Mismatch(f"at t = 1 (v = s = 0) every parameter must move by about learning_rate "
+                                   f"against its gradient; {name} moved by {ratio:.3g} x learning_rate{hint}")
+            return "bias correction: the first step moves every parameter by learning_rate"
+        return verdict(judge)
+
+    return Check("bias_correction_at_t1", 1, "public", case.calls, verify,
+                 "at t = 1 from v = s = 0 the bias-corrected step moves each parameter by learning_rate")
+
+
+def _structure_check() -> Check:
+    case = AdamCase(seed=900, t=1)
+
+    def verify(outputs):
+        def judge():
+            found = adam_results(outputs, "step0")
+            parameters, (grads,), _, _ = case.inputs()
+            for what, got, like in zip(RESULTS, found, (parameters, grads, grads)):
+                if set(got) != set(like):
+                    raise Mismatch(f"{what} must have the keys {sorted(like)}; found {sorted(got)}")
+                for key, x in like.items():
+                    if getattr(got[key], "shape", None) != x.shape:
+                        check_array(got[key], x, f"{what}[{key!r}]")  # raises with the shape message
+            return "returns (parameters, v, s) with the keys and shapes of the inputs"
+        return verdict(judge)
+
+    return Check("returns_parameters_v_s", 1, "public", case.calls, verify,
+                 "returns three dicts (parameters, v, s) with the keys and shapes of the inputs")
+
+
+PUBLIC_CHECKS: list[Check] = [
+    _structure_check(),
+    _bias_correction_check(),
+    adam_check("first_step", 2, "public", "t = 1 from v = s = 0, network 4-5-3-2: parameters, v and s",
+               AdamCase(seed=902, t=1)),
+    adam_check("two_steps", 1, "public",
+               "t = 1 then t = 2, the second step using the first step's results: parameters, v and s",
+               AdamCase(seed=903, t=1, steps=2)),
+]
