@@ -29,7 +29,7 @@ HOSTILE = {
                     0, ["MemoryError"]),
     "fork_bomb": ([D + "import os, time\n\ndef double(x):\n    for _ in range(200):\n        if os.fork() == 0:\n"
                    "            os.execv('/bin/sleep', ['sleep', '31.4159'])\n    while True:\n        time.sleep(0.1)\n"],
-                  0, []),
+                  0, ["BlockingIOError"]),  # the process limit stops it (as root: via the throwaway uid)
     "sys_exit": ([D + "import sys\n\ndef double(x):\n    sys.exit(0)\n"], 0, ["sys.exit"]),
     "sys_exit_at_import": ([D + "import sys\nsys.exit(0)\n\ndef double(x):\n    return 2 * x\n"], 0, ["sys.exit"]),
     "os_exit": ([D + "import os\n\ndef double(x):\n    os._exit(0)\n"], 0, ["os._exit"]),
@@ -46,12 +46,16 @@ HOSTILE = {
                           "        return np.ones(np.shape(other), bool)\n    def __array_ufunc__(self, *a, **k):\n"
                           "        return np.ones(self.shape, bool)\n\n"
                           "def double(x):\n    return np.zeros_like(x).view(Liar)\n"], 0, []),
-    # Overwrites the results file (its path read from /proc/self/cmdline; the guard keeps this test from
-    # touching anything else, since learner code may write whatever the grader user can), then exits.
-    "forged_results": ([D + "import os\n\ndef double(x):\n"
-                        "    path = open('/proc/self/cmdline').read().split(chr(0))[3]\n"
-                        "    if path.endswith('results.bin'):\n"
-                        "        open(path, 'wb').write(b'BNLABPLAIN1' + bytes(20))\n    os._exit(0)\n"], 0, ["corrupt"]),
+    # Reads the worker's own results path and nonce from its stack frames, writes well-formed results that
+    # claim success (with made-up values), then exits: forging is possible, but verify recomputes everything.
+    "forged_results": ([D + "import os, sys\nimport numpy as np\n\ndef double(x):\n"
+                        "    f = sys._getframe()\n    while 'results_path' not in f.f_locals:\n        f = f.f_back\n"
+                        "    job, path = f.f_locals['job'], f.f_locals['results_path']\n"
+                        "    fake = {c['key']: {'ok': True, 'value': np.zeros(3), 'error': '', 'modified': []}"
+                        " for c in job['calls']}\n"
+                        "    data = f.f_globals['plain'].pack({'nonce': job['nonce'], 'setup_error': '',"
+                        " 'blocked_import': False, 'outcomes': fake})\n"
+                        "    open(path, 'wb').write(data)\n    os._exit(0)\n"], 0, ["wrong shape"]),
     "nan": ([D + "import numpy as np\n\ndef double(x):\n    return np.full(np.shape(x), np.nan)\n"], 0, ["NaN"]),
     "raises": ([D + "def double(x):\n    y = 2 * x\n    return y.reshape(-1, 5)\n"], 0, ["line 4", "ValueError"]),
     "syntax_error": ([D + "def double(x)\n    return 2 * x\n"], 0, ["SyntaxError", "line 2"]),

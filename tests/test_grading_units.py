@@ -156,3 +156,33 @@ def test_public_checks_hand_the_learner_copies_of_the_inputs():
     public_result(fx.EX01, fx.EX01_PUBLIC, namespace)
     public_result(fx.EX01, fx.EX01_PUBLIC, namespace)
     np.testing.assert_array_equal(seen[1], 2 * np.arange(4.0))  # the second run got fresh inputs
+
+
+def test_the_exec_sandbox_gives_the_same_verdicts(monkeypatch, tmp_path):
+    """BNLAB_SANDBOX=exec starts a new interpreter per notebook instead of forking the preloaded server."""
+    monkeypatch.setenv("BNLAB_SANDBOX", "exec")
+    checks = fx.EX01_PUBLIC + fx.EX01_HIDDEN
+    good = grade_notebook(fx.notebook(tmp_path / "a.ipynb", [fx.DOUBLE_CELL]), fx.EX01, checks, Limits(timeout=5))
+    assert good.points == 4
+    exits = "# GRADED FUNCTION: double\nimport os\n\ndef double(x):\n    os._exit(0)\n"
+    bad = grade_notebook(fx.notebook(tmp_path / "b.ipynb", [exits]), fx.EX01, checks, Limits(timeout=5))
+    assert bad.points == 0 and "os._exit" in bad.problem
+    loop = "# GRADED FUNCTION: double\ndef double(x):\n    while True:\n        pass\n"
+    slow = grade_notebook(fx.notebook(tmp_path / "c.ipynb", [loop]), fx.EX01, checks, Limits(timeout=1))
+    assert slow.points == 0 and "timed out after 1 s" in slow.problem
+
+
+def test_learner_code_cannot_write_the_graders_files_when_the_grader_is_root(tmp_path):
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("the throwaway uid is used only when grading as root")
+    target = tmp_path / "grader-owned.txt"
+    target.write_text("safe")
+    tmp_path.chmod(0o755)
+    source = (f"# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n    try:\n        open({str(target)!r}, 'w').write('pwned')\n"
+              "    except OSError as e:\n        return [os.getuid(), type(e).__name__]\n    return [os.getuid(), 'wrote']\n")
+    run = run_learner([("probe", 0, source)], [{"function": "probe", "args": (), "kwargs": {}, "key": "p",
+                                                 "returns": None, "copy_check": False}], Limits(timeout=5))
+    uid, outcome = run.outcomes["p"]["value"]
+    assert uid != 0 and outcome == "PermissionError" and target.read_text() == "safe"

@@ -16,13 +16,16 @@ nonce of this run. A missing, corrupt or foreign results file means the run cras
 """
 from __future__ import annotations
 
+import json
 import os
+import queue
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +155,124 @@ def _signal_message(returncode: int, limits: Limits) -> str:
     return f"the learner process was killed by signal {name}"
 
 
+class ForkServer:
+    """One ``worker.py --server`` process (numpy imported once) that forks a child per job.
+
+    Threads share it: each job is a request id; a reader thread routes the server's replies
+    ("pid" after the fork, "exit" when the child is reaped) to the waiting thread's queue.
+    If the server dies, waiting jobs get an exit of None and the next job starts a new server.
+    """
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-I", str(WORKER), "--server"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/",
+                                     env=_environment("/nonexistent"), close_fds=True, start_new_session=True)
+        self.lock = threading.Lock()
+        self.pending: dict[int, queue.Queue] = {}
+        self.next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                message = json.loads(line)
+                self.pending[message["id"]].put(message)
+            except (ValueError, KeyError, TypeError):
+                continue
+        with self.lock:  # the server ended: nobody will answer the jobs still waiting
+            for q in self.pending.values():
+                q.put({"exit": None, "error": "the sandbox server ended"})
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def submit(self, request: dict) -> tuple[int, queue.Queue]:
+        with self.lock:
+            self.next_id += 1
+            rid, q = self.next_id, queue.Queue()
+            self.pending[rid] = q
+            self.proc.stdin.write((json.dumps({**request, "id": rid}) + "\n").encode())
+            self.proc.stdin.flush()
+        return rid, q
+
+    def done(self, rid: int) -> None:
+        with self.lock:
+            self.pending.pop(rid, None)
+
+
+_server: ForkServer | None = None
+_server_lock = threading.Lock()
+
+
+def _fork_server() -> ForkServer:
+    global _server
+    with _server_lock:
+        if _server is None or not _server.alive():
+            _server = ForkServer()
+        return _server
+
+
+def _run_forked(request: dict, timeout: float) -> tuple[int | None, bool, str]:
+    """Run one job on the fork server: (exit code or None, timed out, error)."""
+    try:
+        server = _fork_server()
+        rid, q = server.submit(request)
+    except (OSError, ValueError) as exc:
+        return None, False, f"could not start the learner process: {exc}"
+    try:
+        first = q.get(timeout=30)
+        if "pid" not in first:
+            return None, False, str(first.get("error", "the sandbox server failed"))
+        pid = first["pid"]
+        try:
+            reply = q.get(timeout=timeout)
+            timed_out = False
+        except queue.Empty:
+            timed_out = True
+            _kill_group(pid)
+            try:
+                reply = q.get(timeout=30)
+            except queue.Empty:
+                reply = {"exit": None}
+        _kill_group(pid)  # leftovers (children) of a finished run
+        return reply.get("exit"), timed_out, str(reply.get("error", ""))
+    finally:
+        server.done(rid)
+
+
+def _run_exec(request: dict, job: bytes, timeout: float) -> tuple[int | None, bool, str]:
+    """Run one job in a new interpreter (``BNLAB_SANDBOX=exec``): (exit code, timed out, error)."""
+    uid = request["uid"]
+    with open(request["stdout"], "wb") as out, open(request["stderr"], "wb") as err:
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", str(WORKER), request["results"], *request["limits"]],
+                stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=request["cwd"], env=request["env"],
+                start_new_session=True, close_fds=True, user=uid, group=uid,
+                extra_groups=[] if uid is not None else None)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return None, False, f"could not start the learner process: {exc}"
+        timed_out = False
+        try:
+            proc.communicate(input=job, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc.pid)
+            proc.wait()
+        except BrokenPipeError:
+            proc.wait()
+        _kill_group(proc.pid)
+        return proc.returncode, timed_out, ""
+
+
+def _use_uid() -> bool:
+    """Switch learner processes to a throwaway uid: when root, in fork mode (no exec, so the interpreter's
+    files need not be readable by that uid), unless BNLAB_SANDBOX_NO_UID=1."""
+    if os.name != "posix" or os.geteuid() != 0 or os.environ.get("BNLAB_SANDBOX_NO_UID") == "1":
+        return False
+    return _can_drop_uid() if os.environ.get("BNLAB_SANDBOX") == "exec" else True
+
+
 def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = Limits()) -> SandboxRun:
     """Run ``cells`` (name, cell index, source) then ``calls`` (worker call dicts) in a sandbox process."""
     nonce = secrets.token_hex(16)
@@ -161,35 +282,24 @@ def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Li
     private = tempfile.mkdtemp(prefix="bnlab-grader-")
     results = Path(private) / "results.bin"
     stdout_path, stderr_path = Path(private) / "stdout.txt", Path(private) / "stderr.txt"
+    (Path(private) / "job.bin").write_bytes(job)
     uid = None
-    if _can_drop_uid():
+    if _use_uid():
         uid = 100000 + secrets.randbelow(800000)
         os.chown(workdir, uid, uid)
         os.chown(private, uid, uid)
         nproc = limits.processes
     else:
         nproc = _task_count(os.geteuid()) + limits.processes
+    request = {"job": str(Path(private) / "job.bin"), "results": str(results), "stdout": str(stdout_path),
+               "stderr": str(stderr_path), "cwd": workdir, "env": _environment(workdir),
+               "limits": _limit_args(limits, nproc), "uid": uid}
     start = time.monotonic()
     try:
-        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-            try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-I", str(WORKER), str(results), *_limit_args(limits, nproc)],
-                    stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=workdir, env=_environment(workdir),
-                    start_new_session=True, close_fds=True, user=uid, group=uid,
-                    extra_groups=[] if uid is not None else None)
-            except (OSError, subprocess.SubprocessError) as exc:
-                return SandboxRun("error", f"could not start the learner process: {exc}")
-            timed_out = False
-            try:
-                proc.communicate(input=job, timeout=limits.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(proc.pid)
-                proc.wait()
-            except BrokenPipeError:
-                proc.wait()
-            _kill_group(proc.pid)  # leftovers (children) of a finished run
+        if os.environ.get("BNLAB_SANDBOX") == "exec":
+            returncode, timed_out, error = _run_exec(request, job, limits.timeout)
+        else:
+            returncode, timed_out, error = _run_forked(request, limits.timeout)
         run = SandboxRun("ok", seconds=time.monotonic() - start,
                          stdout=_tail(stdout_path), stderr=_tail(stderr_path))
         if timed_out:
@@ -198,10 +308,12 @@ def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Li
         data = results.read_bytes() if results.is_file() else None
         if data is None:
             run.status = "crashed"
-            if proc.returncode < 0:
-                run.message = _signal_message(proc.returncode, limits)
+            if returncode is None:
+                run.status, run.message = "error", f"the sandbox failed: {error or 'no exit status'}"
+            elif returncode < 0:
+                run.message = _signal_message(returncode, limits)
             else:
-                run.message = (f"the learner process ended (exit code {proc.returncode}) before returning "
+                run.message = (f"the learner process ended (exit code {returncode}) before returning "
                                "results: does the graded code call sys.exit or os._exit, or exit at import?")
             if "MemoryError" in run.stderr:
                 run.message += f" (it ran out of memory: the limit is {limits.memory_mb} MB)"

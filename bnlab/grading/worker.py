@@ -208,18 +208,13 @@ class _BlockReference:
         return None
 
 
-def main(argv: list[str]) -> None:
+def run_job(job: dict, results_path: str) -> None:
+    """Run one job (graded cells, then calls) and write its results; never returns (os._exit)."""
     # References taken before learner code runs; learner monkeypatching cannot reach these names.
-    _open, _replace, _exit, _fsync = builtins.open, os.replace, os._exit, os.fsync
-    _pack = plain.pack
-    results_path = argv[1]
-    job = plain.unpack(sys.stdin.buffer.read())
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
+    _open, _replace, _exit, _fsync, _pack = builtins.open, os.replace, os._exit, os.fsync, plain.pack
     sys.argv = ["graded-notebook"]
     sys.meta_path.insert(0, _BlockReference())
     memory_mb = job.get("memory_mb")
-
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     setup_error = run_cells(job["cells"], namespace, memory_mb)
     outcomes = {} if setup_error else execute_calls(job["calls"], namespace, memory_mb)
@@ -240,5 +235,115 @@ def main(argv: list[str]) -> None:
     _exit(0)
 
 
+def main(argv: list[str]) -> None:
+    """Exec mode: ``worker.py RESULTS [LIMIT=...]``, the job on stdin."""
+    job = plain.unpack(sys.stdin.buffer.read())
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    run_job(job, argv[1])
+
+
+# --- fork server -----------------------------------------------------------------------------------
+# ``worker.py --server``: imports numpy once, then forks one child per job (about 100x cheaper than a
+# new interpreter). Requests and replies are JSON lines on stdin/stdout. Each child starts a new
+# session, redirects its output, moves to its working directory, replaces its environment, sets its
+# limits, optionally switches to a throwaway uid, and only then reads the job and runs learner code.
+
+PRELOAD = ("numpy.linalg", "numpy.random", "numpy.fft", "math", "random", "itertools", "functools",
+           "collections", "copy", "time", "typing", "dataclasses", "re", "string", "statistics", "warnings",
+           "numbers", "fractions", "decimal", "operator", "json")
+
+
+def _child(request: dict, keep: list[int]) -> None:
+    import resource
+    import signal
+
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in keep:
+            os.close(fd)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+        job_fd = os.open(request["job"], os.O_RDONLY)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        for arg in request["limits"]:
+            name, _, value = arg.partition("=")
+            soft, _, hard = value.partition(",")
+            resource.setrlimit(getattr(resource, "RLIMIT_" + name), (int(soft), int(hard or soft)))
+        if request.get("uid") is not None:
+            os.setgroups([])
+            os.setgid(request["uid"])
+            os.setuid(request["uid"])
+        with os.fdopen(job_fd, "rb") as f:
+            job = plain.unpack(f.read())
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
+        run_job(job, request["results"])
+    except BaseException:  # noqa: BLE001 - a child must never return into the server loop
+        try:
+            traceback.print_exc()
+        finally:
+            os._exit(70)
+    os._exit(70)
+
+
+def serve() -> None:
+    import json
+    import select
+    import signal
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    replies = sys.stdout
+    jobs: dict[int, int] = {}  # child pid -> request id
+    buffer = b""
+
+    def reply(message: dict) -> None:
+        replies.write(json.dumps(message) + "\n")
+        replies.flush()
+
+    while True:
+        ready, _, _ = select.select([0, wake_r], [], [], 1.0)
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        while jobs:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid in jobs:
+                reply({"id": jobs.pop(pid), "exit": os.waitstatus_to_exitcode(status)})
+        if 0 in ready:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                return  # the grader is gone
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                request = json.loads(line)
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    reply({"id": request["id"], "error": f"fork failed: {exc}"})
+                    continue
+                if pid == 0:
+                    _child(request, [wake_r, wake_w])
+                jobs[pid] = request["id"]
+                reply({"id": request["id"], "pid": pid})
+
+
 if __name__ == "__main__":
-    main(sys.argv)
+    if sys.argv[1:2] == ["--server"]:
+        serve()
+    else:
+        main(sys.argv)

@@ -1,0 +1,110 @@
+"""Grading benchmark: ``python -m bnlab.grading.bench [--students 100] [--jobs 2]``.
+
+Builds a synthetic class (each student submits every exercise: the reference solution, an untouched
+stub or one of the instructor's mutants, seeded), grades it with ``bnlab grade``'s code path into a
+temporary folder and prints the time; then times ``bnlab check`` on one correct notebook (a fresh
+process, as a learner runs it). Targets: under 120 s for 100 students with 2 jobs, under 3 s for
+one check. Needs the instructor folder (solutions, mutants, hidden checks).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bnlab.grading.course import instructor_dir, load_course
+from bnlab.grading.gradebook import grade_submissions
+from bnlab.grading.sandbox import Limits
+
+_GRADED = re.compile(r"^# GRADED FUNCTION: *(\w+) *$", re.M)
+
+
+def split_cells(text: str) -> dict[str, str]:
+    """The graded cells of a solution/mutant file, by function name."""
+    starts = [m.start() for m in _GRADED.finditer(text)] + [len(text)]
+    return {_GRADED.match(text[a:b]).group(1): text[a:b] for a, b in zip(starts, starts[1:])}
+
+
+def with_cells(notebook: dict, cells: dict[str, str]) -> dict:
+    """A copy of ``notebook`` whose graded cells hold ``cells`` (by function name)."""
+    nb = json.loads(json.dumps(notebook))
+    for cell in nb["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        match = _GRADED.match(source)
+        if cell["cell_type"] == "code" and match and match.group(1) in cells:
+            cell["source"] = cells[match.group(1)]
+    return nb
+
+
+def synthetic_class(folder: Path, students: int, seed: int = 0) -> dict[str, int]:
+    """Write ``students`` folders into ``folder``; returns how many submissions of each kind were made."""
+    root = instructor_dir()
+    exercises_dir = root.parent
+    rng = np.random.default_rng(seed)
+    kinds = {"solution": 0, "stub": 0, "mutant": 0}
+    for graded in load_course().exercises:
+        ex_id = graded.exercise.id
+        notebook_file = exercises_dir / graded.exercise.notebook
+        solution = root / "solutions" / f"{ex_id}.py"
+        if not notebook_file.is_file() or not solution.is_file():
+            continue
+        stub_nb = json.loads(notebook_file.read_text())
+        solution_cells = split_cells(solution.read_text())
+        mutants = sorted((root / "mutants" / ex_id).glob("*.py"))
+        for i in range(students):
+            kind = rng.choice(["solution", "stub", "mutant"], p=[0.6, 0.2, 0.2])
+            if kind == "mutant" and not mutants:
+                kind = "solution"
+            cells = dict(solution_cells)
+            if kind == "mutant":
+                cells.update(split_cells(mutants[int(rng.integers(len(mutants)))].read_text()))
+            nb = stub_nb if kind == "stub" else with_cells(stub_nb, cells)
+            target = folder / f"student{i:03d}" / graded.exercise.notebook
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(nb))
+            kinds[str(kind)] += 1
+    return kinds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bnlab.grading.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=100)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    course = load_course()
+    with tempfile.TemporaryDirectory(prefix="bnlab-bench-") as tmp:
+        tmp = Path(tmp)
+        kinds = synthetic_class(tmp / "submissions", args.students)
+        n_ex = len(course.exercises)
+        start = time.monotonic()
+        summary = grade_submissions(tmp / "submissions", tmp / "out", course, jobs=args.jobs,
+                                    limits=Limits(timeout=args.timeout), progress=io.StringIO())
+        batch = time.monotonic() - start
+        rows = (tmp / "out" / "grades.csv").read_text().splitlines()[1:]
+        print(f"bnlab grade: {summary.students} students x {n_ex} exercises ({kinds}) with --jobs {args.jobs}: "
+              f"{batch:.1f} s ({batch / max(1, summary.students * n_ex):.3f} s per notebook); target < 120 s; "
+              f"{len(rows)} rows in grades.csv")
+        first = course.exercises[0].exercise
+        notebook = next((tmp / "submissions").glob(f"*/{first.notebook}"))
+        correct = tmp / first.notebook
+        correct.write_text(json.dumps(with_cells(json.loads(notebook.read_text()),
+                                                 split_cells((instructor_dir() / "solutions" / f"{first.id}.py").read_text()))))
+        start = time.monotonic()
+        check = subprocess.run([sys.executable, "-m", "bnlab.grading.cli", "check", str(correct)],
+                               capture_output=True, text=True)
+        one = time.monotonic() - start
+        print(f"bnlab check {first.notebook} (correct): {one:.2f} s, exit code {check.returncode}; target < 3 s")
+    return 0 if batch < 120 and one < 3 and check.returncode == 0 and not summary.failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
