@@ -1,28 +1,20 @@
-"""Shared by the exercise tests: the instructor's solution and mutants as graded-cell sources, and scoring.
+"""Shared by the exercise tests: the instructor's solution and mutants as graded-cell sources, and grading.
 
 A solution or mutant file holds one or more graded cells, each starting with ``# GRADED FUNCTION: <name>``.
-A mutant replaces only the cells it holds; the other graded cells come from the solution.
+A mutant replaces only the cells it holds; the other graded cells come from the solution. Splitting
+such files and putting cells into a notebook is the benchmark's code (``bnlab.grading.bench``), reused here.
 """
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
+
+from bnlab.grading.bench import split_cells, with_cells
+from bnlab.grading.notebook import read_graded_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
 INSTRUCTOR = EXERCISES / "instructor"
-_GRADED_LINE = re.compile(r"^# GRADED FUNCTION: *(\w+) *$", re.M)
-
-
-def split_cells(text: str) -> dict[str, str]:
-    """Graded cells of a solution/mutant file by function name, in file order."""
-    starts = [m.start() for m in _GRADED_LINE.finditer(text)] + [len(text)]
-    cells = {}
-    for begin, end in zip(starts, starts[1:]):
-        source = text[begin:end].rstrip() + "\n"
-        cells[_GRADED_LINE.match(source).group(1)] = source
-    return cells
 
 
 def solution_cells(ex_id: str) -> dict[str, str]:
@@ -45,35 +37,24 @@ def notebook_path(ex_id: str) -> Path:
 
 
 def stub_cells(ex_id: str) -> dict[str, str]:
-    """The graded cells of the committed exercise notebook (the untouched stubs)."""
-    nb = json.loads(notebook_path(ex_id).read_text())
-    cells = {}
-    for cell in nb["cells"]:
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        match = _GRADED_LINE.match(source)
-        if cell["cell_type"] == "code" and match:
-            cells[match.group(1)] = source
-    return cells
+    """The graded cells of the committed exercise notebook (the untouched stubs), by function name."""
+    return {cell.name: cell.source for cell in read_graded_cells(notebook_path(ex_id))}
 
 
 def notebook_with(ex_id: str, cells: dict[str, str], path: Path) -> Path:
-    """Write a copy of the exercise notebook whose graded cells hold ``cells`` (by function name)."""
-    nb = json.loads(notebook_path(ex_id).read_text())
-    for cell in nb["cells"]:
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        match = _GRADED_LINE.match(source)
-        if cell["cell_type"] == "code" and match:
-            cell["source"] = cells[match.group(1)]
-    path.write_text(json.dumps(nb))
+    """Write to ``path`` a copy of the exercise notebook whose graded cells hold ``cells`` (by function name)."""
+    path.write_text(json.dumps(with_cells(json.loads(notebook_path(ex_id).read_text()), cells)))
     return path
 
 
-# --- scoring: through the engine, end to end (notebook JSON -> sandboxed learner process -> verify) ---
-
 def grade(ex_id: str, cells: dict[str, str], folder: Path):
-    """The engine's ExerciseResult for a copy of the exercise notebook holding ``cells``, with all checks."""
+    """The engine's ExerciseResult, with all checks, for a copy of the exercise notebook holding ``cells``.
+
+    End to end: notebook JSON -> graded cells -> sandboxed learner process -> plain data -> verify.
+    """
     from bnlab.grading.engine import grade_notebook
     from bnlab.grading.exercises import all_checks, load_exercise
 
-    path = notebook_with(ex_id, cells, folder / load_exercise(ex_id).EXERCISE.notebook)
-    return grade_notebook(path, load_exercise(ex_id).EXERCISE, all_checks(ex_id))
+    exercise = load_exercise(ex_id).EXERCISE
+    path = notebook_with(ex_id, cells, folder / exercise.notebook)
+    return grade_notebook(path, exercise, all_checks(ex_id))

@@ -73,3 +73,48 @@ def test_stored_outputs_of_the_stub_say_not_implemented(ex_id):
     text = "".join("".join(o.get("text", "")) for o in check_cell["outputs"])
     assert "not implemented yet" in text
     assert "Traceback" not in text
+
+
+def _public_messages(ex_id: str, cells: dict[str, str]):
+    """Run the public checks in this process, as the notebook's check cell does."""
+    from bnlab.grading.public import public_result
+
+    namespace: dict = {}
+    for source in cells.values():
+        exec(compile(source, f"<{ex_id} graded cell>", "exec"), namespace)
+    return public_result(load_exercise(ex_id).EXERCISE, public_checks(ex_id), namespace)
+
+
+@pytest.mark.parametrize("ex_id", READY)
+def test_public_checks_pass_on_the_reference_in_the_notebook_runner(ex_id):
+    result = _public_messages(ex_id, solution_cells(ex_id))
+    assert [c.name for c in result.checks if not c.passed] == []
+    assert result.points == result.max_points > 0
+
+
+# (exercise, mutant, words the public feedback must contain to point at the mistake)
+HINTS = [
+    ("ex01", "wrong_axis", ["axis=1"]),
+    ("ex01", "transposed_output", ["expected (3, 4), found (4, 3)", "transposed"]),
+    ("ex01", "unbiased_variance", ["1/(m-1)"]),
+    ("ex01", "gamma_beta_swapped", ["swapped"]),
+    ("ex02", "dZ_missing_mean_term", ["through the mean"]),
+    ("ex02", "no_keepdims", ["keepdims=True"]),
+    ("ex03", "activation_before_batchnorm", ["before Batch Norm"]),
+    ("ex03", "beta_as_bias", ["bias b before Batch Norm"]),
+    ("ex04", "unpaired_X_Y", ["paired"]),
+    ("ex04", "drops_remainder", ["[64, 64, 20]", "smaller mini-batch is missing"]),
+    ("ex05", "no_bias_correction", ["bias correction", "3.16"]),
+    ("ex05", "gamma_beta_not_updated", ["gamma1", "not updated"]),
+]
+
+
+@pytest.mark.parametrize("ex_id,mutant,words", HINTS, ids=[f"{e}-{m}" for e, m, _ in HINTS])
+def test_public_feedback_names_the_likely_mistake(ex_id, mutant, words):
+    from exercise_harness import mutant_cells
+
+    result = _public_messages(ex_id, mutant_cells(ex_id, mutant))
+    feedback = "\n".join(c.message for c in result.checks if not c.passed)
+    assert result.points < result.max_points
+    for word in words:
+        assert word in feedback
