@@ -6,6 +6,11 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # `make lab NO_BROWSER=1` installs and starts JupyterLab without opening a browser; it prints the URL.
 NO_BROWSER ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+# The course's matrices are tiny: one BLAS thread is fastest (several threads on a busy 2-core machine run the
+# notebooks up to 6x slower) and gives the same round-off as the stored outputs (`make notebooks` uses one too).
+test notebooks: export OPENBLAS_NUM_THREADS ?= 1
+test notebooks: export OMP_NUM_THREADS ?= 1
+test notebooks: export MKL_NUM_THREADS ?= 1
 
 .PHONY: lab test notebooks bench clean
 

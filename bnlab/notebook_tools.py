@@ -6,7 +6,8 @@
 ``execute`` runs every code cell top to bottom on the ``python3`` kernel, with the notebook's own folder
 as the working directory, and writes the notebook back with fresh outputs. Nothing that changes from
 run to run is stored: no timing metadata (``record_timing=False``), cell ids renumbered ``cell-00``,
-``cell-01``, … and ``PYTHONHASHSEED=0`` in the kernel. The notebooks seed their own random numbers.
+``cell-01``, … and ``PYTHONHASHSEED=0`` in the kernel, which runs one BLAS thread (unless the environment
+says otherwise), as ``make test`` does. The notebooks seed their own random numbers.
 
 ``check`` reports notebooks whose stored outputs are not those of one clean run: a code cell never
 executed, execution counts not 1, 2, 3, … in order, or an error output. The same checks are
@@ -23,6 +24,7 @@ from pathlib import Path
 import nbformat
 
 KERNEL_NAME = "python3"
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 KERNELSPEC = {"name": KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
@@ -75,6 +77,8 @@ def execute(path, timeout=600) -> float:
     nb = nbformat.read(path, as_version=4)
     normalize(nb)
     os.environ["PYTHONHASHSEED"] = "0"  # the kernel inherits this environment
+    for threads in BLAS_THREADS:  # one BLAS thread, as `make test` runs them: the same round-off, and faster
+        os.environ.setdefault(threads, "1")
     client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL_NAME, record_timing=False,
                             resources={"metadata": {"path": str(path.resolve().parent)}})
     start = time.perf_counter()

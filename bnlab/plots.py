@@ -56,7 +56,7 @@ def plot_minibatch_statistics(stats, full_mu, full_var, units):
             ax.set_xlabel("mini-batch size (examples)")
             ax.set_ylabel(f"{name} of Z[1], unit {unit + 1}")
             ax.set_title(f"unit {unit + 1}: {name.split()[0]} per mini-batch")
-            ax.legend(loc="upper right", fontsize="small")
+    axes[0, 0].legend(loc="upper right", fontsize="small")
     fig.suptitle("Each mini-batch normalizes with its own μ and σ²: noisier for smaller mini-batches")
     fig.tight_layout()
     return fig
@@ -80,7 +80,8 @@ def plot_loss_curves(curves, title, ax=None, smooth=1, log_scale=True):
     if log_scale:
         ax.set_yscale("log")
     ax.set_xlabel("training step (mini-batch)")
-    ax.set_ylabel("loss (cross-entropy)" + (f", mean of {smooth} steps" if smooth > 1 else ""))
+    ax.set_ylabel("loss (cross-entropy)" + (f", mean of {smooth} steps" if smooth > 1 else "")
+                  + (", log scale" if log_scale else ""))
     ax.set_title(title)
     if len(curves) > 1:
         ax.legend()
@@ -113,3 +114,63 @@ def plot_accuracy_vs_learning_rate(learning_rates, accuracies, title):
 
 
 # --- Figures for notebooks 5-7 (the paper's experiment, test time, frameworks) ---
+
+def plot_accuracy_curves(histories, title, target=None, ax=None):
+    """Test accuracy against training step, one line per entry of histories ({label: History}).
+
+    target: an accuracy drawn as a dotted horizontal line (the goal steps-to-target is measured against).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, history in histories.items():
+        ax.plot(history.eval_steps, history.test_accuracy, label=label)
+    if target is not None:
+        ax.axhline(target, color="gray", linestyle=":", label=f"target {target:.0%}")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("training step (mini-batch)")
+    ax.set_ylabel("test accuracy (fraction correct)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_activation_input_percentiles(history, layer, unit, title, ax=None):
+    """The 15th, 50th and 85th percentiles, over the test examples, of the input to one unit's activation,
+    against training step (History.percentiles; the unit must be one of history.tracked_units[layer]).
+
+    This is Figure 1(b, c) of Ioffe & Szegedy (2015): the input is Z[l] without Batch Norm, Z̃[l] with it.
+    """
+    units = list(history.tracked_units[layer])
+    if unit not in units:
+        raise ValueError(f"unit {unit} of layer {layer} was not tracked; tracked units are {units}")
+    values = history.percentiles[layer][:, units.index(unit), :]       # (evaluations, 3)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.0))
+    ax.plot(history.eval_steps, values[:, 1], "-", color="C0", label="median (50th percentile)")
+    ax.plot(history.eval_steps, values[:, 0], "--", color="C1", label="15th and 85th percentiles")
+    ax.plot(history.eval_steps, values[:, 2], "--", color="C1")
+    ax.set_xlabel("training step (mini-batch)")
+    ax.set_ylabel(f"input to the activation, unit {unit + 1} of layer {layer}")
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize="small")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_paper_figure1(without_bn, with_bn, layer, unit, target=None):
+    """Figure 1 of the Batch Norm paper from two training histories (the same network without and with
+    Batch Norm): (a) test accuracy against step; (b, c) the 15/50/85th percentiles of the input to one
+    sigmoid of ``layer`` over training, without and with Batch Norm, on a shared vertical scale.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(15.0, 4.2))
+    plot_accuracy_curves({"without Batch Norm": without_bn, "with Batch Norm": with_bn},
+                         "(a) test accuracy", target=target, ax=axes[0])
+    plot_activation_input_percentiles(without_bn, layer, unit, "(b) input to a sigmoid, without Batch Norm", ax=axes[1])
+    plot_activation_input_percentiles(with_bn, layer, unit, "(c) input to the same sigmoid, with Batch Norm", ax=axes[2])
+    low = min(axes[1].get_ylim()[0], axes[2].get_ylim()[0])
+    high = max(axes[1].get_ylim()[1], axes[2].get_ylim()[1])
+    axes[1].set_ylim(low, high)
+    axes[2].set_ylim(low, high)
+    fig.tight_layout()
+    return fig
