@@ -42,7 +42,11 @@ def run_check(args) -> int:
         print(f"bnlab check: {exc}", file=sys.stderr)
         return 2
     start = time.monotonic()
-    result = grade_notebook(path if path.exists() else None, graded.exercise, list(graded.public), _limits(args))
+    try:
+        result = grade_notebook(path if path.exists() else None, graded.exercise, list(graded.public), _limits(args))
+    except RuntimeError as exc:
+        print(f"bnlab check: {exc}", file=sys.stderr)
+        return 2
     print(console_report(result, public_only=True))
     if args.time:
         print(f"checked in {time.monotonic() - start:.2f} s", file=sys.stderr)
@@ -52,7 +56,7 @@ def run_check(args) -> int:
 def run_grade(args) -> int:
     from bnlab.grading.course import CourseError
     from bnlab.grading.gradebook import grade_submissions
-    from bnlab.grading.sandbox import _can_drop_uid
+    from bnlab.grading.sandbox import _use_uid
 
     try:
         course = _course(args)
@@ -60,7 +64,7 @@ def run_grade(args) -> int:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
     import os
-    if os.name == "posix" and os.geteuid() == 0 and not _can_drop_uid():
+    if os.name == "posix" and os.geteuid() == 0 and not _use_uid():
         print("bnlab grade: warning: running as root and learner processes cannot switch to a throwaway user "
               "here, so the process-count limit does not apply (timeouts still kill them); see exercises/README.md",
               file=sys.stderr)

@@ -3,6 +3,7 @@
 Expected values are computed and compared only here, in the grader's process, by ``Check.verify``.
 Every failure (bad notebook, missing function, syntax error, import of bnlab, timeout, crash, a
 check that cannot read the learner's result) becomes a message and 0 points, never an exception.
+Only a failure of the sandbox itself (the grader's fault) raises RuntimeError, so no grade is written.
 """
 from __future__ import annotations
 
@@ -148,6 +149,8 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
     worker_calls, per_check = encode_calls(checks)
     run = run_learner([(c.name, c.index, c.source) for c in cells], worker_calls, limits)
     output = (run.stdout + run.stderr)[-4000:]
+    if run.status == "error":  # the grader's fault, not the learner's: no grade rather than a wrong 0
+        raise RuntimeError(f"the sandbox failed while grading {notebook or exercise.id}: {run.message}")
     if run.status != "ok":
         return _all_failed(exercise, checks, notebook, run.message, note, output)
     if run.blocked_import:

@@ -136,6 +136,8 @@ def grade_submissions(submissions: str | Path, out: str | Path, course: Course, 
     submissions, out = Path(submissions), Path(out)
     students = list_students(submissions)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp")]:  # left by a batch killed mid-write
+        stale.unlink(missing_ok=True)
     exercise_ids = [g.exercise.id for g in course.exercises]
     states: dict[str, dict] = {}
     todo = []

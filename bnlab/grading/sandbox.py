@@ -265,12 +265,30 @@ def _run_exec(request: dict, job: bytes, timeout: float) -> tuple[int | None, bo
         return proc.returncode, timed_out, ""
 
 
+_setuid_works: bool | None = None
+
+
+def _can_setuid() -> bool:
+    """True if a child of this root process can switch to a throwaway uid (not so in some containers)."""
+    global _setuid_works
+    if _setuid_works is None:
+        uid = 100000 + secrets.randbelow(800000)
+        try:
+            r = subprocess.run([sys.executable, "-I", "-S", "-c",
+                                f"import os; os.setgroups([]); os.setgid({uid}); os.setuid({uid})"],
+                               cwd="/", timeout=30, capture_output=True)
+            _setuid_works = r.returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            _setuid_works = False
+    return _setuid_works
+
+
 def _use_uid() -> bool:
-    """Switch learner processes to a throwaway uid: when root, in fork mode (no exec, so the interpreter's
-    files need not be readable by that uid), unless BNLAB_SANDBOX_NO_UID=1."""
+    """Switch learner processes to a throwaway uid: when root and possible, unless BNLAB_SANDBOX_NO_UID=1.
+    The fork server needs only setuid; exec mode also needs the interpreter readable by that uid."""
     if os.name != "posix" or os.geteuid() != 0 or os.environ.get("BNLAB_SANDBOX_NO_UID") == "1":
         return False
-    return _can_drop_uid() if os.environ.get("BNLAB_SANDBOX") == "exec" else True
+    return _can_drop_uid() if os.environ.get("BNLAB_SANDBOX") == "exec" else _can_setuid()
 
 
 def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = Limits()) -> SandboxRun:
