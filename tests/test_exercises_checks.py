@@ -95,7 +95,7 @@ def test_public_checks_pass_on_the_reference_in_the_notebook_runner(ex_id):
 # (exercise, mutant, words the public feedback must contain to point at the mistake)
 HINTS = [
     ("ex01", "wrong_axis", ["axis=1"]),
-    ("ex01", "transposed_output", ["expected (3, 4), found (4, 3)", "transposed"]),
+    ("ex01", "transposed_output", ["expected (3, 5), found (5, 3)", "transposed"]),
     ("ex01", "unbiased_variance", ["1/(m-1)"]),
     ("ex01", "gamma_beta_swapped", ["swapped"]),
     ("ex02", "dZ_missing_mean_term", ["through the mean"]),
@@ -118,3 +118,27 @@ def test_public_feedback_names_the_likely_mistake(ex_id, mutant, words):
     assert result.points < result.max_points
     for word in words:
         assert word in feedback
+
+
+def _odd_values():
+    from bnlab.grading.plain import Foreign
+
+    arrays = [np.zeros(()), np.zeros((0,)), np.ones((2, 2, 2)), np.array([1 + 2j]), np.array([True, False]),
+              np.full((3, 4), np.nan), np.arange(12).reshape(3, 4)]
+    scalars = [None, 0, 1.5, float("nan"), "passed", Foreign("object of type AlwaysEqual")]
+    values = arrays + scalars + [[], (), {}, [[1, 2], [3, 4]], {"W1": "x"}, ("a", "b"), (None, None, None)]
+    values += [tuple([v, v]) for v in arrays[:3] + scalars] + [[(v, v)] for v in arrays[:3]]
+    values += [({"W1": v}, {"dW1": v}, {"dW1": v}) for v in arrays[:3] + scalars]
+    return values
+
+
+@pytest.mark.parametrize("ex_id", READY)
+def test_verify_fails_odd_learner_values_with_a_message_and_never_raises(ex_id):
+    from bnlab.grading.spec import CallOutcome
+
+    for check in public_checks(ex_id) + load_hidden_checks(ex_id):
+        keys = [call.key for call in check.calls()]
+        for value in _odd_values():
+            outputs = {key: CallOutcome(True, value, modified=()) for key in keys}
+            verdict = check.verify(outputs)
+            assert not verdict.passed and verdict.message, (check.name, value)

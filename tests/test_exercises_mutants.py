@@ -51,3 +51,25 @@ def test_mutant_scores_below_reference(ex_id, mutant, tmp_path):
     for check in result.checks:  # hidden feedback never shows the inputs' shapes
         if check.visibility == "hidden":
             assert not SHAPE.search(check.message), check.message
+
+
+TRIVIAL = {  # learner functions that compute nothing: none may earn a point
+    "returns_first_input": "return args[0]",
+    "returns_inputs_as_tuple": "return args[0], args[-1]",
+    "returns_three_inputs": "return args[0], args[-1], args[-1]",
+    "always_raises_value_error": "raise ValueError('no')",
+    "returns_none": "return None",
+}
+
+
+@pytest.mark.parametrize("ex_id", READY)
+@pytest.mark.parametrize("kind", TRIVIAL)
+def test_functions_that_compute_nothing_score_zero(ex_id, kind, tmp_path):
+    from bnlab.grading.exercises import load_exercise
+
+    body = TRIVIAL[kind]
+    cells = {fn: f"# GRADED FUNCTION: {fn}\ndef {fn}(*args, **kwargs):\n    {body}\n"
+             for fn in load_exercise(ex_id).EXERCISE.functions}
+    result = grade(ex_id, cells, tmp_path)
+    assert [c.name for c in result.checks if c.passed] == []
+    assert result.points == 0

@@ -10,6 +10,7 @@ feedback never shows its inputs.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -135,6 +136,19 @@ def verdict(fn) -> Verdict:
     except Mismatch as failure:
         return Verdict(False, str(failure))
     return Verdict(True, message or "correct")
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """Ask a values check to also require that the call left its inputs unchanged.
+
+    arg_names: the function's parameter names by position; hint: how to avoid the in-place change.
+    The check passes only if the values are right too, so a function that returns anything without
+    touching its inputs earns nothing.
+    """
+
+    arg_names: tuple[str, ...]
+    hint: str = "e.g. Z - mu, not Z -= mu"
 
 
 def _argument_label(label: str, arg_names: tuple[str, ...]) -> str:

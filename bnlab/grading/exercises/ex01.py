@@ -1,6 +1,6 @@
 """Exercise 1: ``batchnorm_forward(Z, gamma, beta, eps=1e-5) -> (Z_tilde, cache)``.
 
-The public checks below ship with the notebook; the hidden ones (other shapes, m = 2, large |Z|,
+The public checks below ship with the notebook (each also reports a wrong return type or shape); the hidden ones (other shapes, m = 2, large |Z|,
 a constant unit, ε, inputs left unchanged) are in ``exercises/instructor/hidden/ex01.py``.
 :class:`BNCase` and :func:`forward_values_check` are shared with those and with exercises 2 and 3.
 """
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises._compare import Mismatch, as_float_array, check_array, unpack, value_of, verdict
+from bnlab.grading.exercises._compare import (Mismatch, Unchanged, as_float_array, check_array, unchanged_inputs,
+                                              unpack, value_of, verdict)
 from bnlab.grading.spec import Call, Check, Exercise
 
 FN = "batchnorm_forward"
@@ -89,35 +90,22 @@ def forward_result(outputs, key: str = "fwd", reveal: bool = True):
 
 
 def forward_values_check(name: str, points: float, visibility: str, description: str, case: BNCase,
-                         rtol: float = 1e-6, atol: float = 1e-8) -> Check:
-    """Z_tilde of ``batchnorm_forward`` on ``case`` equals bnlab's reference."""
+                         rtol: float = 1e-6, atol: float = 1e-8, unchanged: Unchanged | None = None) -> Check:
+    """Z_tilde of ``batchnorm_forward`` on ``case`` equals bnlab's reference (and, with ``unchanged``,
+    Z, gamma and beta are left as they were)."""
     reveal = visibility == "public"
 
     def verify(outputs):
         def judge():
             check_array(forward_result(outputs, reveal=reveal), case.expected(), "Z_tilde", reveal=reveal,
                         rtol=rtol, atol=atol, mistakes=case.mistakes())
+            if unchanged:
+                return unchanged_inputs(outputs, "fwd", FN, unchanged.arg_names, unchanged.hint, reveal)
             return "Z_tilde is correct"
         return verdict(judge)
 
-    return Check(name, points, visibility, lambda: [case.call("fwd")], verify, description)
-
-
-def _returns_shape_check() -> Check:
-    case = BNCase(seed=101, n=3, m=4)
-
-    def verify(outputs):
-        def judge():
-            Z_tilde = as_float_array(forward_result(outputs), "Z_tilde")
-            if Z_tilde.shape != (3, 4):
-                check_array(Z_tilde, case.expected(), "Z_tilde")  # raises with the shape message
-            if not np.isfinite(Z_tilde).all():
-                raise Mismatch("Z_tilde contains NaN or inf")
-            return "returns (Z_tilde, cache) with Z_tilde of the shape of Z"
-        return verdict(judge)
-
-    return Check("returns_Z_tilde_and_cache", 1, "public", lambda: [case.call("fwd")], verify,
-                 "returns a tuple (Z_tilde, cache), Z_tilde with the shape (n, m) of Z")
+    return Check(name, points, visibility, lambda: [case.call("fwd", copy_check=bool(unchanged))], verify,
+                 description)
 
 
 def _normalized_check() -> Check:
@@ -138,12 +126,11 @@ def _normalized_check() -> Check:
             return "each unit has mean 0 and variance 1 over the mini-batch"
         return verdict(judge)
 
-    return Check("normalizes_each_unit", 1, "public", lambda: [case.call("fwd")], verify,
+    return Check("normalizes_each_unit", 2, "public", lambda: [case.call("fwd")], verify,
                  "with gamma = 1, beta = 0, every unit (row) has mean 0 and variance 1 over the examples")
 
 
 PUBLIC_CHECKS: list[Check] = [
-    _returns_shape_check(),
     _normalized_check(),
     forward_values_check("scale_and_shift", 2, "public",
                          "Z_tilde = gamma * Z_norm + beta matches the reference for Z of shape (4, 6)",

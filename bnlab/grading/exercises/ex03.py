@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises._compare import Mismatch, check_array, unpack, value_of, verdict
+from bnlab.grading.exercises._compare import (Mismatch, Unchanged, check_array, unchanged_inputs, unpack, value_of,
+                                              verdict)
 from bnlab.grading.exercises.ex01 import FN as FN_FORWARD
 from bnlab.grading.spec import Call, Check, Exercise
 
@@ -84,8 +85,9 @@ def layer_result(outputs, key: str, reveal: bool = True):
     return A
 
 
-def layer_check(name: str, points: float, visibility: str, description: str, *cases: LayerCase) -> Check:
-    """A of ``layer_forward`` equals bnlab's reference on every case."""
+def layer_check(name: str, points: float, visibility: str, description: str, *cases: LayerCase,
+                unchanged: Unchanged | None = None) -> Check:
+    """A of ``layer_forward`` equals bnlab's reference on every case (with ``unchanged``: inputs kept)."""
     reveal = visibility == "public"
 
     def verify(outputs):
@@ -94,26 +96,14 @@ def layer_check(name: str, points: float, visibility: str, description: str, *ca
                 what = f"A ({case.activation})" if len(cases) > 1 else "A"
                 check_array(layer_result(outputs, f"layer{i}", reveal), case.expected(), what, reveal=reveal,
                             mistakes=case.mistakes())
-            return "A = g(BN(W A_prev)) is correct"
+                if unchanged:
+                    unchanged_inputs(outputs, f"layer{i}", FN, unchanged.arg_names, unchanged.hint, reveal)
+            return "A = g(BN(W A_prev)) is correct" + (", inputs unchanged" if unchanged else "")
         return verdict(judge)
 
-    return Check(name, points, visibility, lambda: [c.call(f"layer{i}") for i, c in enumerate(cases)], verify,
+    return Check(name, points, visibility,
+                 lambda: [c.call(f"layer{i}", copy_check=bool(unchanged)) for i, c in enumerate(cases)], verify,
                  description)
-
-
-def _returns_shape_check() -> Check:
-    case = LayerCase(seed=501, n=4, n_prev=3, m=5, activation="relu")
-
-    def verify(outputs):
-        def judge():
-            A = layer_result(outputs, "layer0")
-            if getattr(A, "shape", None) != (4, 5):
-                check_array(A, case.expected(), "A")  # raises with the shape message
-            return "returns (A, cache) with A of shape (n, m)"
-        return verdict(judge)
-
-    return Check("returns_A_and_cache", 1, "public", lambda: [case.call("layer0")], verify,
-                 "returns a tuple (A, cache), A of shape (n, m) for W of shape (n, n_prev)")
 
 
 def _last_line(error: str) -> str:
@@ -122,27 +112,28 @@ def _last_line(error: str) -> str:
 
 
 def _unknown_activation_check() -> Check:
-    case = LayerCase(seed=502, n=2, n_prev=3, m=4, activation="softplus")
+    """A valid call must be right (so a function that always raises earns nothing), an unknown name must raise."""
+    valid = LayerCase(seed=502, n=2, n_prev=3, m=4, activation="tanh")
+    unknown = LayerCase(seed=502, n=2, n_prev=3, m=4, activation="softplus")
 
     def verify(outputs):
         def judge():
-            outcome = outputs.get("layer0")
+            check_array(layer_result(outputs, "valid"), valid.expected(), "A", mistakes=valid.mistakes())
+            outcome = outputs.get("unknown")
             if outcome is not None and not outcome.ok and "ValueError" in outcome.error:
                 return "raises ValueError for an unknown activation"
-            if outcome is not None and not outcome.ok and "not implemented yet" in outcome.error:
-                value_of(outputs, "layer0", FN)  # raises "not implemented yet"
+            found = "it returned a result" if outcome is not None and outcome.ok else \
+                f"it raised {_last_line(outcome.error) if outcome is not None else 'nothing'}"
             raise Mismatch("activation='softplus' must raise a ValueError that names the accepted values "
-                           "('relu', 'sigmoid', 'tanh'); " + ("it returned a result" if outcome and outcome.ok
-                                                               else f"it raised {_last_line(outcome.error) if outcome else 'nothing'}"))
+                           f"('relu', 'sigmoid', 'tanh'); {found}")
         return verdict(judge)
 
-    return Check("unknown_activation", 1, "public", lambda: [case.call("layer0")], verify,
-                 "an activation other than relu, sigmoid or tanh raises ValueError")
+    return Check("unknown_activation", 1, "public", lambda: [valid.call("valid"), unknown.call("unknown")], verify,
+                 "an activation other than relu, sigmoid or tanh raises ValueError (and a valid one works)")
 
 
 PUBLIC_CHECKS: list[Check] = [
-    _returns_shape_check(),
-    layer_check("relu_layer", 1, "public", "A for activation='relu', W of shape (4, 3), 5 examples",
+    layer_check("relu_layer", 2, "public", "A for activation='relu', W of shape (4, 3), 5 examples",
                 LayerCase(seed=503, n=4, n_prev=3, m=5, activation="relu")),
     layer_check("sigmoid_and_tanh_layers", 2, "public",
                 "A for activation='sigmoid' and activation='tanh', W of shape (3, 4), 6 examples",

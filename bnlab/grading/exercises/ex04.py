@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnlab.grading.exercises._compare import Mismatch, as_float_array, value_of, verdict
+from bnlab.grading.exercises._compare import Mismatch, Unchanged, as_float_array, unchanged_inputs, value_of, verdict
 from bnlab.grading.spec import Call, Check, Exercise
 
 FN = "random_mini_batches"
@@ -102,16 +102,21 @@ def check_partition(case: BatchCase, batches, reveal: bool = True) -> np.ndarray
     return np.array(order)
 
 
-def partition_check(name: str, points: float, visibility: str, description: str, case: BatchCase) -> Check:
+def partition_check(name: str, points: float, visibility: str, description: str, case: BatchCase,
+                    unchanged: Unchanged | None = None) -> Check:
+    """The mini-batches of ``case`` are right (with ``unchanged``: and X, Y are left as they were)."""
     reveal = visibility == "public"
 
     def verify(outputs):
         def judge():
             check_partition(case, batches_of(outputs, "batches", reveal), reveal)
+            if unchanged:
+                return unchanged_inputs(outputs, "batches", FN, unchanged.arg_names, unchanged.hint, reveal)
             return "a shuffled partition of the examples with X and Y paired and the right sizes"
         return verdict(judge)
 
-    return Check(name, points, visibility, lambda: [case.call("batches")], verify, description)
+    return Check(name, points, visibility, lambda: [case.call("batches", copy_check=bool(unchanged))], verify,
+                 description)
 
 
 def seed_check(name: str, points: float, visibility: str, description: str, case: BatchCase,

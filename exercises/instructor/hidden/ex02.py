@@ -2,25 +2,10 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import unchanged_inputs, value_of, verdict
+from bnlab.grading.exercises._compare import Unchanged
 from bnlab.grading.exercises.ex01 import BNCase
-from bnlab.grading.exercises.ex02 import FN, FN_FORWARD, BackwardCase, backward_check
+from bnlab.grading.exercises.ex02 import BackwardCase, backward_check
 from bnlab.grading.spec import Check
-
-
-def _inputs_unchanged_check() -> Check:
-    case = BackwardCase(BNCase(seed=408, n=4, m=5))
-
-    def verify(outputs):
-        def judge():
-            value_of(outputs, "fwd", FN_FORWARD, reveal=False)
-            return unchanged_inputs(outputs, "bwd", FN, ("dZ_tilde", "cache"),
-                                    hint="e.g. dZ = dZ_tilde - ..., not dZ = dZ_tilde; dZ -= ...")
-        return verdict(judge)
-
-    return Check("leaves_dZ_tilde_unchanged", 1, "hidden", lambda: case.calls(copy_check=True), verify,
-                 "dZ_tilde is not modified in place")
-
 
 HIDDEN_CHECKS: list[Check] = [
     backward_check("other_shapes", 1, "hidden", "dZ, dgamma and dbeta for other numbers of units and examples",
@@ -34,5 +19,7 @@ HIDDEN_CHECKS: list[Check] = [
     backward_check("eps_from_the_forward_pass", 1, "hidden",
                    "the backward pass uses the epsilon given to the forward pass",
                    BackwardCase(BNCase(seed=405, n=3, m=8, scale=1e-3, eps=1e-4))),
-    _inputs_unchanged_check(),
+    backward_check("leaves_dZ_tilde_unchanged", 1, "hidden", "correct gradients, and dZ_tilde is not modified in place",
+                   BackwardCase(BNCase(seed=408, n=4, m=5)),
+                   unchanged=Unchanged(("dZ_tilde", "cache"), "e.g. dZ = dZ_tilde - ..., not dZ = dZ_tilde; dZ -= ...")),
 ]

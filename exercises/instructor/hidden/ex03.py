@@ -2,18 +2,9 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import unchanged_inputs, verdict
-from bnlab.grading.exercises.ex03 import FN, LayerCase, layer_check
+from bnlab.grading.exercises._compare import Unchanged
+from bnlab.grading.exercises.ex03 import LayerCase, layer_check
 from bnlab.grading.spec import Check
-
-
-def _inputs_unchanged_check() -> Check:
-    case = LayerCase(seed=608, n=4, n_prev=5, m=6, activation="relu")
-    return Check("leaves_inputs_unchanged", 1, "hidden", lambda: [case.call("layer0", copy_check=True)],
-                 lambda outputs: verdict(lambda: unchanged_inputs(outputs, "layer0", FN,
-                                                                  ("A_prev", "W", "gamma", "beta"))),
-                 "A_prev, W, gamma and beta are not modified in place")
-
 
 HIDDEN_CHECKS: list[Check] = [
     layer_check("other_shapes", 1, "hidden", "A for other layer sizes and numbers of examples, each activation",
@@ -26,5 +17,7 @@ HIDDEN_CHECKS: list[Check] = [
                 LayerCase(seed=605, n=4, n_prev=6, m=8, activation="sigmoid", w_scale=1e3)),
     layer_check("single_unit", 1, "hidden", "A for a layer of one unit",
                 LayerCase(seed=606, n=1, n_prev=3, m=5, activation="relu")),
-    _inputs_unchanged_check(),
+    layer_check("leaves_inputs_unchanged", 1, "hidden", "correct A, and A_prev, W, gamma and beta are not modified in place",
+                LayerCase(seed=608, n=4, n_prev=5, m=6, activation="relu"),
+                unchanged=Unchanged(("A_prev", "W", "gamma", "beta"))),
 ]

@@ -2,18 +2,9 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import unchanged_inputs, verdict
-from bnlab.grading.exercises.ex04 import FN, BatchCase, partition_check, seed_check
+from bnlab.grading.exercises._compare import Unchanged
+from bnlab.grading.exercises.ex04 import BatchCase, partition_check, seed_check
 from bnlab.grading.spec import Check
-
-
-def _inputs_unchanged_check() -> Check:
-    case = BatchCase(seed=808, n_x=3, n_y=4, m=50, size=16)
-    return Check("leaves_X_and_Y_unchanged", 1, "hidden", lambda: [case.call("batches", copy_check=True)],
-                 lambda outputs: verdict(lambda: unchanged_inputs(
-                     outputs, "batches", FN, ("X", "Y"), hint="index with a permutation, e.g. X[:, permutation]")),
-                 "X and Y are not shuffled in place")
-
 
 HIDDEN_CHECKS: list[Check] = [
     partition_check("size_divides_m", 1, "hidden",
@@ -28,5 +19,7 @@ HIDDEN_CHECKS: list[Check] = [
                     BatchCase(seed=804, n_x=2, n_y=3, m=150, size=None)),
     seed_check("different_seed_different_batches", 1, "hidden", "another seed gives another shuffle",
                BatchCase(seed=805, n_x=4, n_y=3, m=40, size=10, call_seed=1), other_seed=2),
-    _inputs_unchanged_check(),
+    partition_check("leaves_X_and_Y_unchanged", 1, "hidden", "correct mini-batches, and X and Y are not shuffled in place",
+                    BatchCase(seed=808, n_x=3, n_y=4, m=50, size=16),
+                    unchanged=Unchanged(("X", "Y"), "index with a permutation, e.g. X[:, permutation]")),
 ]

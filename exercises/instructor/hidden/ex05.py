@@ -2,19 +2,9 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import unchanged_inputs, verdict
-from bnlab.grading.exercises.ex05 import FN, AdamCase, adam_check
+from bnlab.grading.exercises._compare import Unchanged
+from bnlab.grading.exercises.ex05 import AdamCase, adam_check
 from bnlab.grading.spec import Check
-
-
-def _inputs_unchanged_check() -> Check:
-    case = AdamCase(seed=1008, t=4)
-    return Check("leaves_inputs_unchanged", 1, "hidden", lambda: case.calls(copy_check=True),
-                 lambda outputs: verdict(lambda: unchanged_inputs(
-                     outputs, "step0", FN, ("parameters", "grads", "v", "s"),
-                     hint="build new dicts: new_parameters[name] = parameters[name] - ...")),
-                 "parameters, grads, v and s are not modified in place (new dicts are returned)")
-
 
 HIDDEN_CHECKS: list[Check] = [
     adam_check("later_step", 1, "hidden", "a later step t from a non-zero v and s", AdamCase(seed=1001, t=7)),
@@ -31,5 +21,9 @@ HIDDEN_CHECKS: list[Check] = [
                AdamCase(seed=1005, layer_dims=(7, 2, 4, 3, 5, 1), t=1)),
     adam_check("one_hidden_layer", 1, "hidden", "a network with a single hidden layer",
                AdamCase(seed=1006, layer_dims=(2, 3, 1), t=5)),
-    _inputs_unchanged_check(),
+    adam_check("leaves_inputs_unchanged", 1, "hidden",
+               "correct results in new dicts: parameters, grads, v and s are not modified in place",
+               AdamCase(seed=1008, t=4),
+               unchanged=Unchanged(("parameters", "grads", "v", "s"),
+                                   "build new dicts: new_parameters[name] = parameters[name] - ...")),
 ]
