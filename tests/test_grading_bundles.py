@@ -92,3 +92,19 @@ def test_the_gradescope_bundle_grades_a_submission_into_results_json(tmp_path):
     others = [t for t in results["tests"] if not t["name"].startswith("ex01 ")]
     assert all(t["score"] == 0 and "missing notebook" in t["output"] for t in others)
     assert results["score"] == pytest.approx(sum(t["score"] for t in ex01))
+
+
+def test_grading_without_the_hidden_checks_is_a_clear_error(tmp_path):
+    (tmp_path / "submissions" / "alice").mkdir(parents=True)
+    result = subprocess.run(CLI + ["grade", str(tmp_path / "submissions"), "--out", str(tmp_path / "out"),
+                                   "--instructor", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert result.returncode == 2 and "hidden checks" in result.stderr and "--instructor" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_bundles_refuse_to_overwrite_a_folder_in_use(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    for command in ("release", "gradescope"):
+        result = subprocess.run(CLI + [command, "--out", str(tmp_path)], capture_output=True, text=True)
+        assert result.returncode == 2 and "not empty" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]

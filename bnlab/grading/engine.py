@@ -69,7 +69,11 @@ def _encode_refs(value, prefix: str):
 
 
 def encode_calls(checks: list[Check]) -> tuple[list[dict], list[list[Call]]]:
-    """Worker call dicts for all checks (keys made unique per check) and each check's own Call list."""
+    """Worker call dicts for all checks (keys made unique per check) and each check's own Call list.
+
+    Calls run in the order of ``checks``: public checks come first, so nothing a hidden call sees
+    can show up in a public check's message.
+    """
     worker_calls, per_check = [], []
     for i, check in enumerate(checks):
         calls = list(check.calls())
