@@ -186,3 +186,14 @@ def test_learner_code_cannot_write_the_graders_files_when_the_grader_is_root(tmp
                                                  "returns": None, "copy_check": False}], Limits(timeout=5))
     uid, outcome = run.outcomes["p"]["value"]
     assert uid != 0 and outcome == "PermissionError" and target.read_text() == "safe"
+
+
+def test_huge_or_deep_structures_become_descriptions_not_grader_memory():
+    deep: list = []
+    for _ in range(100):
+        deep = [deep]
+    assert "nested too deeply" in repr(plain.roundtrip(deep))
+    many = plain.roundtrip([[0] * 1000 for _ in range(1000)])
+    assert isinstance(many, list) and any(isinstance(row, plain.Foreign) or
+                                          any(isinstance(x, plain.Foreign) for x in row) for row in many)
+    assert plain.roundtrip([0] * (plain.MAX_ITEMS + 1)) == plain.Foreign(f"a structure with more than {plain.MAX_ITEMS} items")

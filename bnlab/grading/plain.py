@@ -24,7 +24,9 @@ import struct
 import numpy as np
 
 MAX_DEPTH = 32
-MAX_BYTES = 256 * 2**20  # refuse to unpack more than this (a hostile results file)
+MAX_ITEMS = 200_000       # containers and scalars in one value (arrays count as one)
+MAX_BYTES = 256 * 2**20   # refuse to unpack more than this (a hostile results file)
+MAX_HEADER = 32 * 2**20   # ... or a JSON header longer than this
 _MAGIC = b"BNLABPLAIN1\n"
 _NUMERIC_KINDS = "biufc"
 
@@ -61,14 +63,19 @@ def describe(value) -> str:
     return f"{type(value).__name__}"
 
 
-def to_plain(value, depth: int = 0):
+def to_plain(value, depth: int = 0, budget: list | None = None):
     """Convert a learner's value to plain data (runs in the learner's process).
 
     ndarray subclasses become base arrays; numpy scalars become Python numbers; tuple/list/dict
-    subclasses become the base container; anything else becomes a :class:`Foreign`.
+    subclasses become the base container; anything else becomes a :class:`Foreign`, and so does a
+    structure nested too deeply or with too many items.
     """
+    budget = [MAX_ITEMS] if budget is None else budget
+    budget[0] -= 1
     if depth > MAX_DEPTH:
         return Foreign("a structure nested too deeply")
+    if budget[0] < 0:
+        return Foreign(f"a structure with more than {MAX_ITEMS} items")
     if value is None or type(value) in (bool, int, float, str):
         return value
     if isinstance(value, np.ndarray):
@@ -79,7 +86,7 @@ def to_plain(value, depth: int = 0):
     if isinstance(value, np.generic):
         if value.dtype.kind not in _NUMERIC_KINDS:
             return Foreign(f"numpy scalar of dtype {value.dtype}")
-        return to_plain(np.asarray(value).item(), depth + 1) if value.dtype.kind != "c" else complex(value)
+        return to_plain(np.asarray(value).item(), depth + 1, budget) if value.dtype.kind != "c" else complex(value)
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -88,15 +95,18 @@ def to_plain(value, depth: int = 0):
         return float.__float__(value)
     if isinstance(value, str):
         return str.__str__(value)
+    if isinstance(value, (tuple, list, dict)) and (tuple.__len__ if isinstance(value, tuple) else
+                                                    list.__len__ if isinstance(value, list) else dict.__len__)(value) > budget[0]:
+        return Foreign(f"a structure with more than {MAX_ITEMS} items")
     if isinstance(value, tuple):
-        return tuple(to_plain(item, depth + 1) for item in tuple.__iter__(value))
+        return tuple(to_plain(item, depth + 1, budget) for item in tuple.__iter__(value))
     if isinstance(value, list):
-        return [to_plain(item, depth + 1) for item in list.__iter__(value)]
+        return [to_plain(item, depth + 1, budget) for item in list.__iter__(value)]
     if isinstance(value, dict):
         keys = list(dict.keys(value))
         if not all(type(k) is str for k in keys):
             return Foreign("dict with keys that are not strings")
-        return {k: to_plain(dict.__getitem__(value, k), depth + 1) for k in keys}
+        return {k: to_plain(dict.__getitem__(value, k), depth + 1, budget) for k in keys}
     return Foreign(f"object of type {type(value).__name__}")
 
 
@@ -144,6 +154,8 @@ def unpack(data: bytes):
         raise ValueError("not plain data (bad magic)")
     start = len(_MAGIC) + 8
     (n,) = struct.unpack("<Q", data[len(_MAGIC):start])
+    if n > MAX_HEADER:
+        raise ValueError(f"plain data header too large: {n} bytes (limit {MAX_HEADER})")
     if start + n > len(data):
         raise ValueError("plain data truncated (header)")
     header = json.loads(data[start:start + n].decode("utf-8"))
