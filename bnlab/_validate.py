@@ -49,12 +49,16 @@ def as_column(name: str, value, n: int) -> np.ndarray:
     return array
 
 
+class NonFiniteError(ValueError):
+    """NaN or inf where finite numbers were expected (``train`` reports one inside the network as divergence)."""
+
+
 def require_finite(name: str, array: np.ndarray) -> None:
-    """Raise if ``array`` holds NaN or inf, saying how many and where the first one is."""
+    """Raise a NonFiniteError (a ValueError) if ``array`` holds NaN or inf, saying how many and where the first is."""
     bad = ~np.isfinite(array)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
+        raise NonFiniteError(
             f"{name} contains {int(bad.sum())} NaN or infinite value(s), the first at index {first}; "
             "expected finite numbers"
         )

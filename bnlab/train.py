@@ -8,11 +8,12 @@
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnlab._validate import as_matrix, positive_int, require_finite
+from bnlab._validate import NonFiniteError, as_matrix, positive_int, require_finite
 from bnlab.data import random_mini_batches
 
 
@@ -38,6 +39,17 @@ class History:
     test_accuracy: np.ndarray
     tracked_units: dict = field(default_factory=dict)
     percentiles: dict = field(default_factory=dict)
+
+
+@contextmanager
+def _non_finite_is_divergence(step, num_steps, optimizer):
+    """X and Y are checked before training, so a NaN/inf met inside the network means the run diverged."""
+    try:
+        yield
+    except NonFiniteError as error:
+        raise TrainingDiverged(
+            f"the network's values became non-finite at step {step} of {num_steps} with {optimizer!r} ({error}); "
+            "the network keeps its last finite parameters. Try a smaller learning rate.") from error
 
 
 def _labels(Y, output):
@@ -96,7 +108,8 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
         for X_t, Y_t in random_mini_batches(X, Y, mini_batch_size, seed=seed + epoch):
             if X_t.shape[1] < 2 and net.batchnorm:
                 continue  # a leftover mini-batch of one example cannot be batch-normalized
-            loss[step], grads = net.loss_and_grads(X_t, Y_t)
+            with _non_finite_is_divergence(step + 1, num_steps, optimizer):
+                loss[step], grads = net.loss_and_grads(X_t, Y_t)
             step += 1
             if not np.isfinite(loss[step - 1]):
                 raise TrainingDiverged(
@@ -110,7 +123,8 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
                     "the network keeps the parameters of the step before. Try a smaller learning rate.")
             net.parameters = new_parameters
             if step % eval_every == 0 or step == num_steps:
-                evaluate(step)
+                with _non_finite_is_divergence(step, num_steps, optimizer):
+                    evaluate(step)
             if step == num_steps:
                 break
         epoch += 1

@@ -119,6 +119,17 @@ def test_a_diverging_run_stops_with_finite_parameters(digits):
     assert issubclass(TrainingDiverged, FloatingPointError)
 
 
+def test_a_diverging_run_with_batch_norm_is_reported_as_divergence(digits):
+    # With Batch Norm the overflow shows first inside a layer (Z or dZ̃ becomes inf), not in the loss:
+    # still a TrainingDiverged, not a ValueError about an array the learner never passed.
+    net = Network([64, 32, 32, 10], activation="relu", batchnorm=True, seed=0)
+    with pytest.raises(TrainingDiverged, match=r"non-finite at step \d+ of 50.*smaller learning rate"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            train(net, digits.X_train, digits.Y_train, GradientDescent(learning_rate=1e100), 50)
+    for k, p in net.parameters.items():
+        assert np.isfinite(p).all(), k
+
+
 def test_one_example_mini_batches_with_batch_norm_are_an_error_not_an_endless_loop(digits):
     net = Network([64, 8, 10], batchnorm=True)
     with time_limit(10):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnlab._validate import as_column, as_matrix, fraction, positive_int, positive_number, require_finite
+from bnlab._validate import NonFiniteError, as_column, as_matrix, fraction, positive_int, positive_number, require_finite
 
 
 def test_as_matrix_returns_float64_without_copying_float64():
@@ -47,8 +47,9 @@ def test_require_finite_counts_and_locates():
     A = np.zeros((3, 4))
     require_finite("A", A)
     A[1, 2], A[2, 0] = np.nan, -np.inf
-    with pytest.raises(ValueError, match=r"A contains 2 NaN or infinite value\(s\), the first at index \(1, 2\); expected finite"):
+    with pytest.raises(NonFiniteError, match=r"A contains 2 NaN or infinite value\(s\), the first at index \(1, 2\); expected finite"):
         require_finite("A", A)
+    assert issubclass(NonFiniteError, ValueError)
 
 
 @pytest.mark.parametrize("value", [0, -1, 0.0, np.inf, np.nan, True, "1", None, np.array([1.0])])
