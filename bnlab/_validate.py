@@ -26,7 +26,8 @@ def as_matrix(name: str, value, rows: int | None = None, cols: int | None = None
         expected = f"({'n' if rows is None else rows}, {'m' if cols is None else cols})"
         raise ValueError(
             f"{name} must be a 2-D array of shape {expected} with examples as columns; got shape {array.shape}"
-            + ((". Reshape a vector v with v.reshape(1, -1) (one row, one value per example)" if rows == 1
+            + ((". Reshape a vector v with v.reshape(1, -1) (one row, one value per example)"
+                if rows == 1 or (rows is None and cols == array.size)
                 else ". Reshape a vector v with v.reshape(-1, 1)") if array.ndim == 1 else "")
         )
     if (rows is not None and array.shape[0] != rows) or (cols is not None and array.shape[1] != cols):
