@@ -120,15 +120,17 @@ def _arrays_in(args: tuple, kwargs: dict):
     and "0['W1']" inside a dict/list argument."""
     found = []
 
-    def walk(label, v):
+    def walk(label, v, depth=0):
         if isinstance(v, np.ndarray):
             found.append((label, v))
-        elif isinstance(v, dict):
+        elif depth > 4 or len(found) > 1000:  # a learner's own (maybe self-referencing) structure
+            return
+        elif type(v) is dict:
             for k, item in v.items():
-                walk(f"{label}[{k!r}]", item)
-        elif isinstance(v, (list, tuple)):
-            for i, item in enumerate(v):
-                walk(f"{label}[{i}]", item)
+                walk(f"{label}[{k!r}]", item, depth + 1)
+        elif type(v) in (list, tuple) or isinstance(v, tuple):
+            for i, item in enumerate(tuple.__iter__(v) if isinstance(v, tuple) else v):
+                walk(f"{label}[{i}]", item, depth + 1)
 
     for i, v in enumerate(args):
         walk(str(i), v)  # positions from 0, as ``CallOutcome.modified`` documents
