@@ -36,6 +36,15 @@ def _check_grads(parameters, grads):
             raise ValueError(f"grads has '{key}' but parameters has no '{key[1:]}'{hint}")
 
 
+def _check_state(name, state, grads):
+    """v or s must hold one array per gradient, of its shape (else an optimizer is reused on another network)."""
+    if set(state) != set(grads) or any(np.shape(state[k]) != np.shape(g) for k, g in grads.items()):
+        raise ValueError(
+            f"{name} does not match grads: {name} has {sorted((k, np.shape(a)) for k, a in state.items())}, grads has "
+            f"{sorted((k, np.shape(g)) for k, g in grads.items())}. Initialize {name} for these parameters "
+            "(an optimizer object keeps its state for one network: make a new one for each network)")
+
+
 def update_parameters_with_gd(parameters, grads, learning_rate):
     """p := p − α·dp for every parameter. Returns the new parameters dict."""
     learning_rate = positive_number("learning_rate", learning_rate)
@@ -67,6 +76,7 @@ def update_parameters_with_momentum(parameters, grads, v, learning_rate, momentu
     learning_rate = positive_number("learning_rate", learning_rate)
     momentum_beta = fraction("momentum_beta", momentum_beta)
     _check_grads(parameters, grads)
+    _check_state("v", v, grads)
     v = {k: momentum_beta * v[k] + (1 - momentum_beta) * g for k, g in grads.items()}
     return {name: p - learning_rate * v[f"d{name}"] for name, p in parameters.items()}, v
 
@@ -77,6 +87,7 @@ def update_parameters_with_rmsprop(parameters, grads, s, learning_rate, beta2=0.
     beta2 = fraction("beta2", beta2)
     epsilon = positive_number("epsilon", epsilon)
     _check_grads(parameters, grads)
+    _check_state("s", s, grads)
     s = {k: beta2 * s[k] + (1 - beta2) * g**2 for k, g in grads.items()}
     return {name: p - learning_rate * grads[f"d{name}"] / (np.sqrt(s[f"d{name}"]) + epsilon)
             for name, p in parameters.items()}, s
@@ -93,6 +104,8 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, 
     epsilon = positive_number("epsilon", epsilon)
     t = positive_int("t (Adam's step count, starting at 1)", t)
     _check_grads(parameters, grads)
+    _check_state("v", v, grads)
+    _check_state("s", s, grads)
     v = {k: beta1 * v[k] + (1 - beta1) * g for k, g in grads.items()}
     s = {k: beta2 * s[k] + (1 - beta2) * g**2 for k, g in grads.items()}
     c1, c2 = 1 - beta1**t, 1 - beta2**t

@@ -180,3 +180,18 @@ def test_learning_rate_and_epsilon_must_be_positive(bad):
 def test_adam_step_count_starts_at_1(t):
     with pytest.raises(ValueError, match=r"t \(Adam's step count, starting at 1\) must be a whole number >= 1; got"):
         update_parameters_with_adam(BN_PARAMS, bn_grads(), *initialize_adam(BN_PARAMS), t=t)
+
+
+def test_reusing_an_optimizer_on_another_network_is_a_clear_error():
+    # A learner comparing "with and without Batch Norm" might pass the same Adam() to both runs.
+    adam = Adam(0.01)
+    adam.step(BN_PARAMS, bn_grads())
+    plain = {"W1": np.ones((2, 2)), "b1": np.zeros((2, 1))}
+    with pytest.raises(ValueError, match=r"v does not match grads: v has .*'dgamma1'.*grads has .*'db1'.*make a new one"):
+        adam.step(plain, {"dW1": np.ones((2, 2)), "db1": np.ones((2, 1))})
+    momentum = Momentum(0.1)
+    momentum.step({"W1": np.ones((2, 2))}, {"dW1": np.ones((2, 2))})
+    with pytest.raises(ValueError, match=r"v does not match grads.*\('dW1', \(2, 2\)\).*\('dW1', \(3, 2\)\)"):
+        momentum.step({"W1": np.ones((3, 2))}, {"dW1": np.ones((3, 2))})
+    with pytest.raises(ValueError, match=r"s does not match grads"):
+        update_parameters_with_rmsprop(BN_PARAMS, bn_grads(), {"dW1": np.zeros((2, 2))}, 0.1)
