@@ -157,13 +157,21 @@ def execute_calls(calls: list[dict], namespace: dict, memory_mb: int | None = No
         try:
             args = _resolve(tuple(call["args"]), store)
             kwargs = _resolve(dict(call["kwargs"]), store)
-        except (KeyError, IndexError, TypeError):
+        except KeyError:
             outcome["error"] = f"could not call {name}: it needs the result of an earlier call that failed"
             continue
-        before = [(label, a.copy()) for label, a in _arrays_in(args, kwargs)] if call["copy_check"] else []
+        except BaseException as exc:  # noqa: BLE001 - indexing the learner's own earlier result failed
+            outcome["error"] = f"could not use the result of an earlier call: {exception_line(exc)}"
+            continue
+        try:
+            before = ([(label, np.array(a, copy=True)) for label, a in _arrays_in(args, kwargs)]
+                      if call["copy_check"] else [])
+        except BaseException as exc:  # noqa: BLE001
+            outcome["error"] = f"could not copy the arguments: {exception_line(exc)}"
+            continue
         try:
             result = function(*args, **kwargs)
-        except NotImplementedError as exc:
+        except NotImplementedError:
             outcome["not_implemented"] = True
             outcome["error"] = f"{name} is not implemented yet (it raised NotImplementedError)"
             continue
