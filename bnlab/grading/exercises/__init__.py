@@ -13,7 +13,7 @@ from types import ModuleType
 
 from bnlab.grading.spec import Check, Exercise
 
-EXERCISE_IDS: tuple[str, ...] = ("ex01", "ex02", "ex03", "ex04", "ex05")
+EXERCISE_IDS: tuple[str, ...] = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06")
 
 
 def load_exercise(ex_id: str) -> ModuleType:

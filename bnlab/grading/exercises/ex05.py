@@ -36,6 +36,16 @@ def bn_network_shapes(layer_dims: tuple[int, ...]) -> dict[str, tuple[int, int]]
     return shapes
 
 
+def random_dicts(rng: np.random.Generator, layer_dims: tuple[int, ...], scale: float = 1.0,
+                 positive: bool = False) -> dict[str, np.ndarray]:
+    """scale·N(0, 1) arrays (absolute values if ``positive``) for each parameter of a Batch Norm network."""
+    out = {}
+    for name, shape in bn_network_shapes(layer_dims).items():
+        x = rng.standard_normal(shape) * scale
+        out[name] = np.abs(x) if positive else x
+    return out
+
+
 @dataclass(frozen=True)
 class AdamCase:
     """Seeded parameters, gradients and Adam state at step ``t`` (zero state when t = 1).
@@ -52,11 +62,7 @@ class AdamCase:
     hyper: dict = field(default_factory=dict)
 
     def _random(self, rng, scale=1.0, positive=False) -> dict[str, np.ndarray]:
-        out = {}
-        for name, shape in bn_network_shapes(self.layer_dims).items():
-            x = rng.standard_normal(shape) * scale
-            out[name] = np.abs(x) if positive else x
-        return out
+        return random_dicts(rng, self.layer_dims, scale, positive)
 
     def inputs(self) -> tuple[dict, list[dict], dict, dict]:
         """parameters, the gradients of each step, v and s (keys of v, s and grads start with "d")."""
@@ -112,23 +118,29 @@ class AdamCase:
         return out
 
 
-def adam_results(outputs, key: str, reveal: bool = True) -> tuple[dict, dict, dict]:
-    """The learner's (parameters, v, s) as dicts, or :class:`Mismatch`."""
-    found = unpack(value_of(outputs, key, FN, reveal), 3, FN, "(parameters, v, s)")
-    for what, d in zip(RESULTS, found):
+def dict_results(outputs, key: str, function: str, names: tuple[str, ...], reveal: bool = True) -> tuple[dict, ...]:
+    """The learner's tuple of dicts (``names``, e.g. parameters, v, s), or :class:`Mismatch`."""
+    found = unpack(value_of(outputs, key, function, reveal), len(names), function, f"({', '.join(names)})")
+    for what, d in zip(names, found):
         if not isinstance(d, dict):
             raise Mismatch(f"{what} must be a dict (name -> array); found "
                            f"{getattr(d, 'description', type(d).__name__)}")
     return found
 
 
-def compare_results(found: tuple[dict, dict, dict], expected: tuple[dict, dict, dict], case: AdamCase,
-                    reveal: bool, only: tuple[str, ...] | None = None) -> None:
-    """Raise :class:`Mismatch` at the first key of parameters/v/s (filtered by ``only``) that differs."""
-    parameters_in, _, v_in, s_in = case.inputs()
-    before = {"parameters": parameters_in, "v": v_in, "s": s_in}
-    mistakes = case.mistakes()
-    for what, got, want in zip(RESULTS, found, expected):
+def adam_results(outputs, key: str, reveal: bool = True) -> tuple[dict, dict, dict]:
+    """The learner's (parameters, v, s) as dicts, or :class:`Mismatch`."""
+    return dict_results(outputs, key, FN, RESULTS, reveal)
+
+
+def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tuple[dict, ...],
+                  before: tuple[dict, ...], reveal: bool, only: tuple[str, ...] | None = None,
+                  mistakes: dict[str, dict[str, np.ndarray]] | None = None, optimizer: str = "Adam",
+                  nan_hint: str = NAN_HINT) -> None:
+    """Raise :class:`Mismatch` at the first key of the result dicts ``names`` (e.g. parameters, v, s) that
+    differs from ``expected``; ``only`` keeps keys with these prefixes (gamma, beta); ``before`` holds
+    the inputs (None: do not report "was not updated"); ``mistakes`` names wrong new parameters."""
+    for what, got, want, old_dict in zip(names, found, expected, before):
         missing = [k for k in want if k not in got]
         if missing:
             raise Mismatch(f"{what} has no key {missing[0]!r}: return every key, W, gamma and beta of the hidden "
@@ -141,14 +153,22 @@ def compare_results(found: tuple[dict, dict, dict], expected: tuple[dict, dict, 
         for key in want:
             if only and not any(key.lstrip("d").startswith(prefix) for prefix in only):
                 continue
-            old = before[what][key]
-            if case.steps == 1 and isinstance(got[key], np.ndarray) and got[key].shape == old.shape \
+            old = None if old_dict is None else old_dict[key]
+            if old is not None and isinstance(got[key], np.ndarray) and got[key].shape == old.shape \
                     and np.array_equal(got[key], old):
-                raise Mismatch(f"{what}[{key!r}] was not updated: Adam updates every parameter (W, b, gamma, "
-                               "beta) the same way, and its v and s")
-            named = {d: m[key] for d, m in mistakes.items()} if what == "parameters" else {}
+                raise Mismatch(f"{what}[{key!r}] was not updated: {optimizer} updates every parameter (W, b, gamma, "
+                               f"beta) the same way, and its {' and '.join(names[1:])}")
+            named = {d: m[key] for d, m in (mistakes or {}).items()} if what == "parameters" else {}
             check_array(got[key], want[key], f"{what}[{key!r}]", reveal=reveal, rtol=1e-7, atol=1e-10,
-                        mistakes=named, nan_hint=NAN_HINT)
+                        mistakes=named, nan_hint=nan_hint)
+
+
+def compare_results(found: tuple[dict, dict, dict], expected: tuple[dict, dict, dict], case: AdamCase,
+                    reveal: bool, only: tuple[str, ...] | None = None) -> None:
+    """Raise :class:`Mismatch` at the first key of parameters/v/s (filtered by ``only``) that differs."""
+    parameters_in, _, v_in, s_in = case.inputs()
+    before = (parameters_in, v_in, s_in) if case.steps == 1 else (None, None, None)
+    compare_dicts(RESULTS, found, expected, before, reveal, only, case.mistakes())
 
 
 def adam_check(name: str, points: float, visibility: str, description: str, case: AdamCase,
