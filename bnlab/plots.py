@@ -89,26 +89,38 @@ def plot_loss_curves(curves, title, ax=None, smooth=1, log_scale=True):
     return ax.figure
 
 
-def plot_accuracy_vs_learning_rate(learning_rates, accuracies, title):
-    """Final test accuracy against the learning rate (log scale), one line per entry of accuracies.
+def plot_loss_curve_panels(panels, title, smooth=1):
+    """Loss curves side by side on a shared loss axis: panels is {panel title: {label: losses per step}}."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.0), sharey=True, squeeze=False)
+    for ax, (panel_title, curves) in zip(axes[0], panels.items()):
+        plot_loss_curves(curves, panel_title, ax=ax, smooth=smooth)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
-    accuracies: {label: (len(learning_rates),) accuracies in [0, 1], NaN where training diverged}.
-    A diverged run is drawn as an ✗ on the x axis.
+
+def plot_learning_rate_sweeps(learning_rates, panels, title):
+    """Final test accuracy against the learning rate (log scale), one panel per optimizer.
+
+    panels: {panel title: {label: (len(learning_rates),) accuracies in [0, 1], NaN where training diverged}}.
+    A diverged run is drawn as an ✗ at the bottom of the panel.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for index, (label, acc) in enumerate(accuracies.items()):
-        acc = np.asarray(acc, dtype=np.float64)
-        line, = ax.plot(learning_rates, acc, "o-", label=label)
-        diverged = np.isnan(acc)
-        if diverged.any():
-            ax.plot(np.asarray(learning_rates)[diverged], np.full(diverged.sum(), 0.02 + 0.04 * index), "x",
-                    color=line.get_color(), markersize=10, mew=2, label=f"{label}: diverged")
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("learning rate α (log scale)")
-    ax.set_ylabel("test accuracy after training")
-    ax.set_title(title)
-    ax.legend(loc="lower left")
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.0), sharey=True, squeeze=False)
+    for ax, (panel_title, accuracies) in zip(axes[0], panels.items()):
+        for index, (label, acc) in enumerate(accuracies.items()):
+            acc = np.asarray(acc, dtype=np.float64)
+            line, = ax.plot(learning_rates, acc, "o-", label=label)
+            diverged = np.isnan(acc)
+            if diverged.any():
+                ax.plot(np.asarray(learning_rates)[diverged], np.full(diverged.sum(), 0.02 + 0.04 * index), "x",
+                        color=line.get_color(), markersize=10, mew=2, label=f"{label}: diverged")
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("learning rate α (log scale)")
+        ax.set_title(panel_title)
+        ax.legend(loc="best", fontsize="small")
+    axes[0, 0].set_ylabel("test accuracy after training (fraction)")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -151,7 +163,7 @@ def plot_activation_input_percentiles(history, layer, unit, title, ax=None):
     ax.plot(history.eval_steps, values[:, 0], "--", color="C1", label="15th and 85th percentiles")
     ax.plot(history.eval_steps, values[:, 2], "--", color="C1")
     ax.set_xlabel("training step (mini-batch)")
-    ax.set_ylabel(f"input to the activation, unit {unit + 1} of layer {layer}")
+    ax.set_ylabel(f"input to the activation (Z or Z̃), unit {unit + 1} of layer {layer}", fontsize="small")
     ax.set_title(title)
     ax.legend(loc="best", fontsize="small")
     ax.figure.tight_layout()
