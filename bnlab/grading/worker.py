@@ -179,10 +179,13 @@ def execute_calls(calls: list[dict], namespace: dict, memory_mb: int | None = No
             outcome["error"] = learner_traceback(exc, memory_mb)
             continue
         if before:
-            after = dict(_arrays_in(args, kwargs))
-            outcome["modified"] = [label for label, old in before
-                                   if not (label in after and after[label].shape == old.shape
-                                           and np.array_equal(after[label], old, equal_nan=True))]
+            try:
+                after = {label: np.array(a, copy=True) for label, a in _arrays_in(args, kwargs)}
+                outcome["modified"] = [label for label, old in before
+                                       if not (label in after and after[label].shape == old.shape
+                                               and np.array_equal(after[label], old, equal_nan=True))]
+            except BaseException:  # noqa: BLE001 - arguments replaced by something unreadable: changed
+                outcome["modified"] = [label for label, _ in before]
         store[key] = result
         returns = call["returns"]
         try:
