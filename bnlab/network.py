@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnlab._validate import as_matrix, fraction, positive_int, positive_number
+from bnlab._validate import NonFiniteError, as_matrix, fraction, positive_int, positive_number, require_finite
 from bnlab.activations import activation_backward, activation_forward, check_activation, sigmoid
 from bnlab.batchnorm import batchnorm_backward, batchnorm_eval, batchnorm_forward, update_running_averages
 from bnlab.linear import linear_backward, linear_forward
@@ -112,8 +112,19 @@ class Network:
         Returns AL (n[L], m), the output probabilities, and caches for :meth:`backward`; caches[l−1]["Z_tilde"]
         is the input of layer l's activation (Z[l] itself when there is no Batch Norm).
         """
+        X = as_matrix("X", X, rows=self.layer_dims[0])
+        try:
+            AL, caches = self._forward(X, train, update_running)
+        except NonFiniteError:
+            require_finite("X", X)  # if the NaN/inf came with X, name X rather than a layer's Z
+            raise
+        if not np.isfinite(AL).all():  # cheap test on the small output; without BN a NaN in X ends up here
+            require_finite("X", X)
+        return AL, caches
+
+    def _forward(self, A, train, update_running):
+        """:meth:`forward` on a checked X (here A = A[0])."""
         p = self.parameters
-        A = as_matrix("X", X, rows=self.layer_dims[0])
         caches = []
         for l in range(1, self.L):
             if self.batchnorm and train:

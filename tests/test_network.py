@@ -202,3 +202,20 @@ def test_bad_constructor_arguments(kwargs, pattern):
     args = {"layer_dims": [4, 3, 2], **kwargs}
     with pytest.raises(ValueError, match=pattern):
         Network(**args)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's own warning on inf − inf, before the check
+@pytest.mark.parametrize("batchnorm", [True, False], ids=["bn", "no_bn"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_X_is_named(rng, batchnorm, bad):
+    # Without this, a net without Batch Norm predicts class 0 for a NaN example, silently.
+    net = Network([3, 4, 2], batchnorm=batchnorm)
+    X = rng.normal(size=(3, 5))
+    X[1, 3] = bad
+    pattern = r"X contains 1 NaN or infinite value\(s\), the first at index \(1, 3\)"
+    with pytest.raises(ValueError, match=pattern):
+        net.predict(X)
+    with pytest.raises(ValueError, match=pattern):
+        net.loss_and_grads(X, one_hot(np.zeros(5, int), 2))
+    with pytest.raises(ValueError, match=pattern):
+        net.forward(X, train=True)
