@@ -292,3 +292,39 @@ def test_public_names():
                  "update_running_averages", "BatchNormCache"]:
         assert hasattr(bnlab, name)
     assert BatchNormCache._fields == ("Z_norm", "gamma", "inv_std", "mu", "var", "eps")
+
+
+# --- memory layouts and sizes the fast paths treat differently ----------------------------------------
+
+@pytest.mark.parametrize("shape", [(37, 8192), (3, 70000)], ids=["row-blocks", "one-row-blocks"])
+def test_large_Z_processed_in_blocks_matches_the_formula(rng, shape):
+    # Big enough that the implementation may work through the units in several blocks, the last partial.
+    Z = make_Z(rng, *shape)
+    gamma, beta = make_gamma_beta(rng, shape[0])
+    R = rng.normal(size=shape)
+    Z_tilde, cache = batchnorm_forward(Z, gamma, beta)
+    np.testing.assert_allclose(Z_tilde, gamma * reference_Z_norm(Z, 1e-5) + beta, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(cache.var, Z.var(axis=1, keepdims=True), rtol=1e-10)
+    dZ, dgamma, dbeta = batchnorm_backward(R, cache)
+    dZ_s, dgamma_s, dbeta_s = batchnorm_backward_steps(R, cache)
+    np.testing.assert_allclose(dbeta, R.sum(axis=1, keepdims=True), rtol=1e-10)
+    np.testing.assert_allclose(dgamma, dgamma_s, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(dZ, dZ_s, rtol=1e-9, atol=1e-12 * np.abs(gamma * cache.inv_std * R).max())
+
+
+def test_memory_layout_and_dtype_do_not_change_the_result(rng):
+    Z = make_Z(rng, 6, 9)
+    gamma, beta = make_gamma_beta(rng, 6)
+    R = rng.normal(size=Z.shape)
+    expected, cache = batchnorm_forward(Z, gamma, beta)
+    expected_grads = batchnorm_backward(R, cache)
+    wide = np.zeros((6, 18))
+    wide[:, ::2] = Z                                   # a strided view
+    for variant in (np.asfortranarray(Z), wide[:, ::2], Z.T.copy().T):
+        out, cache = batchnorm_forward(variant, gamma, beta)
+        np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-13)
+        for got, want in zip(batchnorm_backward(np.asfortranarray(R), cache), expected_grads):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+    out32, _ = batchnorm_forward(Z.astype(np.float32), gamma, beta)
+    assert out32.dtype == np.float64
+    np.testing.assert_allclose(out32, expected, atol=1e-5)
