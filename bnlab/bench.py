@@ -1,0 +1,393 @@
+"""``bnlab bench``: how fast bnlab's Batch Norm and training are, measured side by side in one run.
+
+Prints one table (see issue 3, "Speed"):
+- Batch Norm forward+backward for Z of (100, 60), (256, 256), (1024, 4096) float64, with the compact and
+  the step-by-step backward, and, where PyTorch is importable, ``torch.nn.functional.batch_norm``;
+- the memory-traffic bound from a copy measured in the same run, and the peak memory (tracemalloc);
+- training steps per second of the Batch Norm paper's MNIST net (784-100-100-100-10, sigmoid, Batch Norm
+  on the hidden layers, Adam) at mini-batch 60 and 512, against an equivalent ``torch.nn.Sequential``;
+- the targets of issue 3, each with PASS or FAIL.
+
+Timings are wall-clock medians over repeats that take turns (bnlab, then torch, then bnlab, …) after a
+warm-up, so a busy machine slows both sides alike; compare ratios, not absolute times across runs.
+PyTorch is never a dependency: ``pip install torch==2.13.0`` (a CPU build) adds the comparison.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+import bnlab
+
+PAPER_NET = [784, 100, 100, 100, 10]
+BN_SHAPES = [(100, 60), (256, 256), (1024, 4096)]
+BN_SHAPES_QUICK = [(100, 60), (256, 256), (256, 1024)]
+# Shapes that are one cache block each (bnlab.batchnorm._BLOCK_ELEMENTS entries): counting the Python
+# calls on them shows whether any Python loop runs over the examples or the units.
+LOOP_SHAPES = [(16, 4096), (256, 256), (4096, 16)]
+
+
+# --- timing -------------------------------------------------------------------------------------------
+
+def _calls_per_sample(fn, min_seconds):
+    """How many calls of fn make one timed sample of at least min_seconds (small cases run in batches)."""
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    return max(1, math.ceil(min_seconds / max(once, 1e-7)))
+
+
+def median_times(functions, repeats, warmup=2, min_seconds=0.01):
+    """Median seconds per call of each function in ``functions`` ({name: fn}).
+
+    After ``warmup`` calls each, the functions take turns, ``repeats`` rounds, so a machine that gets
+    busier or quieter during the run affects every function the same way.
+    """
+    for fn in functions.values():
+        for _ in range(warmup):
+            fn()
+    batch = {name: _calls_per_sample(fn, min_seconds) for name, fn in functions.items()}
+    samples = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            for _ in range(batch[name]):
+                fn()
+            samples[name].append((time.perf_counter() - start) / batch[name])
+    return {name: float(np.median(values)) for name, values in samples.items()}
+
+
+# --- what runs ----------------------------------------------------------------------------------------
+
+def _bn_inputs(shape, seed=0):
+    """Seeded Z (n, m) with units of different means and spreads, dZ̃ (n, m), γ, β (n, 1)."""
+    rng = np.random.default_rng(seed)
+    n, m = shape
+    Z = rng.standard_normal((n, m)) * rng.uniform(0.5, 3.0, (n, 1)) + rng.uniform(-2.0, 2.0, (n, 1))
+    return Z, rng.standard_normal((n, m)), rng.uniform(0.5, 1.5, (n, 1)), rng.uniform(-0.5, 0.5, (n, 1))
+
+
+def bnlab_batchnorm(shape, backward=bnlab.batchnorm_backward):
+    """A function running one bnlab Batch Norm forward+backward on fixed inputs of ``shape``."""
+    Z, dZ_tilde, gamma, beta = _bn_inputs(shape)
+
+    def run():
+        _, cache = bnlab.batchnorm_forward(Z, gamma, beta)
+        return backward(dZ_tilde, cache)
+    return run
+
+
+def torch_batchnorm(torch, shape):
+    """The same with torch.nn.functional.batch_norm (training=True, float64) and autograd's backward.
+
+    Torch's layout is (examples, units), so it gets Z.T as a contiguous tensor: its natural input.
+    """
+    Z, dZ_tilde, gamma, beta = _bn_inputs(shape)
+    x = torch.tensor(Z.T.copy(), requires_grad=True)
+    dy = torch.tensor(dZ_tilde.T.copy())
+    weight = torch.tensor(gamma[:, 0], requires_grad=True)
+    bias = torch.tensor(beta[:, 0], requires_grad=True)
+
+    def run():
+        y = torch.nn.functional.batch_norm(x, None, None, weight, bias, training=True, eps=1e-5)
+        y.backward(dy)
+        grads = x.grad, weight.grad, bias.grad
+        x.grad = weight.grad = bias.grad = None  # fresh gradient arrays each call, like bnlab's
+        return y, grads
+    return run
+
+
+def peak_memory(shape):
+    """Peak bytes allocated (tracemalloc) by one bnlab forward+backward, outputs and cache included.
+
+    Z and dZ̃ exist before tracing starts. Returns (peak bytes, Z's bytes).
+    """
+    Z, dZ_tilde, gamma, beta = _bn_inputs(shape)
+    tracemalloc.start()
+    try:
+        Z_tilde, cache = bnlab.batchnorm_forward(Z, gamma, beta)
+        dZ, dgamma, dbeta = bnlab.batchnorm_backward(dZ_tilde, cache)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak, Z.nbytes
+
+
+def copy_time(shape, repeats):
+    """Median seconds of one np.copyto of a float64 array of ``shape``: one read plus one write of it."""
+    rng = np.random.default_rng(0)
+    source, target = rng.standard_normal(shape), np.empty(shape)
+    return median_times({"copy": lambda: np.copyto(target, source)}, repeats)["copy"]
+
+
+def python_calls(fn):
+    """How many Python-level function calls (and calls into C) one run of fn makes."""
+    count = 0
+
+    def profiler(frame, event, arg):
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+    sys.setprofile(profiler)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def _digits_like(m, seed):
+    """Seeded synthetic inputs of the paper's MNIST shape: X (784, m) in [0, 1), one-hot Y (10, m)."""
+    rng = np.random.default_rng(seed)
+    return rng.random((PAPER_NET[0], m)), bnlab.one_hot(rng.integers(0, PAPER_NET[-1], m), PAPER_NET[-1])
+
+
+def bnlab_training(mini_batch_size, steps, seed=0):
+    """A function running ``steps`` steps of bnlab.train on the paper's net (sigmoid, Batch Norm, Adam)."""
+    X, Y = _digits_like(10 * mini_batch_size, seed)
+    net = bnlab.Network(PAPER_NET, activation="sigmoid", batchnorm=True, output="softmax", seed=seed)
+    optimizer = bnlab.Adam(learning_rate=0.001)
+    calls = iter(range(10**9))
+
+    def run():
+        bnlab.train(net, X, Y, optimizer, steps, mini_batch_size=mini_batch_size, seed=next(calls))
+    return run
+
+
+def torch_training(torch, mini_batch_size, steps, seed=0):
+    """The same with an equivalent nn.Sequential (Linear without bias → BatchNorm1d → Sigmoid, ×3, then
+    Linear), float64, torch.optim.Adam, cross-entropy; a new shuffle of the examples every epoch."""
+    X, Y = _digits_like(10 * mini_batch_size, seed)
+    torch.manual_seed(seed)
+    layers = []
+    for n_prev, n in zip(PAPER_NET[:-2], PAPER_NET[1:-1]):
+        layers += [torch.nn.Linear(n_prev, n, bias=False), torch.nn.BatchNorm1d(n), torch.nn.Sigmoid()]
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(PAPER_NET[-2], PAPER_NET[-1])).double()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    inputs, labels = torch.tensor(X.T.copy()), torch.tensor(Y.argmax(axis=0))
+    generator = torch.Generator().manual_seed(seed)
+
+    def run():
+        step = 0
+        while step < steps:
+            order = torch.randperm(inputs.shape[0], generator=generator)
+            for start in range(0, inputs.shape[0], mini_batch_size):
+                batch = order[start:start + mini_batch_size]
+                optimizer.zero_grad()
+                loss_fn(model(inputs[batch]), labels[batch]).backward()
+                optimizer.step()
+                step += 1
+                if step == steps:
+                    break
+    return run
+
+
+# --- the environment ------------------------------------------------------------------------------------
+
+def blas_description():
+    """numpy's BLAS library, kernel and thread count as threadpoolctl reports them (when installed)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS threads unknown (pip install threadpoolctl to see them)", None
+    for info in threadpool_info():
+        if info.get("user_api") == "blas" and "numpy" in info.get("filepath", ""):
+            kernel = info.get("architecture") or "?"
+            return (f"{info.get('internal_api')} {info.get('version')}, {kernel} kernel, "
+                    f"{info['num_threads']} BLAS threads"), info["num_threads"]
+    return "BLAS not reported by threadpoolctl", None
+
+
+def environment_notes():
+    """Variables that change numpy's speed, with how to run the benchmark without them."""
+    notes = []
+    slow = [name for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if name in os.environ]
+    if slow:
+        notes.append(f"note: {', '.join(f'{k}={os.environ[k]}' for k in slow)} is set and may slow numpy; "
+                     "for this benchmark only: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bnlab bench")
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if name in os.environ:
+            notes.append(f"note: {name}={os.environ[name]} is set")
+    return notes
+
+
+def import_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+# --- the table ----------------------------------------------------------------------------------------
+
+def _ms(seconds):
+    return f"{seconds * 1e3:.3g} ms" if seconds < 0.1 else f"{seconds * 1e3:.0f} ms"
+
+
+def _verdict(ok):
+    return "PASS" if ok else "FAIL"
+
+
+class Table:
+    """Rows of (measurement, bnlab, compared with, ratio, target, result), printed with aligned columns."""
+
+    HEADER = ("measurement", "bnlab", "compared with", "ratio", "target", "result")
+
+    def __init__(self):
+        self.rows = []
+        self.results = []
+
+    def add(self, measurement, value="", other="", ratio="", target="", ok=None):
+        result = "" if ok is None else _verdict(ok)
+        if ok is not None:
+            self.results.append(ok)
+        self.rows.append((measurement, value, other, ratio, target, result))
+
+    def section(self, title):
+        self.rows.append((title,))
+
+    def print(self, out):
+        widths = [max(len(row[i]) for row in [self.HEADER] + [r for r in self.rows if len(r) > 1])
+                  for i in range(len(self.HEADER))]
+
+        def line(cells):
+            return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) if i < 4 else cell.ljust(w)
+                             for i, (cell, w) in enumerate(zip(cells, widths))).rstrip()
+        print(line(self.HEADER), file=out)
+        print("  ".join("-" * w for w in widths), file=out)
+        for row in self.rows:
+            print(row[0] if len(row) == 1 else line(row), file=out)
+
+
+def run(args):
+    out = sys.stdout
+    quick = args.quick
+    repeats = args.repeats or (3 if quick else 7)
+    shapes = BN_SHAPES_QUICK if quick else BN_SHAPES
+    big = shapes[-1]
+    torch = None if args.no_torch else import_torch()
+    if args.threads:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            print("bnlab bench: --threads needs threadpoolctl (pip install threadpoolctl)", file=sys.stderr)
+            return 2
+        threadpool_limits(args.threads, user_api="blas")
+        if torch is not None:
+            torch.set_num_threads(args.threads)
+
+    blas, _ = blas_description()
+    print(f"bnlab bench{' --quick' if quick else ''}: one run, float64, wall-clock medians of {repeats} repeats "
+          "taken in turns after a warm-up; compare ratios, not times across runs", file=out)
+    print(f"bnlab {bnlab.__version__}, Python {platform.python_version()}, numpy {np.__version__} ({blas}), "
+          f"{os.cpu_count()} CPUs", file=out)
+    if torch is not None:
+        torch.set_default_dtype(torch.float64)
+        print(f"torch {torch.__version__} ({torch.get_num_threads()} threads)", file=out)
+    else:
+        print("torch: not installed (pip install torch==2.13.0 for the comparison; it is not a dependency)"
+              if not args.no_torch else "torch: skipped (--no-torch)", file=out)
+    for note in environment_notes():
+        print(note, file=out)
+    print(file=out, flush=True)
+
+    table = Table()
+    torch_target = "n/a without torch"
+
+    # Python loops: the call count of one forward+backward must not depend on n or m within a block.
+    bn_calls = [python_calls(bnlab_batchnorm(shape)) for shape in LOOP_SHAPES]
+    step_calls = [python_calls(bnlab_training(mb, 1)) for mb in (60, 512)]
+    no_loops = len(set(bn_calls)) == 1 and len(set(step_calls)) == 1
+    table.section("Python loops in the hot paths")
+    table.add(f"Python calls per BN fwd+bwd at Z {', '.join(map(str, LOOP_SHAPES))}", "/".join(map(str, bn_calls)),
+              target="same for all", ok=len(set(bn_calls)) == 1)
+    table.add("Python calls per training step, mini-batch 60 / 512", "/".join(map(str, step_calls)),
+              target="same for both", ok=len(set(step_calls)) == 1)
+    blocks = len(bnlab.batchnorm._row_blocks(*big))
+    table.add(f"  (Z {big} runs in {blocks} cache blocks of {big[0] // blocks} units x {big[1]} examples)")
+
+    # Batch Norm forward+backward.
+    table.section("Batch Norm forward+backward, float64")
+    timed = {}
+    for shape in shapes:
+        functions = {"compact": bnlab_batchnorm(shape), "steps": bnlab_batchnorm(shape, bnlab.batchnorm_backward_steps)}
+        if torch is not None:
+            functions["torch"] = torch_batchnorm(torch, shape)
+        timed[shape] = median_times(functions, repeats)
+        t = timed[shape]
+        targets = {(256, 256): 1.5, big: 1.0}
+        if torch is not None:
+            ratio = t["compact"] / t["torch"]
+            limit = targets.get(shape)
+            table.add(f"Z {shape}, compact backward", _ms(t["compact"]), f"torch {_ms(t['torch'])}", f"{ratio:.2f}",
+                      f"<= {limit} x torch" if limit else "", ok=(ratio <= limit) if limit else None)
+        else:
+            table.add(f"Z {shape}, compact backward", _ms(t["compact"]), "", "",
+                      torch_target if shape in targets else "")
+        table.add(f"Z {shape}, step-by-step backward", _ms(t["steps"]), f"compact {_ms(t['compact'])}",
+                  f"{t['steps'] / t['compact']:.2f}")
+
+    # The memory-traffic bound and the peak memory, at the largest shape.
+    copy = copy_time(big, repeats)
+    bound = 4 * copy
+    table.section(f"Memory at Z {big} ({np.prod(big) * 8 / 2**20:.0f} MiB per array)")
+    table.add("one np.copyto of Z (read + write one array)", _ms(copy))
+    table.add("bound = 4 x copy (see the note below)", _ms(bound))
+    table.add("BN fwd+bwd against the bound", _ms(timed[big]["compact"]), f"bound {_ms(bound)}",
+              f"{timed[big]['compact'] / bound:.2f}", "<= 3 x bound", ok=timed[big]["compact"] <= 3 * bound)
+    peak, size = peak_memory(big)
+    table.add("peak memory of BN fwd+bwd (tracemalloc)", f"{peak / size:.2f} x Z", f"{peak / 2**20:.0f} MiB", "",
+              "<= 4 x Z", ok=peak <= 4 * size)
+
+    # Training steps per second.
+    table.section("Training the paper's net 784-100-100-100-10 (sigmoid, BN, Adam), synthetic seeded inputs")
+    for mb, target in ((60, 2.0), (512, 1.0)):
+        steps = (5 if quick else 40) if mb == 512 else (20 if quick else 200)
+        functions = {"bnlab": bnlab_training(mb, steps)}
+        if torch is not None:
+            functions["torch"] = torch_training(torch, mb, steps)
+        t = median_times(functions, repeats, warmup=1, min_seconds=0)
+        rate = {name: steps / seconds for name, seconds in t.items()}
+        if torch is not None:
+            ratio = rate["bnlab"] / rate["torch"]
+            table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", f"torch {rate['torch']:.0f}/s",
+                      f"{ratio:.2f}", f">= {target:g} x torch", ok=ratio >= target)
+        else:
+            table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", "", "", torch_target)
+
+    table.print(out)
+    print(file=out)
+    print("Bound: Batch Norm forward+backward must move at least about 4 arrays' worth of read+write: forward "
+          "reads Z for μ and σ², then reads Z again and writes Z̃; backward reads dZ̃ and Z_norm for the sums, "
+          "then reads them again and writes dZ. Assumed: Z does not fit in the CPU cache, and one np.copyto "
+          "(one read + one write) runs at the machine's memory bandwidth.", file=out)
+    print("Loops: the counts are the same whatever n and m are within one cache block, so no Python loop runs "
+          "over examples or units; a larger Z is worked through in cache-sized blocks of units.", file=out)
+    print("Training: bnlab.train (reshuffles every epoch, checks each step for divergence) against a torch loop "
+          "over reshuffled mini-batches (zero_grad, forward, cross-entropy, backward, Adam step).", file=out)
+    passed = sum(table.results)
+    print(f"targets: {passed} of {len(table.results)} PASS" + ("" if torch is not None else
+          " (the PyTorch comparisons need torch)"), file=out)
+    return 1 if args.strict and not all(table.results) else 0
+
+
+def add_subcommand(subparsers):
+    parser = subparsers.add_parser(
+        "bench", help="time Batch Norm and training against PyTorch (when installed)",
+        description="Time Batch Norm forward+backward and the paper's training steps, against PyTorch when it "
+                    "is installed, and print one table with the issue's targets (PASS/FAIL).")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes (a few seconds)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (default 7, quick 3)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for numpy's BLAS and torch alike (default: leave both as they are)")
+    parser.add_argument("--no-torch", action="store_true", help="do not import torch even if it is installed")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target fails")
+    parser.set_defaults(run=run)

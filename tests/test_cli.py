@@ -1,0 +1,113 @@
+"""The ``bnlab`` command line: --version, ``bench --quick`` and a short ``demo``, plus the helpers they use."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import bnlab
+from bnlab import bench, demo
+from bnlab.cli import main
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"bnlab {bnlab.__version__}"
+
+
+def test_no_command_prints_the_help_and_fails(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert "bench" in out and "demo" in out
+
+
+# --- bench ----------------------------------------------------------------------------------------------
+
+def test_bench_quick_prints_one_table_with_targets(capsys):
+    assert main(["bench", "--quick", "--no-torch", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("measurement"))
+    assert header.split() == ["measurement", "bnlab", "compared", "with", "ratio", "target", "result"]
+    for shape in bench.BN_SHAPES_QUICK:
+        for backward in ("compact", "step-by-step"):
+            row = next(line for line in out.splitlines() if line.startswith(f"Z {shape}, {backward} backward"))
+            assert float(re.search(r"([\d.]+) ms", row).group(1)) > 0
+    for mb in (60, 512):
+        row = next(line for line in out.splitlines() if line.startswith(f"steps/s, mini-batch {mb}"))
+        assert int(re.search(r"(\d+)/s", row).group(1)) > 0
+    # Without torch the torch targets are not judged; the loop and memory targets are.
+    assert "n/a without torch" in out and "torch: skipped (--no-torch)" in out
+    memory = next(line for line in out.splitlines() if line.startswith("peak memory"))
+    assert memory.rstrip().endswith("PASS")
+    assert "BLAS" in out and re.search(r"targets: \d+ of \d+ PASS", out)
+
+
+def test_median_times_takes_turns_after_a_warmup():
+    calls = []
+    functions = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times = bench.median_times(functions, repeats=3, warmup=2, min_seconds=0)
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+    # warm-up (2 each), one calibration call each, then a, b, a, b, a, b.
+    assert calls[:2] == ["a", "a"] and calls[2:4] == ["b", "b"]
+    assert calls[-6:] == ["a", "b"] * 3
+
+
+def test_peak_memory_counts_outputs_and_cache_but_not_the_inputs():
+    peak, size = bench.peak_memory((64, 1024))
+    assert size == 64 * 1024 * 8
+    # Z_norm (cached), Z̃ and dZ are three arrays the size of Z; Z and dZ̃ existed before tracing.
+    assert 3 * size <= peak <= 4 * size
+
+
+def test_python_call_count_of_batchnorm_does_not_depend_on_n_or_m():
+    counts = {shape: bench.python_calls(bench.bnlab_batchnorm(shape)) for shape in bench.LOOP_SHAPES}
+    assert len(set(counts.values())) == 1, counts
+    # and the counter does see a Python loop:
+    assert bench.python_calls(lambda: [abs(i) for i in range(50)]) > bench.python_calls(lambda: [abs(i) for i in range(5)])
+
+
+def test_torch_batchnorm_computes_what_bnlab_computes():
+    torch = pytest.importorskip("torch")
+    shape = (5, 12)
+    y, (dx, dweight, dbias) = bench.torch_batchnorm(torch, shape)()
+    Z, dZ_tilde, gamma, beta = bench._bn_inputs(shape)
+    Z_tilde, cache = bnlab.batchnorm_forward(Z, gamma, beta)
+    dZ, dgamma, dbeta = bnlab.batchnorm_backward(dZ_tilde, cache)
+    np.testing.assert_allclose(y.detach().numpy().T, Z_tilde, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx.numpy().T, dZ, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dweight.numpy(), dgamma[:, 0], rtol=1e-10)
+    np.testing.assert_allclose(dbias.numpy(), dbeta[:, 0], rtol=1e-10)
+
+
+# --- demo -----------------------------------------------------------------------------------------------
+
+def test_demo_short_run_prints_the_table_and_saves_a_png(tmp_path, capsys):
+    out_png = tmp_path / "curves.png"
+    assert main(["demo", "--steps", "200", "--out", str(out_png), "--progress"]) == 0
+    captured = capsys.readouterr()
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = captured.out.splitlines()
+    start = lines.index(next(line for line in lines if line.split() == ["step", "without", "BN", "with", "BN"]))
+    rows = {int(line.split()[0].replace(",", "")): [float(x) for x in line.split()[1:]]
+            for line in lines[start + 1:] if line.strip() and line.split()[0].replace(",", "").isdigit()}
+    assert list(rows) == [20, 100, 200]
+    assert all(0 <= acc <= 1 for accs in rows.values() for acc in accs)
+    assert rows[200][1] > 0.5  # with Batch Norm the digits are learned within 200 steps
+    assert "Steps to reach a test accuracy" in captured.out and "90%" in captured.out
+    # The progress line is rewritten in place on stderr and ends at the last step.
+    assert "\r" in captured.err and "step 200/200 (100%)" in captured.err
+
+
+def test_demo_rejects_a_non_positive_step_count(tmp_path, capsys):
+    assert main(["demo", "--steps", "0", "--out", str(tmp_path / "x.png")]) == 2
+    assert "--steps must be >= 1; got 0" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_demo_checkpoints_are_round_evaluated_steps_and_the_last():
+    assert demo.checkpoints(range(0, 201, 20), 200) == [20, 100, 200]
+    assert demo.checkpoints([0, 50, 100, 150, 200, 250], 250) == [50, 100, 200, 250]
+    assert demo.checkpoints([0, 7], 7) == [7]
