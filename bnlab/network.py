@@ -186,5 +186,10 @@ class Network:
 
     def accuracy(self, X, labels):
         """Fraction of examples whose predicted label (eval mode) equals ``labels`` ((m,) ints)."""
-        labels = np.asarray(labels).reshape(-1)
-        return float(np.mean(self.predict(X) == labels))
+        predicted = self.predict(X)
+        labels = np.asarray(labels)
+        m = predicted.size
+        if labels.shape not in ((m,), (1, m), (m, 1)):  # e.g. one-hot Y, which would broadcast or fail obscurely
+            hint = " — for one-hot Y pass Y.argmax(axis=0)" if labels.ndim == 2 and labels.shape[1] == m else ""
+            raise ValueError(f"labels must hold one class index per example of X, shape ({m},); got shape {labels.shape}{hint}")
+        return float(np.mean(predicted == labels.reshape(-1)))

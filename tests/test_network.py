@@ -219,3 +219,14 @@ def test_non_finite_X_is_named(rng, batchnorm, bad):
         net.loss_and_grads(X, one_hot(np.zeros(5, int), 2))
     with pytest.raises(ValueError, match=pattern):
         net.forward(X, train=True)
+
+
+def test_accuracy_rejects_one_hot_or_mismatched_labels(rng):
+    net = Network([3, 4, 10])
+    X = rng.normal(size=(3, 1))
+    Y = one_hot(np.array([3]), 10)  # (10, 1): reshaped, it would silently compare 10 labels with 1 prediction
+    with pytest.raises(ValueError, match=r"labels must hold one class index per example of X, shape \(1,\); got shape \(10, 1\) — for one-hot Y pass Y\.argmax\(axis=0\)"):
+        net.accuracy(X, Y)
+    with pytest.raises(ValueError, match=r"shape \(5,\); got shape \(4,\)$"):
+        net.accuracy(rng.normal(size=(3, 5)), np.zeros(4, int))
+    assert net.accuracy(X, np.array([net.predict(X)[0]])) == 1.0
