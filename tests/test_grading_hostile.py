@@ -75,8 +75,15 @@ HOSTILE = {
                       "    except OSError:\n        pass\n\ndef double(x):\n    return 2 * np.asarray(x)\n"], 4, []),
     "crashing_experiment_cell": ([fx.DOUBLE_CELL], 4, []),  # its ungraded cell loops forever: never run
     "helper_in_graded_cell": ([D + "def _twice(v):\n    return v + v\n\ndef double(x):\n    return _twice(x)\n"], 4, []),
+    "prints_forever": ([D + "def double(x):\n    while True:\n        print('x' * 10**6)\n"], 0, ["file size limit"]),
+    "infinite_recursion": ([D + "def double(x):\n    return double(x)\n"], 0, ["RecursionError"]),
     "last_definition_wins": ([D + "def double(x):\n    return x\n", fx.DOUBLE_CELL], 4, []),
 }
+
+if os.geteuid() == 0:  # learner code then runs as a throwaway uid: it cannot signal the grader's processes
+    HOSTILE["kills_the_grader"] = ([D + "import os, signal\n\ndef double(x):\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+                                    "    os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\n    return 2 * x\n"],
+                                   0, ["PermissionError"])
 
 
 def _write_submission(folder: Path, student: str, cells) -> None:

@@ -104,6 +104,8 @@ def _failure_kind(error: str) -> str:
     last = error.strip().splitlines()[-1] if error.strip() else ""
     if last.startswith("(the memory limit"):
         return "it ran out of memory"
+    if last.startswith("(the file size limit"):
+        return "it printed or wrote too much"
     kind = last.split(":", 1)[0].strip()
     return f"your code raised {kind}" if kind.isidentifier() else "your code failed on it"
 

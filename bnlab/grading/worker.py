@@ -24,6 +24,7 @@ if __name__ == "__main__":  # limits first, before numpy or any learner code: "N
         _resource.setrlimit(getattr(_resource, "RLIMIT_" + _name), (int(_soft), int(_hard or _soft)))
 
 import builtins
+import errno
 import importlib.util
 import linecache
 import os
@@ -56,15 +57,23 @@ def learner_traceback(exc: BaseException, memory_mb: int | None = None) -> str:
     lines = []
     if frames:
         lines.append("Traceback (your code, most recent call last):")
-        for f in frames:
+        shown = frames if len(frames) <= 8 else frames[:3] + [None] + frames[-3:]
+        for f in shown:
+            if f is None:
+                lines.append(f"  ... {len(frames) - 6} more calls ...")
+                continue
             lines.append(f"  {f.filename.strip('<>')}, line {f.lineno}, in {f.name}")
             if f.line:
-                lines.append(f"    {f.line.strip()}")
-    lines.append(exception_line(exc))
+                lines.append(f"    {f.line.strip()[:200]}")
+    head = "\n".join(lines)
+    if len(head) > MAX_MESSAGE:
+        head = head[:MAX_MESSAGE] + " [...]"
+    tail = [exception_line(exc)]
     if isinstance(exc, MemoryError) and memory_mb:
-        lines.append(f"(the memory limit is {memory_mb} MB)")
-    text = "\n".join(lines)
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " [...]"
+        tail.append(f"(the memory limit is {memory_mb} MB)")
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        tail.append("(the file size limit: the code printed or wrote too much)")
+    return "\n".join(([head] if head else []) + tail)
 
 
 def exception_line(exc: BaseException) -> str:
