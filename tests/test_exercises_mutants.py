@@ -48,9 +48,10 @@ def test_mutant_scores_below_reference(ex_id, mutant, tmp_path):
     assert result.points < full_marks(ex_id), f"mutant {mutant} passed every check"
     failed = [c for c in result.checks if not c.passed]
     assert all(c.message and c.message != "correct" for c in failed)
-    for check in result.checks:  # hidden feedback never shows the inputs' shapes
+    for check in result.checks:  # hidden feedback never shows the inputs' shapes or values
         if check.visibility == "hidden":
             assert not SHAPE.search(check.message), check.message
+            assert not re.search(r"expected \S|found \(|index \(|has no key", check.message), check.message
 
 
 TRIVIAL = {  # learner functions that compute nothing: none may earn a point

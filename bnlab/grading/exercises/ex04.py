@@ -92,8 +92,8 @@ def check_partition(case: BatchCase, batches, reveal: bool = True) -> np.ndarray
         raise Mismatch("some columns of the mini-batches are not columns of X: shuffle whole columns "
                        "(examples), for example X[:, permutation], and do not change their values")
     if len(set(order)) != case.m:
-        raise Mismatch(f"every example must appear exactly once; {case.m - len(set(order))} examples are missing "
-                       "and others repeated")
+        count = f"{case.m - len(set(order))} examples are" if reveal else "some examples are"
+        raise Mismatch(f"every example must appear exactly once; {count} missing and others repeated")
     Y_found = np.concatenate([Y_t for _, Y_t in batches], axis=1)
     if not np.array_equal(Y_found, Y[:, order]):
         raise Mismatch("X and Y are no longer paired: shuffle X and Y with the same permutation")

@@ -143,12 +143,14 @@ def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tup
     for what, got, want, old_dict in zip(names, found, expected, before):
         missing = [k for k in want if k not in got]
         if missing:
-            raise Mismatch(f"{what} has no key {missing[0]!r}: return every key, W, gamma and beta of the hidden "
-                           "layers and W, b of the output layer" + (" (v and s use the gradient names, 'dW1', ...)"
-                                                                    if what != "parameters" else ""))
+            raise Mismatch((f"{what} has no key {missing[0]!r}" if reveal else f"{what} misses some keys")
+                           + ": return every key, W, gamma and beta of the hidden layers and W, b of the output layer "
+                           "(loop over the names; do not assume a number of layers)"
+                           + (" - v and s use the gradient names, 'dW1', ..." if what != "parameters" else ""))
         extra = [k for k in got if k not in want]
         if extra:
-            raise Mismatch(f"{what} has an unexpected key {extra[0]!r}; its keys are those of "
+            raise Mismatch((f"{what} has an unexpected key {extra[0]!r}" if reveal else f"{what} has unexpected keys")
+                           + "; its keys are those of "
                            + ("parameters" if what == "parameters" else "grads ('dW1', 'dgamma1', ...)"))
         for key in want:
             if only and not any(key.lstrip("d").startswith(prefix) for prefix in only):
