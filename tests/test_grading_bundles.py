@@ -14,7 +14,7 @@ import pytest
 from bnlab.grading.bundles import leaks
 from exercise_harness import INSTRUCTOR, ROOT, notebook_path, notebook_with, solution_cells
 
-CLI = [sys.executable, "-m", "bnlab.grading.cli"]
+CLI = [sys.executable, "-m", "bnlab.cli"]
 
 
 def _solution_notebook(ex_id: str, folder: Path) -> Path:

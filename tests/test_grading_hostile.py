@@ -106,7 +106,7 @@ def _write_submission(folder: Path, student: str, cells) -> None:
 
 
 def grade(submissions: Path, out: Path, *extra: str, timeout: str = TIMEOUT) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "bnlab.grading.cli", "grade", str(submissions), "--out", str(out),
+    cmd = [sys.executable, "-m", "bnlab.cli", "grade", str(submissions), "--out", str(out),
            "--course", str(FIXTURE), "--timeout", timeout, *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
