@@ -186,3 +186,44 @@ def plot_paper_figure1(without_bn, with_bn, layer, unit, target=None):
     axes[2].set_ylim(low, high)
     fig.tight_layout()
     return fig
+
+
+def plot_running_averages(panels, title):
+    """Per-mini-batch statistics of one unit (dots) and their running average (line) against training step.
+
+    panels: {name of the statistic: (per_batch (T,), running (T,), full)}, e.g. {"mean μ": (mu_t, running_mu, mu)};
+    full: the statistic over the whole training set (dashed line), or None. One panel per entry.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.0), squeeze=False)
+    for ax, (name, (per_batch, running, full)) in zip(axes[0], panels.items()):
+        steps = np.arange(1, len(per_batch) + 1)
+        ax.plot(steps, per_batch, ".", color="C0", alpha=0.5, markersize=4, label="this mini-batch's value")
+        ax.plot(steps, running, "-", color="C3", linewidth=2, label="running average (used at test time)")
+        if full is not None:
+            ax.axhline(full, color="black", linestyle="--", linewidth=1, label="whole training set, final W")
+        ax.set_xlabel("training step (mini-batch)")
+        ax.set_ylabel(name)
+        ax.set_title(name)
+        ax.legend(loc="best", fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_batch_size(batch_sizes, accuracies, eval_accuracy, title):
+    """Test accuracy when test examples are normalized in groups with their own statistics (train mode),
+    against the group size (log scale), next to the eval-mode accuracy with running averages (one line).
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    ax.plot(batch_sizes, accuracies, "o-", label="train mode: each group's own μ, σ²")
+    ax.axhline(eval_accuracy, color="C3", linestyle="--", label="eval mode: running averages (any group size)")
+    ax.set_xscale("log")
+    ax.set_xticks(batch_sizes, [str(size) for size in batch_sizes])
+    ax.minorticks_off()
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("test examples normalized together (group size, log scale)")
+    ax.set_ylabel("test accuracy (fraction correct)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
