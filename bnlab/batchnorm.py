@@ -204,11 +204,14 @@ def batchnorm_eval(Z, gamma, beta, running_mu, running_var, eps=1e-5):
     n = Z.shape[0]
     running_mu = as_column("running_mu", running_mu, n)
     running_var = as_column("running_var", running_var, n)
+    if not (running_var >= 0).all():  # a negative (or NaN) variance would give NaN outputs, silently
+        raise ValueError(f"running_var must hold variances >= 0; got minimum {float(np.min(running_var))}")
     scale = gamma / np.sqrt(running_var + eps)  # fold γ/sqrt(σ²+ε) and the shift into one affine map
     Z_tilde = np.multiply(Z, scale)
     Z_tilde += beta - running_mu * scale
     if not np.isfinite(Z_tilde).all():
-        require_finite("Z", Z)
+        for name, array in (("Z", Z), ("gamma", gamma), ("beta", beta), ("running_mu", running_mu)):
+            require_finite(name, array)
     return Z_tilde
 
 
@@ -224,4 +227,7 @@ def update_running_averages(running_mu, running_var, mu, var, decay=0.9):
     All arguments (n, 1). Returns the new (running_mu, running_var); the inputs are not modified.
     """
     decay = fraction("decay", decay, "the running-average decay")
+    n = np.shape(running_mu)[0] if np.ndim(running_mu) else 1  # all four must be (n, 1): no silent broadcasting
+    running_mu, running_var, mu, var = (as_column(name, value, n) for name, value in (
+        ("running_mu", running_mu), ("running_var", running_var), ("mu", mu), ("var", var)))
     return decay * running_mu + (1 - decay) * mu, decay * running_var + (1 - decay) * var

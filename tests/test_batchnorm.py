@@ -328,3 +328,27 @@ def test_memory_layout_and_dtype_do_not_change_the_result(rng):
     out32, _ = batchnorm_forward(Z.astype(np.float32), gamma, beta)
     assert out32.dtype == np.float64
     np.testing.assert_allclose(out32, expected, atol=1e-5)
+
+
+def test_eval_mode_rejects_a_negative_or_non_finite_running_statistic(rng):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    bad_var = np.ones((4, 1))
+    bad_var[2] = -0.5  # e.g. a hand-computed E[z²] − μ² with the sign flipped
+    with pytest.raises(ValueError, match=r"running_var must hold variances >= 0; got minimum -0\.5"):
+        batchnorm_eval(Z, gamma, beta, np.zeros((4, 1)), bad_var)
+    bad_var[2] = np.nan
+    with pytest.raises(ValueError, match=r"running_var must hold variances >= 0; got minimum nan"):
+        batchnorm_eval(Z, gamma, beta, np.zeros((4, 1)), bad_var)
+    bad_mu = np.zeros((4, 1))
+    bad_mu[1] = np.inf
+    with pytest.raises(ValueError, match=r"running_mu contains 1 NaN or infinite value\(s\), the first at index \(1, 0\)"):
+        batchnorm_eval(Z, gamma, beta, bad_mu, np.ones((4, 1)))
+
+
+def test_running_averages_reject_vectors_that_would_broadcast(rng):
+    # (n,) + (n, 1) broadcasts to (n, n) in numpy: a silent wrong shape without the check.
+    with pytest.raises(ValueError, match=r"mu must be a column of shape \(3, 1\), one value per unit; got shape \(3,\)"):
+        update_running_averages(np.zeros((3, 1)), np.ones((3, 1)), np.zeros(3), np.ones((3, 1)))
+    with pytest.raises(ValueError, match=r"running_var must be a column of shape \(3, 1\).*got shape \(1, 3\)"):
+        update_running_averages(np.zeros((3, 1)), np.ones((1, 3)), np.zeros((3, 1)), np.ones((3, 1)))
