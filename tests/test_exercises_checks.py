@@ -142,3 +142,18 @@ def test_verify_fails_odd_learner_values_with_a_message_and_never_raises(ex_id):
             outputs = {key: CallOutcome(True, value, modified=()) for key in keys}
             verdict = check.verify(outputs)
             assert not verdict.passed and verdict.message, (check.name, value)
+
+
+@pytest.mark.parametrize("ex_id", READY)
+def test_hidden_feedback_does_not_echo_what_the_learner_returned(ex_id):
+    """A learner could spell hidden inputs into a returned string, class name or array shape."""
+    from bnlab.grading.plain import Foreign
+    from bnlab.grading.spec import CallOutcome
+
+    leaks = ["SECRET (5, 7)", Foreign("object of type SECRET"), np.zeros((13, 17))]
+    values = leaks + [(v, v) for v in leaks] + [(v, v, v) for v in leaks] + [[(v, v)] for v in leaks]
+    for check in load_hidden_checks(ex_id):
+        keys = [call.key for call in check.calls()]
+        for value in values:
+            message = check.verify({key: CallOutcome(True, value) for key in keys}).message
+            assert "SECRET" not in message and "13" not in message and "17" not in message, (check.name, message)

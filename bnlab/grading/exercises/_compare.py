@@ -42,35 +42,41 @@ def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str, reveal
         if not reveal:
             kinds = re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt))\b", error)
             kind = kinds[-1] if kinds else "an error"
-            raise Mismatch(f"{function} raised {kind} on this check's inputs (run the public checks to see a traceback)")
+            raise Mismatch(f"{function} raised {kind} on this check's inputs "
+                           "(run the public checks to see a traceback)")
         raise Mismatch(f"{function} raised an error:\n{error}")
     return outcome.value
 
 
-def unpack(value: Any, count: int, function: str, names: str) -> tuple:
+def unpack(value: Any, count: int, function: str, names: str, reveal: bool = True) -> tuple:
     """``value`` as a tuple of ``count`` items (``names`` says what they are, e.g. "(Z_tilde, cache)")."""
     if not isinstance(value, (tuple, list)):
-        raise Mismatch(f"{function} must return a tuple {names}; found {_describe(value)}")
+        raise Mismatch(f"{function} must return a tuple {names}; found {describe(value, reveal)}")
     if len(value) != count:
         raise Mismatch(f"{function} must return a tuple {names} of {count} items; found {len(value)} items")
     return tuple(value)
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any, reveal: bool = True) -> str:
+    """What kind of value a learner returned, for a message.
+
+    reveal=False (hidden checks) says only the kind: a learner controls the shape it returns, the
+    text of a string and the name of a class, and could otherwise spell the hidden inputs into them.
+    """
     if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
+        return f"an array of shape {value.shape}" if reveal else "an array"
     if hasattr(value, "description"):  # a value that was not plain data (bnlab.grading.plain.Foreign)
-        return str(value.description)
+        return str(value.description) if reveal else "a value that is not numbers, arrays, tuples, lists or dicts"
     if isinstance(value, str):
-        return f"'{value}'" if len(value) < 80 else "a string"
+        return "a string"
     return f"a {type(value).__name__}"
 
 
-def as_float_array(found: Any, what: str) -> np.ndarray:
+def as_float_array(found: Any, what: str, reveal: bool = True) -> np.ndarray:
     """``found`` as float64 if it is a real numeric numpy array, else :class:`Mismatch`."""
     if not isinstance(found, np.ndarray):
         hint = " (a list? use np.array or numpy operations)" if isinstance(found, (list, tuple)) else ""
-        raise Mismatch(f"{what} must be a numpy array; found {_describe(found)}{hint}")
+        raise Mismatch(f"{what} must be a numpy array; found {describe(found, reveal)}{hint}")
     if found.dtype.kind not in "fiub":
         raise Mismatch(f"{what} must hold real numbers; found dtype {found.dtype}")
     return found.astype(np.float64)
@@ -101,7 +107,7 @@ def check_array(found: Any, expected: np.ndarray, what: str, *, reveal: bool = T
     ``mistakes`` maps a description of a common mistake to the array it would give; when the
     found values match one, the message names it.
     """
-    found = as_float_array(found, what)
+    found = as_float_array(found, what, reveal)
     expected = np.asarray(expected, dtype=np.float64)
     if found.shape != expected.shape:
         hint = shape_hint(found.shape, expected.shape)
@@ -126,7 +132,8 @@ def check_array(found: Any, expected: np.ndarray, what: str, *, reveal: bool = T
         raise Mismatch(f"{what} has the wrong values: largest difference {error[worst]:.3g} at index "
                        f"{tuple(int(i) for i in worst)} (expected {expected[worst]:.{digits}g}, "
                        f"found {found[worst]:.{digits}g})")
-    raise Mismatch(f"{what} has the wrong values ({np.mean(error > atol + rtol * np.abs(expected)):.0%} of entries differ)")
+    share = np.mean(error > atol + rtol * np.abs(expected))
+    raise Mismatch(f"{what} has the wrong values ({share:.0%} of entries differ)")
 
 
 def verdict(fn) -> Verdict:
@@ -168,6 +175,8 @@ def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str
     """
     value_of(outputs, key, function, reveal)
     modified = [_argument_label(label, arg_names) for label in outputs[key].modified]
+    if not reveal:  # "parameters['gamma3']" would tell the depth of a hidden network: name the argument only
+        modified = list(dict.fromkeys(label.split("[")[0] for label in modified))
     if modified:
         shown = ", ".join(modified[:3]) + (f" and {len(modified) - 3} more" if len(modified) > 3 else "")
         raise Mismatch(f"{function} modified {shown} in place; compute new arrays instead ({hint})")

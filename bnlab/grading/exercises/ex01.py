@@ -85,7 +85,7 @@ class BNCase:
 
 def forward_result(outputs, key: str = "fwd", reveal: bool = True):
     """Z_tilde of the learner's ``(Z_tilde, cache)``, or :class:`Mismatch`."""
-    Z_tilde, _cache = unpack(value_of(outputs, key, FN, reveal), 2, FN, "(Z_tilde, cache)")
+    Z_tilde, _cache = unpack(value_of(outputs, key, FN, reveal), 2, FN, "(Z_tilde, cache)", reveal)
     return Z_tilde
 
 

@@ -68,7 +68,7 @@ class BackwardCase:
 
 def backward_result(outputs, reveal: bool = True) -> tuple:
     """The learner's (dZ, dgamma, dbeta), or :class:`Mismatch`."""
-    return unpack(value_of(outputs, "bwd", FN, reveal), 3, FN, "(dZ, dgamma, dbeta)")
+    return unpack(value_of(outputs, "bwd", FN, reveal), 3, FN, "(dZ, dgamma, dbeta)", reveal)
 
 
 def backward_check(name: str, points: float, visibility: str, description: str, case: BackwardCase,

@@ -81,7 +81,7 @@ class LayerCase:
 
 def layer_result(outputs, key: str, reveal: bool = True):
     """A of the learner's ``(A, cache)``, or :class:`Mismatch`."""
-    A, _cache = unpack(value_of(outputs, key, FN, reveal), 2, FN, "(A, cache)")
+    A, _cache = unpack(value_of(outputs, key, FN, reveal), 2, FN, "(A, cache)", reveal)
     return A
 
 

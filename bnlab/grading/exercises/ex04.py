@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnlab.grading.exercises._compare import Mismatch, Unchanged, as_float_array, unchanged_inputs, value_of, verdict
+from bnlab.grading.exercises._compare import (Mismatch, Unchanged, as_float_array, describe, unchanged_inputs,
+                                              value_of, verdict)
 from bnlab.grading.spec import Call, Check, Exercise
 
 FN = "random_mini_batches"
@@ -53,13 +54,13 @@ def batches_of(outputs, key: str, reveal: bool = True) -> list[tuple[np.ndarray,
     value = value_of(outputs, key, FN, reveal)
     if not isinstance(value, (list, tuple)):
         raise Mismatch(f"{FN} must return a list of (X_t, Y_t) tuples; found "
-                       f"{getattr(value, 'description', type(value).__name__)}")
+                       f"{describe(value, reveal)}")
     batches = []
     for t, item in enumerate(value):
         if not isinstance(item, (list, tuple)) or len(item) != 2:
             raise Mismatch(f"mini-batch {t} must be a tuple (X_t, Y_t)")
-        batches.append((as_float_array(item[0], f"X_t of mini-batch {t}"),
-                        as_float_array(item[1], f"Y_t of mini-batch {t}")))
+        batches.append((as_float_array(item[0], f"X_t of mini-batch {t}", reveal),
+                        as_float_array(item[1], f"Y_t of mini-batch {t}", reveal)))
     return batches
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises._compare import Mismatch, Unchanged, check_array, unchanged_inputs, unpack, value_of, verdict
+from bnlab.grading.exercises._compare import (Mismatch, Unchanged, check_array, describe, unchanged_inputs, unpack,
+                                              value_of, verdict)
 from bnlab.grading.spec import Call, Check, Exercise, Ref
 
 FN = "update_parameters_with_adam"
@@ -120,11 +121,11 @@ class AdamCase:
 
 def dict_results(outputs, key: str, function: str, names: tuple[str, ...], reveal: bool = True) -> tuple[dict, ...]:
     """The learner's tuple of dicts (``names``, e.g. parameters, v, s), or :class:`Mismatch`."""
-    found = unpack(value_of(outputs, key, function, reveal), len(names), function, f"({', '.join(names)})")
+    found = unpack(value_of(outputs, key, function, reveal), len(names), function, f"({', '.join(names)})", reveal)
     for what, d in zip(names, found):
         if not isinstance(d, dict):
             raise Mismatch(f"{what} must be a dict (name -> array); found "
-                           f"{getattr(d, 'description', type(d).__name__)}")
+                           f"{describe(d, reveal)}")
     return found
 
 
