@@ -9,6 +9,7 @@ feedback never shows its inputs.
 """
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -29,8 +30,9 @@ class Mismatch(Exception):
 def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str, reveal: bool = True) -> Any:
     """The plain value of call ``key``, or raise :class:`Mismatch` with a message for a failed call.
 
-    reveal=False (hidden checks) names only the exception's type: its message and traceback could
-    show the hidden inputs (a shape in a broadcasting error, say).
+    reveal=False (hidden checks) names only the exception's type, and only a built-in one: its message
+    and traceback could show the hidden inputs (a shape in a broadcasting error, say), and a learner
+    names their own exception classes.
     """
     outcome = outputs.get(key)
     if outcome is None:
@@ -41,7 +43,7 @@ def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str, reveal
             raise Mismatch(f"{function}: {NOT_IMPLEMENTED}")
         if not reveal:
             kinds = re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt))\b", error)
-            kind = kinds[-1] if kinds else "an error"
+            kind = kinds[-1] if kinds and isinstance(getattr(builtins, kinds[-1], None), type) else "an exception"
             raise Mismatch(f"{function} raised {kind} on this check's inputs "
                            "(run the public checks to see a traceback)")
         raise Mismatch(f"{function} raised an error:\n{error}")
