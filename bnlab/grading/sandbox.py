@@ -61,8 +61,10 @@ class SandboxRun:
     seconds: float = 0.0
 
 
-def _task_count(uid: int) -> int:
-    """Processes+threads currently owned by ``uid`` (RLIMIT_NPROC counts them all)."""
+def _task_count(uid: int) -> int | None:
+    """Processes+threads currently owned by ``uid`` (RLIMIT_NPROC counts them all); None without /proc."""
+    if not os.path.isdir("/proc/self/task"):
+        return None
     count = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -94,13 +96,14 @@ def _can_drop_uid() -> bool:
     return _uid_drop_works
 
 
-def _limit_args(limits: Limits, nproc: int) -> list[str]:
+def _limit_args(limits: Limits, nproc: int | None) -> list[str]:
     """Limits for the worker, which sets them on itself before importing anything or reading the job
     (no preexec_fn: that is unsafe with the threads of ``bnlab grade --jobs``)."""
     mb = 2**20
     cpu = int(limits.timeout) + 1
-    return [f"CPU={cpu},{cpu + 1}", f"AS={limits.memory_mb * mb}", f"FSIZE={limits.file_mb * mb}", "CORE=0",
-            f"NOFILE={limits.open_files}", f"NPROC={nproc}"]
+    args = [f"CPU={cpu},{cpu + 1}", f"AS={limits.memory_mb * mb}", f"FSIZE={limits.file_mb * mb}", "CORE=0",
+            f"NOFILE={limits.open_files}"]
+    return args + ([f"NPROC={nproc}"] if nproc is not None else [])
 
 
 def _environment(workdir: str) -> dict[str, str]:
@@ -283,12 +286,21 @@ def _can_setuid() -> bool:
     return _setuid_works
 
 
+def _mode() -> str:
+    """"fork" (the preloaded server; Linux) or "exec" (a new interpreter per notebook: other systems,
+    where forking a process that loaded numpy is unsafe, or BNLAB_SANDBOX=exec)."""
+    chosen = os.environ.get("BNLAB_SANDBOX")
+    if chosen in ("fork", "exec"):
+        return chosen
+    return "fork" if sys.platform.startswith("linux") else "exec"
+
+
 def _use_uid() -> bool:
     """Switch learner processes to a throwaway uid: when root and possible, unless BNLAB_SANDBOX_NO_UID=1.
     The fork server needs only setuid; exec mode also needs the interpreter readable by that uid."""
     if os.name != "posix" or os.geteuid() != 0 or os.environ.get("BNLAB_SANDBOX_NO_UID") == "1":
         return False
-    return _can_drop_uid() if os.environ.get("BNLAB_SANDBOX") == "exec" else _can_setuid()
+    return _can_drop_uid() if _mode() == "exec" else _can_setuid()
 
 
 def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = Limits()) -> SandboxRun:
@@ -308,13 +320,14 @@ def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Li
         os.chown(private, uid, uid)
         nproc = limits.processes
     else:
-        nproc = _task_count(os.geteuid()) + limits.processes
+        tasks = _task_count(os.geteuid())
+        nproc = None if tasks is None else tasks + limits.processes
     request = {"job": str(Path(private) / "job.bin"), "results": str(results), "stdout": str(stdout_path),
                "stderr": str(stderr_path), "cwd": workdir, "env": _environment(workdir),
                "limits": _limit_args(limits, nproc), "uid": uid}
     start = time.monotonic()
     try:
-        if os.environ.get("BNLAB_SANDBOX") == "exec":
+        if _mode() == "exec":
             returncode, timed_out, error = _run_exec(request, job, limits.timeout)
         else:
             returncode, timed_out, error = _run_forked(request, limits.timeout)

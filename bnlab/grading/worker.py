@@ -21,7 +21,10 @@ if __name__ == "__main__":  # limits first, before numpy or any learner code: "N
     for _arg in _sys.argv[2:]:
         _name, _, _value = _arg.partition("=")
         _soft, _, _hard = _value.partition(",")
-        _resource.setrlimit(getattr(_resource, "RLIMIT_" + _name), (int(_soft), int(_hard or _soft)))
+        try:  # a limit this system cannot set (RLIMIT_AS on macOS) is skipped; the wall clock still holds
+            _resource.setrlimit(getattr(_resource, "RLIMIT_" + _name), (int(_soft), int(_hard or _soft)))
+        except (ValueError, OSError, AttributeError):
+            pass
 
 import builtins
 import errno
@@ -295,7 +298,10 @@ def _child(request: dict, keep: list[int]) -> None:
         for arg in request["limits"]:
             name, _, value = arg.partition("=")
             soft, _, hard = value.partition(",")
-            resource.setrlimit(getattr(resource, "RLIMIT_" + name), (int(soft), int(hard or soft)))
+            try:
+                resource.setrlimit(getattr(resource, "RLIMIT_" + name), (int(soft), int(hard or soft)))
+            except (ValueError, OSError, AttributeError):
+                pass
         if request.get("uid") is not None:
             os.setgroups([])
             os.setgid(request["uid"])
@@ -320,6 +326,11 @@ def serve() -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    try:  # orphans of learner processes (children of a killed run) are re-parented here and reaped
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -336,7 +347,7 @@ def serve() -> None:
         ready, _, _ = select.select([0, wake_r], [], [], 1.0)
         if wake_r in ready:
             os.read(wake_r, 4096)
-        while jobs:
+        while True:  # reap every exited child: jobs, and orphans re-parented to this subreaper
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
