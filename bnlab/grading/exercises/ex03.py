@@ -26,7 +26,10 @@ _G = {"relu": lambda Z: np.maximum(Z, 0), "sigmoid": lambda Z: 1 / (1 + np.exp(-
 
 @dataclass(frozen=True)
 class LayerCase:
-    """Seeded inputs: A_prev (n_prev, m), W (n, n_prev) scaled by ``w_scale``, random γ, β (n, 1)."""
+    """Seeded inputs: A_prev (n_prev, m), W (n, n_prev) scaled by ``w_scale``, random γ, β (n, 1).
+
+    zero_rows: units whose row of W is 0, so their Z is constant over the mini-batch (variance 0).
+    """
 
     seed: int
     n: int
@@ -34,11 +37,13 @@ class LayerCase:
     m: int
     activation: str
     w_scale: float = 1.0
+    zero_rows: tuple[int, ...] = ()
 
     def inputs(self) -> tuple:
         rng = np.random.default_rng(self.seed)
         A_prev = rng.standard_normal((self.n_prev, self.m))
         W = self.w_scale * rng.standard_normal((self.n, self.n_prev))
+        W[list(self.zero_rows), :] = 0.0
         gamma = rng.uniform(0.5, 2.0, (self.n, 1))
         beta = rng.uniform(-1.0, 1.0, (self.n, 1))
         return A_prev, W, gamma, beta, self.activation

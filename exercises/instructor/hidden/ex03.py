@@ -15,6 +15,8 @@ HIDDEN_CHECKS: list[Check] = [
                 LayerCase(seed=604, n=3, n_prev=4, m=2, activation="tanh")),
     layer_check("large_weights", 1, "hidden", "A when the weights (and so |Z|) are large: Batch Norm rescales Z",
                 LayerCase(seed=605, n=4, n_prev=6, m=8, activation="sigmoid", w_scale=1e3)),
+    layer_check("constant_unit", 1, "hidden", "a unit whose Z is the same for every example (its A is g(beta))",
+                LayerCase(seed=607, n=4, n_prev=3, m=6, activation="sigmoid", zero_rows=(2,))),
     layer_check("single_unit", 1, "hidden", "A for a layer of one unit",
                 LayerCase(seed=606, n=1, n_prev=3, m=5, activation="relu")),
     layer_check("leaves_inputs_unchanged", 1, "hidden", "correct A, and A_prev, W, gamma and beta are not modified in place",
