@@ -77,6 +77,8 @@ HOSTILE = {
     "helper_in_graded_cell": ([D + "def _twice(v):\n    return v + v\n\ndef double(x):\n    return _twice(x)\n"], 4, []),
     "prints_forever": ([D + "def double(x):\n    while True:\n        print('x' * 10**6)\n"], 0, ["file size limit"]),
     "infinite_recursion": ([D + "def double(x):\n    return double(x)\n"], 0, ["RecursionError"]),
+    "kills_itself": ([D + "import os, signal\n\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"], 0, ["SIGKILL"]),
+    "segfault": ([D + "import ctypes\n\ndef double(x):\n    return ctypes.string_at(0)\n"], 0, ["segmentation fault"]),
     "last_definition_wins": ([D + "def double(x):\n    return x\n", fx.DOUBLE_CELL], 4, []),
 }
 
