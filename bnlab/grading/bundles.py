@@ -17,7 +17,7 @@ from pathlib import Path
 from bnlab.grading.course import PACKAGE_DIR
 
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".pytest_cache")
-TOP_FILES = ("README.md", "LICENSE", "pyproject.toml")
+TOP_FILES = ("README.md", "LICENSE", "pyproject.toml", "Makefile")  # `make lab` works in the release
 
 
 class BundleError(ValueError):
