@@ -69,7 +69,8 @@ def test_notebook_has_a_stub_per_graded_function_and_a_public_check_cell(ex_id):
 @pytest.mark.parametrize("ex_id", READY)
 def test_stored_outputs_of_the_stub_say_not_implemented(ex_id):
     nb = json.loads(notebook_path(ex_id).read_text())
-    check_cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "run_public_checks" in "".join(c["source"]))
+    check_cell = next(c for c in nb["cells"]
+                      if c["cell_type"] == "code" and "run_public_checks" in "".join(c["source"]))
     text = "".join("".join(o.get("text", "")) for o in check_cell["outputs"])
     assert "not implemented yet" in text
     assert "Traceback" not in text

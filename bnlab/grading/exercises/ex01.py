@@ -1,7 +1,8 @@
 """Exercise 1: ``batchnorm_forward(Z, gamma, beta, eps=1e-5) -> (Z_tilde, cache)``.
 
-The public checks below ship with the notebook (each also reports a wrong return type or shape); the hidden ones (other shapes, m = 2, large |Z|,
-a constant unit, ε, inputs left unchanged) are in ``exercises/instructor/hidden/ex01.py``.
+The public checks below ship with the notebook (each also reports a wrong return type or shape);
+the hidden ones (other shapes, m = 2, large |Z|, a constant unit, ε, inputs left unchanged) are in
+``exercises/instructor/hidden/ex01.py``.
 :class:`BNCase` and :func:`forward_values_check` are shared with those and with exercises 2 and 3.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises._compare import (Mismatch, Unchanged, as_float_array, check_array, unchanged_inputs,
+from bnlab.grading.exercises._compare import (Mismatch, Unchanged, check_array, unchanged_inputs,
                                               unpack, value_of, verdict)
 from bnlab.grading.spec import Call, Check, Exercise
 
@@ -68,12 +69,15 @@ class BNCase:
         mu0, var0 = Z.mean(axis=0, keepdims=True), Z.var(axis=0, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             found = {
-                "the unbiased variance 1/(m-1); Batch Norm uses the biased 1/m": (Z - mu) / np.sqrt(var * m / (m - 1) + eps),
+                "the unbiased variance 1/(m-1); Batch Norm uses the biased 1/m":
+                    (Z - mu) / np.sqrt(var * m / (m - 1) + eps),
                 "epsilon outside the square root; use sqrt(var + eps)": (Z - mu) / (np.sqrt(var) + eps),
                 "Batch Norm without epsilon": (Z - mu) / np.sqrt(var),
                 "the default eps instead of the eps argument": (Z - mu) / np.sqrt(var + 1e-5),
-                "statistics over the units (axis=0); average over the examples, axis=1": (Z - mu0) / np.sqrt(var0 + eps),
-                "one mean and variance for the whole matrix; each unit (row) has its own": (Z - Z.mean()) / np.sqrt(Z.var() + eps),
+                "statistics over the units (axis=0); average over the examples, axis=1":
+                    (Z - mu0) / np.sqrt(var0 + eps),
+                "one mean and variance for the whole matrix; each unit (row) has its own":
+                    (Z - Z.mean()) / np.sqrt(Z.var() + eps),
             }
             found = {name: gamma * Z_norm + beta for name, Z_norm in found.items()}
             Z_norm = (Z - mu) / np.sqrt(var + eps)
@@ -114,15 +118,19 @@ def _normalized_check() -> Check:
     def verify(outputs):
         def judge():
             Z_tilde = forward_result(outputs)
-            found = as_float_array(Z_tilde, "Z_tilde")
-            if found.shape == (3, 5) and np.isfinite(found).all():
-                means, variances = found.mean(axis=1), found.var(axis=1)
-                if not (np.allclose(means, 0, atol=1e-7) and np.allclose(variances, 1, atol=1e-3)):
-                    raise Mismatch(
-                        "with gamma = 1, beta = 0 each unit (row) of Z_tilde must have mean 0 and variance 1 over "
-                        f"the examples; found row means {(np.round(means, 3) + 0.0).tolist()} and variances "
-                        f"{(np.round(variances, 3) + 0.0).tolist()}. Compute mu and var with axis=1, keepdims=True")
-            check_array(Z_tilde, case.expected(), "Z_tilde", mistakes=case.mistakes())
+            try:
+                check_array(Z_tilde, case.expected(), "Z_tilde", mistakes=case.mistakes())
+            except Mismatch as failure:
+                if "they match" in str(failure) or "wrong values" not in str(failure):
+                    raise  # a named mistake, or a wrong type/shape/NaN: that message says more
+                means, variances = Z_tilde.mean(axis=1), Z_tilde.var(axis=1)
+                if np.allclose(means, 0, atol=1e-7) and np.allclose(variances, 1, atol=1e-3):
+                    raise
+                raise Mismatch(
+                    "with gamma = 1, beta = 0 each unit (row) of Z_tilde must have mean 0 and variance 1 over "
+                    f"the examples; found row means {(np.round(means, 3) + 0.0).tolist()} and variances "
+                    f"{(np.round(variances, 3) + 0.0).tolist()}. Compute mu and var with axis=1, keepdims=True"
+                ) from None
             return "each unit has mean 0 and variance 1 over the mini-batch"
         return verdict(judge)
 

@@ -19,7 +19,8 @@ HIDDEN_CHECKS: list[Check] = [
                 LayerCase(seed=607, n=4, n_prev=3, m=6, activation="sigmoid", zero_rows=(2,))),
     layer_check("single_unit", 1, "hidden", "A for a layer of one unit",
                 LayerCase(seed=606, n=1, n_prev=3, m=5, activation="relu")),
-    layer_check("leaves_inputs_unchanged", 1, "hidden", "correct A, and A_prev, W, gamma and beta are not modified in place",
+    layer_check("leaves_inputs_unchanged", 1, "hidden",
+                "correct A, and A_prev, W, gamma and beta are not modified in place",
                 LayerCase(seed=608, n=4, n_prev=5, m=6, activation="relu"),
                 unchanged=Unchanged(("A_prev", "W", "gamma", "beta"))),
 ]

@@ -19,7 +19,8 @@ HIDDEN_CHECKS: list[Check] = [
                     BatchCase(seed=804, n_x=2, n_y=3, m=150, size=None)),
     seed_check("different_seed_different_batches", 1, "hidden", "another seed gives another shuffle",
                BatchCase(seed=805, n_x=4, n_y=3, m=40, size=10, call_seed=1), other_seed=2),
-    partition_check("leaves_X_and_Y_unchanged", 1, "hidden", "correct mini-batches, and X and Y are not shuffled in place",
+    partition_check("leaves_X_and_Y_unchanged", 1, "hidden",
+                    "correct mini-batches, and X and Y are not shuffled in place",
                     BatchCase(seed=808, n_x=3, n_y=4, m=50, size=16),
                     unchanged=Unchanged(("X", "Y"), "index with a permutation, e.g. X[:, permutation]")),
 ]
