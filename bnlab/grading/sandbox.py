@@ -1,18 +1,20 @@
 """Run learner code in a separate, limited process and bring back plain data (the grader side).
 
-One call of :func:`run_learner` starts ``python -I worker.py RESULTS`` with:
+One call of :func:`run_learner` runs one notebook's graded cells and calls in a new process: on
+Linux a child forked by the fork server (``worker.py --server``, numpy imported once, never bnlab);
+elsewhere, or with ``BNLAB_SANDBOX=exec``, a fresh ``python -I worker.py RESULTS``. That process gets:
 
 - a fresh temporary working directory (also HOME and TMPDIR) and a scrubbed environment
   (minimal PATH, no PYTHONPATH, one BLAS/OpenMP thread);
 - its own session (process group), killed as a whole at the wall-clock timeout and after it ends;
-- resource limits the worker sets on itself before it imports numpy or reads any learner code:
-  CPU time, address space (memory), processes (fork bombs), file size, open files, no core dumps;
+- resource limits it sets on itself before it reads any learner code: CPU time, address space
+  (memory), processes (fork bombs), file size, open files, no core dumps;
 - when the grader runs as root and it works here, a throwaway user id, so the process-count limit
-  applies and the learner cannot write the grader's files.
+  applies and the learner cannot write the grader's files or signal its processes.
 
-The job (graded source and call inputs) goes in through stdin; the results file is written by the
-worker after all calls, in a private directory outside the working directory, and must carry the
-nonce of this run. A missing, corrupt or foreign results file means the run crashed.
+The job (graded source and call inputs) is a plain-data file in a private directory outside the
+working directory; the worker writes its results there after all calls, with the nonce of this run.
+A missing, corrupt or foreign results file means the run crashed.
 """
 from __future__ import annotations
 
