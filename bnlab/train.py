@@ -73,6 +73,8 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
                   hint="Y needs one column per example of X")
     num_steps = positive_int("num_steps", num_steps)
     mini_batch_size = positive_int("mini_batch_size", mini_batch_size)
+    if X.shape[1] == 0:  # else there is no mini-batch at all and the loop never ends
+        raise ValueError(f"X has shape {X.shape}: no examples to train on; expected at least one column")
     if net.batchnorm and min(mini_batch_size, X.shape[1]) < 2:  # else every mini-batch is skipped, forever
         raise ValueError(
             f"with Batch Norm every mini-batch needs at least 2 examples; got mini_batch_size={mini_batch_size} "

@@ -137,6 +137,8 @@ def test_one_example_mini_batches_with_batch_norm_are_an_error_not_an_endless_lo
             train(net, digits.X_train, digits.Y_train, Adam(), 5, mini_batch_size=1)
         with pytest.raises(ValueError, match=r"got mini_batch_size=64 and X with 1 example"):
             train(net, digits.X_train[:, :1], digits.Y_train[:, :1], Adam(), 5)
+        with pytest.raises(ValueError, match=r"X has shape \(64, 0\): no examples to train on"):
+            train(Network([64, 8, 10], batchnorm=False), digits.X_train[:, :0], digits.Y_train[:, :0], Adam(), 5)
     # Without Batch Norm one example per step is fine.
     history = train(Network([64, 8, 10], batchnorm=False), digits.X_train[:, :5], digits.Y_train[:, :5], Adam(), 7,
                     mini_batch_size=1)
