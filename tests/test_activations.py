@@ -77,3 +77,9 @@ def test_unknown_activation_is_named():
         activation_forward(np.zeros((2, 2)), "softplus")
     with pytest.raises(ValueError, match=r"got 'Relu'"):
         activation_backward(np.zeros((2, 2)), np.zeros((2, 2)), "Relu")
+
+
+def test_backward_takes_the_cache_by_the_api_name(rng):
+    Z, dA = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    A, cache = activation_forward(Z, name="tanh")
+    np.testing.assert_allclose(activation_backward(dA=dA, cache=cache, name="tanh"), dA * (1 - A**2), rtol=1e-12)
