@@ -197,3 +197,16 @@ def test_huge_or_deep_structures_become_descriptions_not_grader_memory():
     assert isinstance(many, list) and any(isinstance(row, plain.Foreign) or
                                           any(isinstance(x, plain.Foreign) for x in row) for row in many)
     assert plain.roundtrip([0] * (plain.MAX_ITEMS + 1)) == plain.Foreign(f"a structure with more than {plain.MAX_ITEMS} items")
+
+
+def test_public_checks_in_a_real_kernel_show_the_learners_line_and_nothing_that_varies():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import numpy as np\n\ndef batchnorm_forward(Z, gamma, beta, eps=1e-5):\n"
+                                  "    mu = Z.mean(axis=1, keepdims=True)\n    return Z @ mu, None\n"),
+        nbformat.v4.new_code_cell('from bnlab.grading import run_public_checks\n\nrun_public_checks("ex01", globals())')])
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    text = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    assert "FAIL" in text and "your notebook cell, line 5, in batchnorm_forward" in text
+    assert "return Z @ mu, None" in text and "ipykernel" not in text and "/tmp" not in text

@@ -31,6 +31,7 @@ import errno
 import importlib.util
 import linecache
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -39,6 +40,7 @@ import numpy as np
 
 MAX_MESSAGE = 2000
 CELL_PREFIX = "<graded cell"  # code object file names of learner code: "<graded cell 3: name>"
+_KERNEL_CELL = re.compile(r"ipykernel_\d+[/\\]\d+\.py$")  # a cell run in Jupyter (public checks in the kernel)
 
 
 def _load_plain():
@@ -56,7 +58,8 @@ plain = _load_plain()
 
 def learner_traceback(exc: BaseException, memory_mb: int | None = None) -> str:
     """``Type: message`` plus the learner's own frames only (grader frames are trimmed)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(CELL_PREFIX)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.startswith(CELL_PREFIX) or _KERNEL_CELL.search(f.filename)]
     lines = []
     if frames:
         lines.append("Traceback (your code, most recent call last):")
@@ -65,7 +68,8 @@ def learner_traceback(exc: BaseException, memory_mb: int | None = None) -> str:
             if f is None:
                 lines.append(f"  ... {len(frames) - 6} more calls ...")
                 continue
-            lines.append(f"  {f.filename.strip('<>')}, line {f.lineno}, in {f.name}")
+            where = f.filename.strip("<>") if f.filename.startswith(CELL_PREFIX) else "your notebook cell"
+            lines.append(f"  {where}, line {f.lineno}, in {f.name}")
             if f.line:
                 lines.append(f"    {f.line.strip()[:200]}")
     head = "\n".join(lines)
