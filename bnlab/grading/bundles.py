@@ -113,10 +113,14 @@ def build_release(out: str | Path, source: str | Path | None = None) -> Path:
 
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once when building the autograder image.
+# Gradescope runs this once when it builds the autograder image: a virtual environment with bnlab.
 set -euo pipefail
-SOURCE="${BNLAB_AUTOGRADER_ROOT:-/autograder}/source"
-python3 -m pip install --no-cache-dir "$SOURCE/package"
+ROOT="${BNLAB_AUTOGRADER_ROOT:-/autograder}"
+if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
+  apt-get update && apt-get install -y python3 python3-venv python3-pip
+fi
+python3 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --no-cache-dir "$ROOT/source/package"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -124,7 +128,9 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # /autograder/results/results.json. BNLAB_AUTOGRADER_ROOT and BNLAB_PYTHON override the paths (tests).
 set -euo pipefail
 ROOT="${BNLAB_AUTOGRADER_ROOT:-/autograder}"
-PYTHON="${BNLAB_PYTHON:-python3}"
+DEFAULT_PYTHON="$ROOT/venv/bin/python"
+[ -x "$DEFAULT_PYTHON" ] || DEFAULT_PYTHON=python3
+PYTHON="${BNLAB_PYTHON:-$DEFAULT_PYTHON}"
 export BNLAB_INSTRUCTOR="$ROOT/source/instructor"
 export PYTHONPATH="$ROOT/source/package"
 cd "$ROOT"
