@@ -24,14 +24,16 @@ def linear_forward(A_prev, W, b=None):
     return Z, (A_prev, W, b is not None)
 
 
-def linear_backward(dZ, cache):
+def linear_backward(dZ, cache, need_dA_prev=True):
     """Gradients of Z = W A_prev (+ b). dZ: (n[l], m).
 
     Returns dA_prev (n[l−1], m), dW (n[l], n[l−1]) and db (n[l], 1), or None when the layer has no b.
     The 1/m of the mean loss is already inside dZ (see :mod:`bnlab.losses`).
+    need_dA_prev=False returns None for dA_prev: the first layer's A_prev is X, whose gradient nobody
+    uses, and skipping W.T dZ saves a third of that (largest) layer's backward work.
     """
     A_prev, W, has_b = cache
     dW = dZ @ A_prev.T
-    dA_prev = W.T @ dZ
+    dA_prev = W.T @ dZ if need_dA_prev else None
     db = dZ.sum(axis=1, keepdims=True) if has_b else None
     return dA_prev, dW, db

@@ -31,12 +31,15 @@ def layer_forward(A_prev, W, gamma, beta, activation, eps=1e-5):
     return A, (linear_cache, bn_cache, activation_cache, activation)
 
 
-def layer_backward(dA, cache):
-    """Backward through :func:`layer_forward`. dA: (n[l], m). Returns dA_prev, dW, dgamma, dbeta."""
+def layer_backward(dA, cache, need_dA_prev=True):
+    """Backward through :func:`layer_forward`. dA: (n[l], m). Returns dA_prev, dW, dgamma, dbeta.
+
+    need_dA_prev=False (the first layer) returns None for dA_prev, see :func:`linear_backward`.
+    """
     linear_cache, bn_cache, activation_cache, activation = cache
     dZ_tilde = activation_backward(dA, activation_cache, activation)
     dZ, dgamma, dbeta = batchnorm_backward(dZ_tilde, bn_cache)
-    dA_prev, dW, _ = linear_backward(dZ, linear_cache)
+    dA_prev, dW, _ = linear_backward(dZ, linear_cache, need_dA_prev)
     return dA_prev, dW, dgamma, dbeta
 
 
@@ -168,14 +171,15 @@ class Network:
             raise ValueError("backward needs the caches of a train-mode forward (train=True)")
         loss, dZ = LOSSES[self.output](caches[-1]["ZL"], Y)
         grads = {}
-        dA, grads[f"dW{self.L}"], grads[f"db{self.L}"] = linear_backward(dZ, caches[-1]["linear"])
+        # Layer 1 skips dA[0] = dX: no parameter is upstream of X (need_dA_prev=False).
+        dA, grads[f"dW{self.L}"], grads[f"db{self.L}"] = linear_backward(dZ, caches[-1]["linear"], self.L > 1)
         for l in range(self.L - 1, 0, -1):
             cache = caches[l - 1]
             if self.batchnorm:
-                dA, grads[f"dW{l}"], grads[f"dgamma{l}"], grads[f"dbeta{l}"] = layer_backward(dA, cache["layer"])
+                dA, grads[f"dW{l}"], grads[f"dgamma{l}"], grads[f"dbeta{l}"] = layer_backward(dA, cache["layer"], l > 1)
             else:
                 dZ = activation_backward(dA, cache["activation"], self.activation)
-                dA, grads[f"dW{l}"], grads[f"db{l}"] = linear_backward(dZ, cache["linear"])
+                dA, grads[f"dW{l}"], grads[f"db{l}"] = linear_backward(dZ, cache["linear"], l > 1)
         # Same order as the parameters: dW1, dgamma1, dbeta1, …
         return loss, {f"d{name}": grads[f"d{name}"] for name in self.parameters}
 

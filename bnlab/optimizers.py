@@ -106,12 +106,33 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, 
     _check_grads(parameters, grads)
     _check_state("v", v, grads)
     _check_state("s", s, grads)
-    v = {k: beta1 * v[k] + (1 - beta1) * g for k, g in grads.items()}
-    s = {k: beta2 * s[k] + (1 - beta2) * g**2 for k, g in grads.items()}
     c1, c2 = 1 - beta1**t, 1 - beta2**t
-    new = {name: p - learning_rate * (v[f"d{name}"] / c1) / (np.sqrt(s[f"d{name}"] / c2) + epsilon)
-           for name, p in parameters.items()}
-    return new, v, s
+    new, v_new, s_new = {}, {}, {}
+    for name, p in parameters.items():
+        k = f"d{name}"
+        new[name], v_new[k], s_new[k] = _adam_update(p, grads[k], v[k], s[k], learning_rate, beta1, beta2,
+                                                     epsilon, c1, c2)
+    return new, v_new, s_new
+
+
+def _adam_update(p, dp, v, s, learning_rate, beta1, beta2, epsilon, c1, c2):
+    """Adam's formulas for one parameter, in the same order of operations (so the same numbers), but
+    computed in place in the three new arrays v, s, p and one scratch array instead of a new temporary
+    per operation: allocating and first touching fresh memory is most of the cost on arrays this small."""
+    scratch = np.multiply(dp, 1 - beta1)
+    v = np.multiply(v, beta1)
+    v += scratch                                     # v = β1·v + (1 − β1)·dp
+    np.square(dp, out=scratch)
+    scratch *= 1 - beta2
+    s = np.multiply(s, beta2)
+    s += scratch                                     # s = β2·s + (1 − β2)·dp²
+    np.divide(s, c2, out=scratch)
+    np.sqrt(scratch, out=scratch)
+    scratch += epsilon                               # √ŝ + ε
+    step = np.divide(v, c1)
+    step *= learning_rate
+    step /= scratch                                  # α·v̂/(√ŝ + ε)
+    return np.subtract(p, step, out=step), v, s      # p − α·v̂/(√ŝ + ε)
 
 
 class GradientDescent:
