@@ -25,7 +25,8 @@ def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
     Y = as_matrix("Y", Y, cols=m, hint=f"X has {m} examples (columns), so Y needs {m} columns too")
     mini_batch_size = positive_int("mini_batch_size", mini_batch_size)
     permutation = np.random.default_rng(seed).permutation(m)
-    X_shuffled, Y_shuffled = X[:, permutation], Y[:, permutation]
+    # The columns X[:, permutation]; np.take gathers them several times faster than fancy indexing.
+    X_shuffled, Y_shuffled = np.take(X, permutation, axis=1), np.take(Y, permutation, axis=1)
     return [(X_shuffled[:, k:k + mini_batch_size], Y_shuffled[:, k:k + mini_batch_size])
             for k in range(0, m, mini_batch_size)]
 
