@@ -58,12 +58,13 @@ def png_count(cell) -> int:
 
 
 def normalize(nb) -> None:
-    """Give cells stable ids (``cell-00``, …) and the notebook the ``python3`` kernelspec, in place."""
+    """Give cells stable ids (``cell-00``, …) and the notebook the ``python3`` kernel (its display name kept), in place."""
     width = max(2, len(str(len(nb.cells) - 1)))
     for index, cell in enumerate(nb.cells):
         cell.id = f"cell-{index:0{width}d}"
         cell.metadata.pop("execution", None)
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    kernelspec = nb.metadata.get("kernelspec", {})
+    nb.metadata["kernelspec"] = {**KERNELSPEC, "display_name": kernelspec.get("display_name", KERNELSPEC["display_name"])}
 
 
 def execute(path, timeout=600) -> float:

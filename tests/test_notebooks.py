@@ -96,11 +96,14 @@ def test_execute_runs_in_the_notebooks_folder_and_stores_nothing_that_varies(tmp
              nbformat.v4.new_code_cell("print(open('data.txt').read())"),
              nbformat.v4.new_code_cell("6 * 7")]
     path = tmp_path / "small.ipynb"
-    nbformat.write(_notebook(cells), path)
+    nb = _notebook(cells)
+    nb.metadata["kernelspec"]["display_name"] = "Python 3"
+    nbformat.write(nb, path)
     notebook_tools.execute(path)
     nb = read(path)
     assert execution_problems(nb) == []
     assert nb.cells[1].outputs[0].text == "found\n"
     assert nb.cells[2].outputs[0].data["text/plain"] == "42"
     assert [cell.id for cell in nb.cells] == ["cell-00", "cell-01", "cell-02"]
+    assert nb.metadata["kernelspec"] == {"name": "python3", "display_name": "Python 3", "language": "python"}
     assert not re.search(r'"(execution|iopub\.\w+|shell\.execute_reply)"', path.read_text())
