@@ -29,8 +29,10 @@ def is_figure_cell(cell):
     return FIGURE_TAG in cell.metadata.get("tags", [])
 
 
-def test_the_course_notebooks_are_found():
-    assert NOTEBOOKS, f"expected the numbered notebooks in {NOTEBOOK_DIR}; found {NOTEBOOKS}"
+def test_the_course_notebooks_are_numbered_01_to_n_without_gaps():
+    numbers = [int(path.name[:2]) for path in NOTEBOOKS]
+    assert numbers == list(range(1, len(NOTEBOOKS) + 1)), f"found {[p.name for p in NOTEBOOKS]}"
+    assert len(NOTEBOOKS) >= 4
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -69,6 +71,8 @@ def test_each_notebook_links_to_the_next(path):
 
 def test_the_readme_lists_every_notebook_in_order():
     readme = (NOTEBOOK_DIR / "README.md").read_text()
+    linked = re.findall(r"\]\(([^)]+\.ipynb)\)", readme)
+    assert all((NOTEBOOK_DIR / name).is_file() for name in linked), f"README links to a missing notebook: {linked}"
     positions = [readme.find(path.name) for path in NOTEBOOKS]
     assert -1 not in positions, f"notebooks/README.md does not name {[p.name for p, i in zip(NOTEBOOKS, positions) if i < 0]}"
     assert positions == sorted(positions)
