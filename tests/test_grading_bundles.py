@@ -90,8 +90,28 @@ def test_the_gradescope_bundle_grades_a_submission_into_results_json(tmp_path):
     assert {t["visibility"] for t in ex01} == {"visible", "after_published"}
     assert all(t["visibility"] == "after_published" for t in ex01 if "(hidden)" in t["name"])
     others = [t for t in results["tests"] if not t["name"].startswith("ex01 ")]
-    assert all(t["score"] == 0 and "missing notebook" in t["output"] for t in others)
+    assert others and all(t["score"] == 0 and "missing notebook" in t["output"] for t in others)
     assert results["score"] == pytest.approx(sum(t["score"] for t in ex01))
+
+
+def test_a_gradescope_assignment_can_grade_just_some_exercises(tmp_path):
+    bundle = tmp_path / "bundle"
+    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "autograder"
+    shutil.copytree(bundle, root / "source")
+    _solution_notebook("ex01", root / "submission" / "nested")  # Gradescope keeps the learner's folders
+    env = {**os.environ, "BNLAB_AUTOGRADER_ROOT": str(root), "BNLAB_PYTHON": sys.executable}
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["tests"] and all(t["name"].startswith("ex01 ") for t in results["tests"])
+    assert results["score"] == sum(t["max_score"] for t in results["tests"])
+    bad = subprocess.run(CLI + ["gradescope", "--out", str(tmp_path / "b2"), "--exercises", "ex99"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "ex99" in bad.stderr
 
 
 def test_grading_without_the_hidden_checks_is_a_clear_error(tmp_path):

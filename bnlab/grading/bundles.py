@@ -134,20 +134,28 @@ PYTHON="${BNLAB_PYTHON:-$DEFAULT_PYTHON}"
 export BNLAB_INSTRUCTOR="$ROOT/source/instructor"
 export PYTHONPATH="$ROOT/source/package"
 cd "$ROOT"
-exec "$PYTHON" -m bnlab.grading.autograder --root "$ROOT" "$@"
+exec "$PYTHON" -m bnlab.grading.autograder --root "$ROOT" --exercises "__EXERCISES__" "$@"
 """
 
 
-def build_gradescope(out: str | Path, instructor: str | Path | None = None, source: str | Path | None = None) -> Path:
-    """The Gradescope autograder folder in ``out`` and ``out/autograder.zip``."""
-    from bnlab.grading.course import instructor_dir
+def build_gradescope(out: str | Path, instructor: str | Path | None = None, source: str | Path | None = None,
+                     exercises: str = "all") -> Path:
+    """The Gradescope autograder folder in ``out`` and ``out/autograder.zip``.
+
+    exercises: "all" or a comma-separated list ("ex01,ex02"): what one Gradescope assignment grades.
+    """
+    from bnlab.grading.course import instructor_dir, load_course
+
+    for ex_id in ([] if exercises == "all" else exercises.split(",")):
+        load_course(instructor, only=ex_id.strip())  # an unknown id is a CourseError now, not at grading time
 
     root = source_root(source)
     hidden = instructor_dir(instructor) / "hidden"
     out = _fresh(Path(out))
     _copy_package(root, out / "package")
     shutil.copytree(hidden, out / "instructor" / "hidden", ignore=SKIP)
-    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+    run_autograder = RUN_AUTOGRADER.replace("__EXERCISES__", exercises.replace(" ", ""))
+    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", run_autograder)):
         (out / name).write_text(text)
         (out / name).chmod(0o755)
     with zipfile.ZipFile(out / "autograder.zip", "w", zipfile.ZIP_DEFLATED) as zf:

@@ -97,7 +97,7 @@ def run_gradescope(args) -> int:
     from bnlab.grading.course import CourseError
 
     try:
-        out = build_gradescope(args.out, args.instructor, args.source)
+        out = build_gradescope(args.out, args.instructor, args.source, args.exercises)
     except (BundleError, CourseError) as exc:
         print(f"bnlab gradescope: {exc}", file=sys.stderr)
         return 2
@@ -137,6 +137,8 @@ def add_subcommand(subparsers) -> None:
 
     p = subparsers.add_parser("gradescope", help="instructors: build the Gradescope autograder bundle")
     p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--exercises", default="all", metavar="IDS",
+                   help='what the Gradescope assignment grades: "all" (default) or e.g. "ex01,ex02"')
     p.add_argument("--instructor", metavar="DIR", help="folder with hidden/exNN.py (default: exercises/instructor)")
     p.add_argument("--source", help="the bnlab checkout (default: the one this package runs from)")
     p.set_defaults(run=run_gradescope)
