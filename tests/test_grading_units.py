@@ -75,6 +75,15 @@ def test_unreadable_notebooks_raise_a_learner_message(tmp_path, content, message
         read_graded_cells(path)
 
 
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from bnlab.grading import notebook
+
+    path = fx.notebook(tmp_path / "ex01.ipynb", [fx.DOUBLE_CELL])
+    monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 100)
+    with pytest.raises(NotebookError, match="too large"):
+        read_graded_cells(path)
+
+
 @pytest.mark.parametrize("source", [
     "import bnlab", "import numpy, bnlab.batchnorm as bn", "from bnlab import batchnorm_forward",
     "from bnlab.batchnorm import batchnorm_forward", "import importlib\nm = importlib.import_module('bnlab')",

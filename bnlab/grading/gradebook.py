@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bnlab.grading.course import Course
 from bnlab.grading.engine import ExerciseResult, grade_notebook
+from bnlab.grading.notebook import MAX_NOTEBOOK_BYTES
 from bnlab.grading.report import feedback_markdown, gradescope_results
 from bnlab.grading.sandbox import Limits
 
@@ -68,7 +69,11 @@ def submission_hash(folder: Path, course: Course, limits: Limits) -> str:
         digest.update(f"|{graded.exercise.id}|".encode())
         if path is not None:
             digest.update(str(path.relative_to(folder)).encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+            stat = path.stat()
+            if stat.st_size > MAX_NOTEBOOK_BYTES:  # refused by the reader anyway: do not read it
+                digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+            else:
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 

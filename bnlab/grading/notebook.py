@@ -14,6 +14,7 @@ from pathlib import Path
 
 _GRADED = re.compile(r"^\s*#\s*GRADED FUNCTION:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 _FORBIDDEN_PACKAGE = "bnlab"
+MAX_NOTEBOOK_BYTES = 32 * 2**20
 
 
 class NotebookError(ValueError):
@@ -31,6 +32,12 @@ def read_graded_cells(path: str | Path) -> list[GradedCell]:
     """The graded cells of the notebook at ``path``, in order. Raises NotebookError with a learner message."""
     path = Path(path)
     try:
+        if not path.is_file():
+            raise FileNotFoundError
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"{path.name} is too large to be an exercise notebook "
+                                f"({path.stat().st_size / 2**20:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES // 2**20} MB): "
+                                "clear the cell outputs and save it again")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise NotebookError(f"notebook not found: {path.name}") from None
