@@ -28,7 +28,7 @@ def layer_forward(A_prev, W, gamma, beta, activation, eps=1e-5):
     Z, linear_cache = linear_forward(A_prev, W)
     Z_tilde, bn_cache = batchnorm_forward(Z, gamma, beta, eps)
     A, activation_cache = activation_forward(Z_tilde, activation)
-    return A, (linear_cache, bn_cache, activation_cache, activation)
+    return A, (linear_cache, bn_cache, activation_cache, activation, A)
 
 
 def layer_backward(dA, cache, need_dA_prev=True):
@@ -36,8 +36,8 @@ def layer_backward(dA, cache, need_dA_prev=True):
 
     need_dA_prev=False (the first layer) returns None for dA_prev, see :func:`linear_backward`.
     """
-    linear_cache, bn_cache, activation_cache, activation = cache
-    dZ_tilde = activation_backward(dA, activation_cache, activation)
+    linear_cache, bn_cache, activation_cache, activation, A = cache
+    dZ_tilde = activation_backward(dA, activation_cache, activation, A)  # g' from A: no g recomputed
     dZ, dgamma, dbeta = batchnorm_backward(dZ_tilde, bn_cache)
     dA_prev, dW, _ = linear_backward(dZ, linear_cache, need_dA_prev)
     return dA_prev, dW, dgamma, dbeta
