@@ -227,3 +227,19 @@ def plot_accuracy_vs_batch_size(batch_sizes, accuracies, eval_accuracy, title):
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def plot_estimates_vs_step(curves, true_value, ylabel, title):
+    """Running estimates of one statistic against training step, one line per entry of curves
+    ({label: (T,) values}), with the true value they should approach as a dashed line.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=label)
+    ax.axhline(true_value, color="black", linestyle="--", linewidth=1, label=f"true value {true_value:g}")
+    ax.set_xlabel("training step (mini-batch)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="best")
+    fig.tight_layout()
+    return fig
