@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bnlab import Network, check_network_gradients, one_hot
-from conftest import GRAD_TOL, min_abs_activation_input, randomize_biases
+from conftest import GRAD_TOL, H, min_abs_activation_input, randomize_biases
 
 
 def data(rng, n_x, m, output, K=3):
@@ -79,7 +79,7 @@ def test_network_gradient_check(rng, batchnorm, activation, output):
     if activation == "relu":  # no activation input within 1e-4 of relu's kink (h is 1e-6)
         assert min_abs_activation_input(net, X) > 1e-4
     running_before = {k: v.copy() for k, v in net.running.items()}
-    errors = check_network_gradients(net, X, Y)
+    errors = check_network_gradients(net, X, Y, h=H)
     assert set(errors) == set(net.parameters)
     assert max(errors.values()) < GRAD_TOL, errors
     for k, v in running_before.items():  # the check must not move the running averages
@@ -94,7 +94,7 @@ def test_network_with_no_hidden_layer(rng):
         X, Y, labels = data(rng, 4, 6, "softmax")
         _, grads = net.loss_and_grads(X, Y)
         assert list(grads) == ["dW1", "db1"]
-        assert max(check_network_gradients(net, X, Y).values()) < GRAD_TOL
+        assert max(check_network_gradients(net, X, Y, h=H).values()) < GRAD_TOL
 
 
 # --- forward: train and eval modes ---------------------------------------------------------------------
