@@ -219,3 +219,12 @@ def test_public_checks_in_a_real_kernel_show_the_learners_line_and_nothing_that_
     text = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert "FAIL" in text and "your notebook cell, line 5, in batchnorm_forward" in text
     assert "return Z @ mu, None" in text and "ipykernel" not in text and "/tmp" not in text
+
+
+def test_hidden_failure_names_only_builtin_exception_types():
+    from bnlab.grading.engine import _failure_kind
+
+    assert _failure_kind("Traceback ...\nValueError: shapes (7,13) and (5,) not aligned") == "your code raised ValueError"
+    # A class the learner defines can spell a hidden input's shape in its name: never show it.
+    leaked = _failure_kind("Traceback ...\nShape7x13Error: boom")
+    assert "7x13" not in leaked and leaked == "your code raised an exception"
