@@ -111,3 +111,14 @@ def test_execute_runs_in_the_notebooks_folder_and_stores_nothing_that_varies(tmp
     assert [cell.id for cell in nb.cells] == ["cell-00", "cell-01", "cell-02"]
     assert nb.metadata["kernelspec"] == {"name": "python3", "display_name": "Python 3", "language": "python"}
     assert not re.search(r'"(execution|iopub\.\w+|shell\.execute_reply)"', path.read_text())
+
+
+def test_the_check_command_exits_1_on_a_notebook_not_run_cleanly(tmp_path, capsys):
+    clean, unrun = tmp_path / "clean.ipynb", tmp_path / "unrun.ipynb"
+    nbformat.write(_notebook([nbformat.v4.new_code_cell("1", execution_count=1)]), clean)
+    nbformat.write(_notebook([nbformat.v4.new_code_cell("1")]), unrun)
+    assert notebook_tools.main(["check", str(clean)]) == 0
+    assert notebook_tools.main(["check", str(clean), str(unrun)]) == 1
+    assert "unrun.ipynb: cell 0: execution_count is None, expected 1" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        notebook_tools.main(["check", str(tmp_path / "missing.ipynb")])
