@@ -99,11 +99,11 @@ def plot_loss_curve_panels(panels, title, smooth=1):
     return fig
 
 
-def plot_learning_rate_sweeps(learning_rates, panels, title):
+def plot_learning_rate_sweeps(learning_rates, panels, title, target=None):
     """Final test accuracy against the learning rate (log scale), one panel per optimizer.
 
     panels: {panel title: {label: (len(learning_rates),) accuracies in [0, 1], NaN where training diverged}}.
-    A diverged run is drawn as an ✗ at the bottom of the panel.
+    A diverged run is drawn as an ✗ at the bottom of the panel; target: an accuracy drawn as a dotted line.
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.0), sharey=True, squeeze=False)
     for ax, (panel_title, accuracies) in zip(axes[0], panels.items()):
@@ -114,6 +114,8 @@ def plot_learning_rate_sweeps(learning_rates, panels, title):
             if diverged.any():
                 ax.plot(np.asarray(learning_rates)[diverged], np.full(diverged.sum(), 0.02 + 0.04 * index), "x",
                         color=line.get_color(), markersize=10, mew=2, label=f"{label}: diverged")
+        if target is not None:
+            ax.axhline(target, color="gray", linestyle=":", label=f"{target:.0%} accuracy")
         ax.set_xscale("log")
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("learning rate α (log scale)")
