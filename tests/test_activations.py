@@ -83,3 +83,12 @@ def test_backward_takes_the_cache_by_the_api_name(rng):
     Z, dA = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
     A, cache = activation_forward(Z, name="tanh")
     np.testing.assert_allclose(activation_backward(dA=dA, cache=cache, name="tanh"), dA * (1 - A**2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backward_from_the_output_A_equals_backward_from_Z(rng, name):
+    Z, dA = away_from_zero(rng, (3, 6)), rng.normal(size=(3, 6))
+    Z[0, 0] = 0.0  # relu: g'(0) = 0 both ways (A = 0 there)
+    A, cache = activation_forward(Z, name)
+    np.testing.assert_allclose(activation_backward(dA, cache, name, A), activation_backward(dA, cache, name),
+                               rtol=1e-12, atol=1e-15)
