@@ -186,6 +186,7 @@ def plot_paper_figure1(without_bn, with_bn, layer, unit, target=None):
     high = max(axes[1].get_ylim()[1], axes[2].get_ylim()[1])
     axes[1].set_ylim(low, high)
     axes[2].set_ylim(low, high)
+    fig.suptitle("Figure 1 of the Batch Norm paper (Ioffe & Szegedy, 2015), reproduced on the 8×8 digits")
     fig.tight_layout()
     return fig
 
