@@ -90,3 +90,58 @@ def test_batch_statistics_accuracy_rejects_groups_of_one_and_mismatched_labels(t
         batch_statistics_accuracy(net, digits.X_test, digits.y_test, 1)
     with pytest.raises(ValueError, match="one label per column"):
         batch_statistics_accuracy(net, digits.X_test, digits.y_test[:-1], 4)
+
+
+# --- the figures of notebooks 5-7: every axes titled and labelled, a legend where there are several lines ---
+
+def labelled(ax):
+    return bool(ax.get_title()) and bool(ax.get_xlabel()) and bool(ax.get_ylabel())
+
+
+@pytest.fixture(scope="module")
+def two_histories():
+    import matplotlib
+    matplotlib.use("Agg")
+    digits = load_digits()
+    histories = []
+    for batchnorm in (False, True):
+        net = Network([64, 20, 20, 10], activation="sigmoid", batchnorm=batchnorm, seed=0, weight_scale=0.1)
+        histories.append(train(net, digits.X_train, digits.Y_train, GradientDescent(1.0), 40, mini_batch_size=60,
+                               eval_every=10, X_test=digits.X_test, y_test=digits.y_test, track_units=3))
+    return histories
+
+
+def test_paper_figure_has_three_labelled_panels_sharing_the_percentile_scale(two_histories):
+    import matplotlib.pyplot as plt
+    from bnlab import plots
+    without, with_bn = two_histories
+    unit = int(with_bn.tracked_units[2][1])
+    fig = plots.plot_paper_figure1(without, with_bn, layer=2, unit=unit, target=0.9)
+    axes = fig.axes
+    assert len(axes) == 3 and all(labelled(ax) for ax in axes)
+    assert [len(ax.get_legend().get_texts()) for ax in axes] == [3, 2, 2]
+    assert axes[1].get_ylim() == axes[2].get_ylim()
+    median = axes[2].get_lines()[0].get_ydata()       # panel (c) draws the tracked unit's median
+    np.testing.assert_array_equal(median, with_bn.percentiles[2][:, 1, 1])
+    plt.close(fig)
+
+
+def test_percentile_plot_rejects_a_unit_that_was_not_tracked(two_histories):
+    from bnlab import plots
+    with pytest.raises(ValueError, match="was not tracked"):
+        plots.plot_activation_input_percentiles(two_histories[0], layer=1, unit=5, title="t")
+
+
+def test_figures_of_notebooks_6_and_7_are_labelled():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from bnlab import plots
+    T = np.arange(10.0)
+    figures = [plots.plot_running_averages({"mean μ": (T, T, 4.0), "variance σ²": (T, T, None)}, "title"),
+               plots.plot_accuracy_vs_batch_size([2, 4, 8], [0.5, 0.7, 0.9], 0.95, "title"),
+               plots.plot_estimates_vs_step({"a": T, "b": T + 1}, 1.0, "σ²", "title")]
+    for fig in figures:
+        assert all(labelled(ax) for ax in fig.axes)
+        assert all(ax.get_legend() is not None and len(ax.get_legend().get_texts()) >= 2 for ax in fig.axes)
+        plt.close(fig)
