@@ -94,13 +94,13 @@ def batchnorm_forward(Z, gamma, beta, eps=1e-5):
             "(its variance is 0, so Z_norm would be 0 whatever Z is). Use m >= 2, or eval mode "
             "(batchnorm_eval with running averages) to predict one example."
         )
-    mu = _row_sum(Z) / m
-    if not np.isfinite(mu).all():  # the cheap test; the scan below says where
-        require_finite("Z", Z)
-        raise ValueError("Z holds values too large to average in float64 (the mean overflows); expected finite sums")
     Z_norm, Z_tilde = np.empty_like(Z), np.empty_like(Z)
-    var, inv_std = np.empty((n, 1)), np.empty((n, 1))
+    mu, var, inv_std = np.empty((n, 1)), np.empty((n, 1)), np.empty((n, 1))
     for rows in _row_blocks(n, m):  # blocks of units, for the cache (see the module docstring)
+        mu[rows] = _row_sum(Z[rows]) / m  # per block too, so Z is read from memory once, not twice
+        if not np.isfinite(mu[rows]).all():  # the cheap test, before any work on NaN; the scan says where
+            require_finite("Z", Z)
+            raise ValueError("Z holds values too large to average in float64 (the mean overflows); expected finite sums")
         var[rows], inv_std[rows] = _forward_block(Z[rows], mu[rows], gamma[rows], beta[rows], eps,
                                                   Z_norm[rows], Z_tilde[rows])
     return Z_tilde, BatchNormCache(Z_norm, gamma, inv_std, mu, var, eps)
