@@ -274,15 +274,22 @@ def run(args):
     shapes = BN_SHAPES_QUICK if quick else BN_SHAPES
     big = shapes[-1]
     torch = None if args.no_torch else import_torch()
-    if args.threads:
+    threads = args.threads
+    if threads is None and torch is not None:
+        # Default with torch: one thread each. Idle worker threads of OpenBLAS and of torch's OpenMP
+        # spin-wait for a while, so two libraries taking turns in one process steal each other's cores
+        # (on 2 cores both run several times slower); --threads N compares at N threads each.
+        threads = 1
+    if threads:
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
-            print("bnlab bench: --threads needs threadpoolctl (pip install threadpoolctl)", file=sys.stderr)
+            print("bnlab bench: setting the thread count needs threadpoolctl (pip install threadpoolctl)",
+                  file=sys.stderr)
             return 2
-        threadpool_limits(args.threads, user_api="blas")
+        threadpool_limits(threads, user_api="blas")
         if torch is not None:
-            torch.set_num_threads(args.threads)
+            torch.set_num_threads(threads)
 
     blas, _ = blas_description()
     print(f"bnlab bench{' --quick' if quick else ''}: one run, float64, wall-clock medians of {repeats} repeats "
@@ -387,7 +394,8 @@ def add_subcommand(subparsers):
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes (a few seconds)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (default 7, quick 3)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="threads for numpy's BLAS and torch alike (default: leave both as they are)")
+                        help="threads for numpy's BLAS and torch alike (default with torch: 1 each, "
+                             "as two libraries' idle threads spin and slow each other; without torch: as they are)")
     parser.add_argument("--no-torch", action="store_true", help="do not import torch even if it is installed")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target fails")
     parser.set_defaults(run=run)
