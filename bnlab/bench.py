@@ -162,7 +162,8 @@ def bnlab_training(mini_batch_size, steps, seed=0):
 
 def torch_training(torch, mini_batch_size, steps, seed=0):
     """The same with an equivalent nn.Sequential (Linear without bias → BatchNorm1d → Sigmoid, ×3, then
-    Linear), float64, torch.optim.Adam, cross-entropy; a new shuffle of the examples every epoch."""
+    Linear), float64, torch.optim.Adam, cross-entropy; a new shuffle of the examples every epoch; and, as
+    bnlab.train does, the accuracy on all the examples (eval mode) before the first and after the last step."""
     X, Y = _digits_like(10 * mini_batch_size, seed)
     torch.manual_seed(seed)
     layers = []
@@ -174,7 +175,15 @@ def torch_training(torch, mini_batch_size, steps, seed=0):
     inputs, labels = torch.tensor(X.T.copy()), torch.tensor(Y.argmax(axis=0))
     generator = torch.Generator().manual_seed(seed)
 
+    def accuracy():
+        model.eval()
+        with torch.no_grad():
+            correct = (model(inputs).argmax(dim=1) == labels).double().mean().item()
+        model.train()
+        return correct
+
     def run():
+        accuracy()
         step = 0
         while step < steps:
             order = torch.randperm(inputs.shape[0], generator=generator)
@@ -186,6 +195,7 @@ def torch_training(torch, mini_batch_size, steps, seed=0):
                 step += 1
                 if step == steps:
                     break
+        accuracy()
     return run
 
 
@@ -378,8 +388,9 @@ def run(args):
           "(one read + one write) runs at the machine's memory bandwidth.", file=out)
     print("Loops: the counts are the same whatever n and m are within one cache block, so no Python loop runs "
           "over examples or units; a larger Z is worked through in cache-sized blocks of units.", file=out)
-    print("Training: bnlab.train (reshuffles every epoch, checks each step for divergence) against a torch loop "
-          "over reshuffled mini-batches (zero_grad, forward, cross-entropy, backward, Adam step).", file=out)
+    print("Training: bnlab.train (reshuffles every epoch, checks each step for divergence, measures the accuracy "
+          "on all inputs before and after) against a torch loop doing the same (zero_grad, forward, cross-entropy, "
+          "backward, Adam step; accuracy before and after).", file=out)
     passed = sum(table.results)
     print(f"targets: {passed} of {len(table.results)} PASS" + ("" if torch is not None else
           " (the PyTorch comparisons need torch)"), file=out)
