@@ -83,6 +83,9 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
     require_finite("Y", Y)
     eval_every = positive_int("eval_every", eval_every) if eval_every is not None else num_steps
     X_eval = X if X_test is None else as_matrix("X_test", X_test, rows=net.layer_dims[0])
+    if (X_test is None) != (y_test is None):
+        given, missing = ("X_test", "y_test") if y_test is None else ("y_test", "X_test")
+        raise ValueError(f"{given} was given without {missing}; pass both to record the test accuracy, or neither")
     if X_test is not None:
         require_finite("X_test", X_eval)
     y_train = _labels(Y, net.output)

@@ -184,3 +184,11 @@ def test_shapes_are_checked(digits):
         train(net, digits.X_train, digits.Y_test, Adam(), 5)
     with pytest.raises(ValueError, match=r"Y must have shape \(10, 1438\); got \(1438, 10\).*examples as rows"):
         train(net, digits.X_train, one_hot(digits.y_train, 10).T, Adam(), 5)
+
+
+def test_test_data_must_come_in_pairs(digits):
+    net = Network([64, 8, 10], seed=0)
+    with pytest.raises(ValueError, match="X_test was given without y_test"):
+        train(net, digits.X_train, digits.Y_train, Adam(0.01), 2, X_test=digits.X_test)
+    with pytest.raises(ValueError, match="y_test was given without X_test"):
+        train(net, digits.X_train, digits.Y_train, Adam(0.01), 2, y_test=digits.y_test)
