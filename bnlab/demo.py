@@ -15,8 +15,6 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
-
 import bnlab
 
 LAYER_DIMS = [64, 100, 100, 100, 10]
