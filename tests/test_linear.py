@@ -58,3 +58,14 @@ def test_mismatched_sizes_are_named(rng):
         linear_forward(rng.normal(size=(4, 5)), rng.normal(size=(3, 4)), np.zeros(3))
     with pytest.raises(ValueError, match=r"W must be a 2-D array .*got shape \(4,\)"):
         linear_forward(rng.normal(size=(4, 5)), np.zeros(4))
+
+
+def test_need_dA_prev_false_skips_only_dA_prev():
+    rng = np.random.default_rng(7)
+    A_prev, W, b, dZ = rng.normal(size=(4, 6)), rng.normal(size=(3, 4)), rng.normal(size=(3, 1)), rng.normal(size=(3, 6))
+    _, cache = linear_forward(A_prev, W, b)
+    dA_prev, dW, db = linear_backward(dZ, cache)
+    skipped, dW_skipped, db_skipped = linear_backward(dZ, cache, need_dA_prev=False)
+    assert skipped is None and dA_prev.shape == (4, 6)
+    np.testing.assert_array_equal(dW_skipped, dW)
+    np.testing.assert_array_equal(db_skipped, db)
