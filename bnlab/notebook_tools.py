@@ -57,12 +57,29 @@ def png_count(cell) -> int:
     return sum("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
 
 
+def _coalesce_streams(outputs) -> list:
+    """Join consecutive stdout (or stderr) outputs into one: how the kernel splits a stream into chunks
+    depends on timing, so only the joined text is reproducible (nbval compares it joined, too)."""
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] = "".join(previous["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    return merged
+
+
 def normalize(nb) -> None:
-    """Give cells stable ids (``cell-00``, …) and the notebook the ``python3`` kernel (its display name kept), in place."""
+    """Give cells stable ids (``cell-00``, …), join split streams, and give the notebook the ``python3``
+    kernel (its display name kept), in place."""
     width = max(2, len(str(len(nb.cells) - 1)))
     for index, cell in enumerate(nb.cells):
         cell.id = f"cell-{index:0{width}d}"
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     kernelspec = nb.metadata.get("kernelspec", {})
     nb.metadata["kernelspec"] = {**KERNELSPEC, "display_name": kernelspec.get("display_name", KERNELSPEC["display_name"])}
 

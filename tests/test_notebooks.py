@@ -122,3 +122,14 @@ def test_the_check_command_exits_1_on_a_notebook_not_run_cleanly(tmp_path, capsy
     assert "unrun.ipynb: cell 0: execution_count is None, expected 1" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         notebook_tools.main(["check", str(tmp_path / "missing.ipynb")])
+
+
+def test_split_streams_are_stored_joined():
+    from nbformat.v4 import new_output
+
+    from bnlab.notebook_tools import _coalesce_streams
+
+    outputs = [new_output("stream", name="stdout", text="a\n"), new_output("stream", name="stdout", text="b\n"),
+               new_output("stream", name="stderr", text="warning\n"), new_output("stream", name="stdout", text="c\n")]
+    merged = _coalesce_streams(outputs)
+    assert [(o["name"], o["text"]) for o in merged] == [("stdout", "a\nb\n"), ("stderr", "warning\n"), ("stdout", "c\n")]
