@@ -23,7 +23,8 @@ def layer_forward(A_prev, W, gamma, beta, activation, eps=1e-5):
     """One hidden layer with Batch Norm, train mode: Z = W A_prev (no b) → Z̃ = BN(Z) → A = g(Z̃).
 
     A_prev: (n[l−1], m); W: (n[l], n[l−1]); gamma, beta: (n[l], 1); activation: "relu", "sigmoid" or "tanh".
-    Returns A (n[l], m) and the cache for :func:`layer_backward`.
+    Returns A (n[l], m) and the cache for :func:`layer_backward`: (linear cache, Batch Norm cache
+    (a :class:`~bnlab.batchnorm.BatchNormCache`, with this layer's μ and σ²), Z̃, activation name, A).
     """
     Z, linear_cache = linear_forward(A_prev, W)
     Z_tilde, bn_cache = batchnorm_forward(Z, gamma, beta, eps)
