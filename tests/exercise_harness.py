@@ -1,8 +1,8 @@
 """Shared by the exercise tests: the instructor's solution and mutants as graded-cell sources, and grading.
 
-A solution or mutant file holds one or more graded cells, each starting with ``# GRADED FUNCTION: <name>``.
-A mutant replaces only the cells it holds; the other graded cells come from the solution. Splitting
-such files and putting cells into a notebook is the benchmark's code (``bnlab.grading.bench``), reused here.
+A solution file holds one or more graded cells, each starting with ``# GRADED FUNCTION: <name>``; a mutant is
+that text with a few replacements (``exercises/instructor/mutants/exNN.py``, applied by ``bnlab.grading.mutants``).
+Splitting such text and putting cells into a notebook is the benchmark's code (``bnlab.grading.bench``), reused here.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from bnlab.grading.bench import split_cells, with_cells
+from bnlab.grading.mutants import load_mutants, mutant_sources
 from bnlab.grading.notebook import read_graded_cells
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,13 +23,11 @@ def solution_cells(ex_id: str) -> dict[str, str]:
 
 
 def mutant_names(ex_id: str) -> list[str]:
-    return sorted(p.stem for p in (INSTRUCTOR / "mutants" / ex_id).glob("*.py"))
+    return sorted(load_mutants(INSTRUCTOR, ex_id))
 
 
 def mutant_cells(ex_id: str, name: str) -> dict[str, str]:
-    cells = solution_cells(ex_id)
-    cells.update(split_cells((INSTRUCTOR / "mutants" / ex_id / f"{name}.py").read_text()))
-    return cells
+    return split_cells(mutant_sources(INSTRUCTOR, ex_id)[name])
 
 
 def notebook_path(ex_id: str) -> Path:

@@ -1,6 +1,6 @@
 """Check quality, graded end to end by the engine: the reference solution earns full marks, the
 untouched stub 0, and every mutant (the reference with one common mistake,
-exercises/instructor/mutants/exNN/<mistake>.py) fewer points than the reference.
+a <mistake> entry of exercises/instructor/mutants/exNN.py) fewer points than the reference.
 """
 from __future__ import annotations
 
@@ -39,6 +39,17 @@ def test_untouched_stub_gets_zero_and_says_not_implemented(ex_id, tmp_path):
 @pytest.mark.parametrize("ex_id", READY)
 def test_every_exercise_has_mutants(ex_id):
     assert len(mutant_names(ex_id)) >= 5
+
+
+def test_a_replacement_that_does_not_fit_the_solution_names_the_mutant():
+    from bnlab.grading.mutants import apply_replacements
+
+    solution = "x = 1\ny = 1\n"
+    assert apply_replacements(solution, [("y = 1", "y = 2")], "ex01/y_wrong") == "x = 1\ny = 2\n"
+    with pytest.raises(ValueError, match=r"ex01/missing.*0 times"):
+        apply_replacements(solution, [("z = 1", "z = 2")], "ex01/missing")
+    with pytest.raises(ValueError, match=r"ex01/ambiguous.*2 times"):
+        apply_replacements(solution, [(" = 1", " = 2")], "ex01/ambiguous")
 
 
 @pytest.mark.parametrize("ex_id,mutant", MUTANTS, ids=[f"{ex}-{name}" for ex, name in MUTANTS])

@@ -22,6 +22,7 @@ import numpy as np
 
 from bnlab.grading.course import instructor_dir, load_course
 from bnlab.grading.gradebook import grade_submissions
+from bnlab.grading.mutants import mutant_sources
 from bnlab.grading.sandbox import Limits
 
 _GRADED = re.compile(r"^# GRADED FUNCTION: *(\w+) *$", re.M)
@@ -58,14 +59,14 @@ def synthetic_class(folder: Path, students: int, seed: int = 0) -> dict[str, int
             continue
         stub_nb = json.loads(notebook_file.read_text())
         solution_cells = split_cells(solution.read_text())
-        mutants = sorted((root / "mutants" / ex_id).glob("*.py"))
+        mutants = list(mutant_sources(root, ex_id).values())  # full texts, sorted by mistake name
         for i in range(students):
             kind = rng.choice(["solution", "stub", "mutant"], p=[0.6, 0.2, 0.2])
             if kind == "mutant" and not mutants:
                 kind = "solution"
             cells = dict(solution_cells)
             if kind == "mutant":
-                cells.update(split_cells(mutants[int(rng.integers(len(mutants)))].read_text()))
+                cells.update(split_cells(mutants[int(rng.integers(len(mutants)))]))
             nb = stub_nb if kind == "stub" else with_cells(stub_nb, cells)
             target = folder / f"student{i:03d}" / graded.exercise.notebook
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 from bnlab.grading.course import PACKAGE_DIR
+from bnlab.grading.mutants import mutant_sources
 
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".pytest_cache")
 TOP_FILES = ("README.md", "LICENSE", "pyproject.toml", "Makefile")  # `make lab` works in the release
@@ -52,13 +53,17 @@ _SOLUTION_BODY = re.compile(r"# YOUR CODE STARTS HERE\n(.*?)# YOUR CODE ENDS HER
 
 
 def instructor_fingerprints(instructor: Path) -> tuple[set[bytes], list[str]]:
-    """Whole contents of every instructor file, and the solution bodies (between the YOUR CODE markers)."""
-    contents, bodies = set(), []
+    """Whole contents of every instructor file, and the bodies (between the YOUR CODE markers) of the
+    solutions and of their mutants (stored as patches, so applied here)."""
+    contents, texts = set(), []
     for path in instructor.rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
             data = path.read_bytes()
             contents.add(data)
-            bodies += [b.strip() for b in _SOLUTION_BODY.findall(data.decode("utf-8", "replace")) if b.strip()]
+            texts.append(data.decode("utf-8", "replace"))
+    for path in sorted((instructor / "mutants").glob("*.py")):
+        texts += mutant_sources(instructor, path.stem).values()
+    bodies = list(dict.fromkeys(b.strip() for text in texts for b in _SOLUTION_BODY.findall(text) if b.strip()))
     return contents, bodies
 
 

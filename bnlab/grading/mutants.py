@@ -1,0 +1,37 @@
+"""The instructor's mutants: the reference solution with one common mistake each, stored as text patches.
+
+``<instructor>/mutants/exNN.py`` defines ``MUTANTS``: mistake name -> list of ``(old, new)`` replacements,
+applied in order to the text of ``<instructor>/solutions/exNN.py`` (all its graded cells). Each ``old``
+must occur exactly once in the text it is applied to, so a patch that no longer fits the solution fails
+loudly instead of silently grading the reference.
+"""
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+
+def load_mutants(instructor: str | Path, ex_id: str) -> dict[str, list[tuple[str, str]]]:
+    """The ``MUTANTS`` dict of ``<instructor>/mutants/<ex_id>.py``; empty when the exercise has none."""
+    path = Path(instructor) / "mutants" / f"{ex_id}.py"
+    return runpy.run_path(str(path))["MUTANTS"] if path.is_file() else {}
+
+
+def apply_replacements(text: str, replacements: list[tuple[str, str]], label: str) -> str:
+    """``text`` with each ``(old, new)`` applied in turn; ValueError (naming ``label``) unless ``old`` occurs once."""
+    for old, new in replacements:
+        count = text.count(old)
+        if count != 1:
+            raise ValueError(f"mutant {label}: the text to replace occurs {count} times in the solution, "
+                             f"expected exactly once: {old!r}")
+        text = text.replace(old, new)
+    return text
+
+
+def mutant_sources(instructor: str | Path, ex_id: str) -> dict[str, str]:
+    """Mistake name -> the full text of the solution's graded cells with that mistake, sorted by name."""
+    mutants = load_mutants(instructor, ex_id)
+    if not mutants:
+        return {}
+    solution = (Path(instructor) / "solutions" / f"{ex_id}.py").read_text()
+    return {name: apply_replacements(solution, mutants[name], f"{ex_id}/{name}") for name in sorted(mutants)}
