@@ -168,18 +168,17 @@ def _argument_label(label: str, arg_names: tuple[str, ...]) -> str:
     return label
 
 
-def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str,
-                     arg_names: tuple[str, ...] = (), hint: str = "e.g. Z - mu, not Z -= mu",
+def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str, unchanged: Unchanged,
                      reveal: bool = False) -> str:
     """Raise :class:`Mismatch` if call ``key`` (made with copy_check) modified any of its arguments.
 
-    arg_names: the parameter names by position, to name a modified positional argument.
+    unchanged: the parameter names by position (to name a modified positional argument) and the hint.
     """
     value_of(outputs, key, function, reveal)
-    modified = [_argument_label(label, arg_names) for label in outputs[key].modified]
+    modified = [_argument_label(label, unchanged.arg_names) for label in outputs[key].modified]
     if not reveal:  # "parameters['gamma3']" would tell the depth of a hidden network: name the argument only
         modified = list(dict.fromkeys(label.split("[")[0] for label in modified))
     if modified:
         shown = ", ".join(modified[:3]) + (f" and {len(modified) - 3} more" if len(modified) > 3 else "")
-        raise Mismatch(f"{function} modified {shown} in place; compute new arrays instead ({hint})")
+        raise Mismatch(f"{function} modified {shown} in place; compute new arrays instead ({unchanged.hint})")
     return "the inputs are left unchanged"

@@ -104,7 +104,7 @@ def forward_values_check(name: str, points: float, visibility: str, description:
             check_array(forward_result(outputs, reveal=reveal), case.expected(), "Z_tilde", reveal=reveal,
                         rtol=rtol, atol=atol, mistakes=case.mistakes())
             if unchanged:
-                return unchanged_inputs(outputs, "fwd", FN, unchanged.arg_names, unchanged.hint, reveal)
+                return unchanged_inputs(outputs, "fwd", FN, unchanged, reveal)
             return "Z_tilde is correct"
         return verdict(judge)
 

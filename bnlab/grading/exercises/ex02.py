@@ -87,7 +87,7 @@ def backward_check(name: str, points: float, visibility: str, description: str, 
                 check_array(found[grad], expected[grad], grad, reveal=reveal, rtol=rtol, atol=atol,
                             mistakes=mistakes[grad])
             if unchanged:
-                return unchanged_inputs(outputs, "bwd", FN, unchanged.arg_names, unchanged.hint, reveal)
+                return unchanged_inputs(outputs, "bwd", FN, unchanged, reveal)
             return f"{', '.join(which)} correct"
         return verdict(judge)
 

@@ -102,7 +102,7 @@ def layer_check(name: str, points: float, visibility: str, description: str, *ca
                 check_array(layer_result(outputs, f"layer{i}", reveal), case.expected(), what, reveal=reveal,
                             mistakes=case.mistakes())
                 if unchanged:
-                    unchanged_inputs(outputs, f"layer{i}", FN, unchanged.arg_names, unchanged.hint, reveal)
+                    unchanged_inputs(outputs, f"layer{i}", FN, unchanged, reveal)
             return "A = g(BN(W A_prev)) is correct" + (", inputs unchanged" if unchanged else "")
         return verdict(judge)
 

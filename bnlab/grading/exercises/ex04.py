@@ -112,7 +112,7 @@ def partition_check(name: str, points: float, visibility: str, description: str,
         def judge():
             check_partition(case, batches_of(outputs, "batches", reveal), reveal)
             if unchanged:
-                return unchanged_inputs(outputs, "batches", FN, unchanged.arg_names, unchanged.hint, reveal)
+                return unchanged_inputs(outputs, "batches", FN, unchanged, reveal)
             return "a shuffled partition of the examples with X and Y paired and the right sizes"
         return verdict(judge)
 

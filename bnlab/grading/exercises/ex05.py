@@ -187,7 +187,7 @@ def adam_check(name: str, points: float, visibility: str, description: str, case
             found = adam_results(outputs, f"step{case.steps - 1}", reveal)
             compare_results(found, case.expected(), case, reveal, only)
             if unchanged:
-                return unchanged_inputs(outputs, "step0", FN, unchanged.arg_names, unchanged.hint, reveal)
+                return unchanged_inputs(outputs, "step0", FN, unchanged, reveal)
             return "parameters, v and s are correct"
         return verdict(judge)
 

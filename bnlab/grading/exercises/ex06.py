@@ -116,7 +116,7 @@ def step_check(name: str, points: float, visibility: str, description: str, case
             compare_dicts(case.names, found, case.expected(), before, reveal, only, case.mistakes(), optimizer,
                           NAN_HINT)
             if unchanged:
-                return unchanged_inputs(outputs, "step0", case.function, unchanged.arg_names, unchanged.hint, reveal)
+                return unchanged_inputs(outputs, "step0", case.function, unchanged, reveal)
             return f"{' and '.join(case.names)} are correct"
         return verdict(judge)
 
