@@ -98,7 +98,7 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
     def evaluate(step):
         eval_steps.append(step)
         train_acc.append(net.accuracy(X, y_train))
-        if X_test is not None and y_test is not None:
+        if y_test is not None:  # X_test comes with it (checked above)
             test_acc.append(net.accuracy(X_test, y_test))
         if tracked:
             _, caches = net.forward(X_eval, train=False)
