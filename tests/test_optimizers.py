@@ -195,3 +195,60 @@ def test_reusing_an_optimizer_on_another_network_is_a_clear_error():
         momentum.step({"W1": np.ones((3, 2))}, {"dW1": np.ones((3, 2))})
     with pytest.raises(ValueError, match=r"s does not match grads"):
         update_parameters_with_rmsprop(BN_PARAMS, bn_grads(), {"dW1": np.zeros((2, 2))}, 0.1)
+
+
+# --- the classes keep their state in flat vectors ------------------------------------------------------
+
+def test_gradient_descent_class_follows_the_function(rng):
+    ps = {"W1": rng.normal(size=(2, 3)), "b1": rng.normal(size=(2, 1))}
+    gs = {"dW1": rng.normal(size=(2, 3)), "db1": rng.normal(size=(2, 1))}
+    got, expected = GradientDescent(0.1).step(ps, gs), update_parameters_with_gd(ps, gs, 0.1)
+    for k in ps:
+        np.testing.assert_array_equal(got[k], expected[k])
+
+
+def test_earlier_parameters_are_never_changed_by_later_steps(rng):
+    ps = {"W1": rng.normal(size=(3, 4)), "gamma1": np.ones((3, 1)), "beta1": np.zeros((3, 1))}
+    grads = lambda: {f"d{k}": rng.normal(size=p.shape) for k, p in ps.items()}  # noqa: E731
+    for optimizer in (GradientDescent(0.1), Momentum(0.1), RMSprop(0.1), Adam(0.1)):
+        first = optimizer.step(ps, grads())
+        snapshot = {k: a.copy() for k, a in first.items()}
+        second = optimizer.step(first, grads())
+        third = optimizer.step(second, grads())
+        for k in ps:
+            np.testing.assert_array_equal(first[k], snapshot[k])
+            assert not np.shares_memory(third[k], second[k])
+            assert not np.array_equal(third[k], second[k])
+
+
+def test_the_state_is_readable_by_gradient_name_and_live(rng):
+    ps = {"W1": rng.normal(size=(2, 3)), "beta1": rng.normal(size=(2, 1))}
+    gs = {"dW1": rng.normal(size=(2, 3)), "dbeta1": rng.normal(size=(2, 1))}
+    adam = Adam(0.01)
+    adam.step(ps, gs)
+    assert list(adam.v) == ["dW1", "dbeta1"] and adam.v["dW1"].shape == (2, 3)
+    np.testing.assert_allclose(adam.v["dbeta1"], 0.1 * gs["dbeta1"], rtol=1e-15)   # (1 − β1)·dβ at t = 1
+    np.testing.assert_allclose(adam.s["dW1"], 0.001 * gs["dW1"] ** 2, rtol=1e-15)
+    adam.step(ps, gs)
+    np.testing.assert_allclose(adam.v["dbeta1"], 0.19 * gs["dbeta1"], rtol=1e-14)  # the same dict, updated
+
+
+def test_parameters_changed_between_steps_are_what_the_step_starts_from(rng):
+    ps = {"W1": rng.normal(size=(2, 2)), "b1": rng.normal(size=(2, 1))}
+    zero = {"dW1": np.zeros((2, 2)), "db1": np.zeros((2, 1))}
+    for optimizer in (GradientDescent(0.1), Momentum(0.1), Adam(0.1)):
+        got = optimizer.step(ps, zero)
+        got["W1"][0, 0] = 7.0                 # written in place into the returned array
+        got["b1"] = np.full((2, 1), 3.0)      # or replaced by a new array
+        after = optimizer.step(got, zero)     # zero gradient (and zero state): nothing moves
+        assert after["W1"][0, 0] == 7.0
+        np.testing.assert_array_equal(after["b1"], 3.0)
+
+
+def test_a_rejected_step_does_not_count_as_a_step():
+    adam = Adam(0.1)
+    with pytest.raises(ValueError, match="grads has no 'dW1'"):
+        adam.step(BN_PARAMS, bn_grads(dW1=None))
+    assert adam.t == 0
+    adam.step(BN_PARAMS, bn_grads())
+    assert adam.t == 1
