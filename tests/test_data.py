@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bnlab import load_digits, make_circles, make_moons, make_spirals, random_mini_batches
+from bnlab.data import mini_batch_indices
 
 
 def numbered(m, n_x=3):
@@ -47,6 +48,18 @@ def test_same_seed_same_batches_different_seed_different_order():
         np.testing.assert_array_equal(Xa, Xb)
         np.testing.assert_array_equal(Ya, Yb)
     assert not np.array_equal(np.concatenate([x[0] for x, _ in a]), np.concatenate([x[0] for x, _ in c]))
+
+
+def test_mini_batch_indices_are_the_columns_of_random_mini_batches():
+    # train gathers its mini-batches with these indices; they must be random_mini_batches' own.
+    X, Y = numbered(23)
+    for size, seed in ((5, 0), (23, 4), (1, 2)):
+        batches = random_mini_batches(X, Y, size, seed)
+        indices = mini_batch_indices(23, size, seed)
+        assert len(batches) == len(indices)
+        for (X_t, Y_t), idx in zip(batches, indices):
+            np.testing.assert_array_equal(X_t, X[:, idx])
+            np.testing.assert_array_equal(Y_t, Y[:, idx])
 
 
 def test_inputs_are_not_modified():
