@@ -5,7 +5,8 @@ Prints one table (see issue 3, "Speed"):
   the step-by-step backward, and, where PyTorch is importable, ``torch.nn.functional.batch_norm``;
 - the memory-traffic bound from a copy measured in the same run, and the peak memory (tracemalloc);
 - training steps per second of the Batch Norm paper's MNIST net (784-100-100-100-10, sigmoid, Batch Norm
-  on the hidden layers, Adam) at mini-batch 60 and 512, against an equivalent ``torch.nn.Sequential``;
+  on the hidden layers, Adam) at mini-batch 60 and 512, against an equivalent ``torch.nn.Sequential``, and
+  the "numpy floor": the same step reduced to the work no numpy implementation can skip, for scale;
 - the targets of issue 3, each with PASS or FAIL.
 
 Timings are wall-clock medians over repeats that take turns (bnlab, then torch, then bnlab, …) after a
@@ -24,6 +25,7 @@ import tracemalloc
 import numpy as np
 
 import bnlab
+from bnlab.optimizers import _adam_rule
 
 PAPER_NET = [784, 100, 100, 100, 10]
 BN_SHAPES = [(100, 60), (256, 256), (1024, 4096)]
@@ -157,6 +159,36 @@ def bnlab_training(mini_batch_size, steps, seed=0):
 
     def run():
         bnlab.train(net, X, Y, optimizer, steps, mini_batch_size=mini_batch_size, seed=next(calls))
+    return run
+
+
+def numpy_floor(mini_batch_size, steps, seed=0):
+    """A lower bound for ANY numpy step of the paper's net: only the work no implementation can skip, on
+    preallocated arrays with no checks: the 11 matrix products of forward and backward (no dX for layer 1),
+    the exponentials of the 3 sigmoids and of the softmax, and Adam's update of the ~100K parameters in the
+    fewest numpy passes (12, one of them a square root). The Batch Norm arithmetic, the rest of sigmoid and
+    softmax, the shuffling and every Python line of a real step are left out, so a real step is slower."""
+    rng = np.random.default_rng(seed)
+    dims, m = PAPER_NET, mini_batch_size
+    W = [rng.normal(0, 0.1, size=(n, n_prev)) for n_prev, n in zip(dims[:-1], dims[1:])]
+    dW = [np.empty_like(w) for w in W]
+    X = rng.random((dims[0], m))
+    A = [X] + [np.empty((n, m)) for n in dims[1:]]        # A[l] = layer l's output, A[0] = X
+    exp_A = [np.empty((n, m)) for n in dims]              # exponentials kept apart, so A stays of order 1
+    dA = [None] + [rng.normal(0, 0.1, size=(n, m)) for n in dims[1:]]
+    size = sum(w.size for w in W) + 2 * sum(dims[1:-1]) + dims[-1]  # W, γ, β and b[L]
+    p, g, v, s, scratch = (rng.random(size) for _ in range(5))
+
+    def run():
+        for t in range(1, steps + 1):
+            for l in range(len(W)):
+                np.matmul(W[l], A[l], out=A[l + 1])
+                np.exp(A[l + 1], out=exp_A[l + 1])        # sigmoid's and softmax's exp
+            for l in reversed(range(len(W))):
+                np.matmul(dA[l + 1], A[l].T, out=dW[l])
+                if l > 0:
+                    np.matmul(W[l].T, dA[l + 1], out=dA[l])
+            _adam_rule(p, g, v, s, scratch, t, 0.001, 0.9, 0.999, 1e-8)
     return run
 
 
@@ -371,7 +403,7 @@ def run(args):
     table.section("Training the paper's net 784-100-100-100-10 (sigmoid, BN, Adam), synthetic seeded inputs")
     for mb, target in ((60, 2.0), (512, 1.0)):
         steps = (5 if quick else 40) if mb == 512 else (20 if quick else 200)
-        functions = {"bnlab": bnlab_training(mb, steps)}
+        functions = {"bnlab": bnlab_training(mb, steps), "floor": numpy_floor(mb, steps)}
         if torch is not None:
             functions["torch"] = torch_training(torch, mb, steps)
         t = median_times(functions, repeats, warmup=1, min_seconds=0)
@@ -380,8 +412,12 @@ def run(args):
             ratio = rate["bnlab"] / rate["torch"]
             table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", f"torch {rate['torch']:.0f}/s",
                       f"{ratio:.2f}", f">= {target:g} x torch", ok=ratio >= target)
+            table.add(f"  numpy floor (see below), mini-batch {mb}", f"{rate['floor']:.0f}/s",
+                      f"torch {rate['torch']:.0f}/s", f"{rate['floor'] / rate['torch']:.2f}")
         else:
             table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", "", "", torch_target)
+            table.add(f"  numpy floor (see below), mini-batch {mb}", f"{rate['floor']:.0f}/s",
+                      f"bnlab {rate['bnlab']:.0f}/s", f"{rate['floor'] / rate['bnlab']:.2f}")
 
     table.print(out)
     print(file=out)
@@ -391,6 +427,10 @@ def run(args):
           "(one read + one write) runs at the machine's memory bandwidth.", file=out)
     print("Loops: the counts are the same whatever n and m are within one cache block, so no Python loop runs "
           "over examples or units; a larger Z is worked through in cache-sized blocks of units.", file=out)
+    print("Floor: the least work any numpy step of this net must do, timed alone (11 matrix products, the "
+          "exponentials, Adam's 12 passes; no Batch Norm, shuffling, checks or Python layers). A ratio to torch "
+          "below a target on this line means no numpy implementation can reach that target on this machine.",
+          file=out)
     print("Training: bnlab.train (reshuffles every epoch, checks each step for divergence, measures the accuracy "
           "on all inputs before and after) against a torch loop doing the same (zero_grad, forward, cross-entropy, "
           "backward, Adam step; accuracy before and after).", file=out)

@@ -38,11 +38,25 @@ def test_bench_quick_prints_one_table_with_targets(capsys):
     for mb in (60, 512):
         row = next(line for line in out.splitlines() if line.startswith(f"steps/s, mini-batch {mb}"))
         assert int(re.search(r"(\d+)/s", row).group(1)) > 0
+        floor = next(line for line in out.splitlines() if line.startswith(f"  numpy floor (see below), mini-batch {mb}"))
+        assert re.search(rf"\d+/s +bnlab \d+/s +[\d.]+", floor)
     # Without torch the torch targets are not judged; the loop and memory targets are.
     assert "n/a without torch" in out and "torch: skipped (--no-torch)" in out
     memory = next(line for line in out.splitlines() if line.startswith("peak memory"))
     assert memory.rstrip().endswith("PASS")
     assert "BLAS" in out and re.search(r"targets: \d+ of \d+ PASS", out)
+
+
+def test_the_numpy_floor_is_a_lower_bound_of_a_real_step():
+    # The floor does a subset of a real step's work, so it must be faster; and it must stay finite
+    # (an overflow would make it time inf arithmetic instead of the real thing).
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        floor = bench.numpy_floor(60, 20)
+        times = bench.median_times({"floor": floor, "bnlab": bench.bnlab_training(60, 20)}, repeats=3, warmup=1,
+                                   min_seconds=0)
+    assert times["floor"] < times["bnlab"]
 
 
 def test_median_times_takes_turns_after_a_warmup():
