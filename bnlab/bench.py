@@ -10,7 +10,8 @@ Prints one table (see issue 3, "Speed"):
 - the targets of issue 3, each with PASS or FAIL.
 
 Timings are wall-clock medians over repeats that take turns (bnlab, then torch, then bnlab, …) after a
-warm-up, so a busy machine slows both sides alike; compare ratios, not absolute times across runs.
+warm-up, so a busy machine slows both sides alike; a ratio is the median of the ratios within each round,
+printed with its range. Compare ratios, not absolute times across runs.
 PyTorch is never a dependency: ``pip install torch==2.13.0`` (a CPU build) adds the comparison.
 """
 from __future__ import annotations
@@ -45,8 +46,8 @@ def _calls_per_sample(fn, min_seconds):
     return max(1, math.ceil(min_seconds / max(once, 1e-7)))
 
 
-def median_times(functions, repeats, warmup=2, min_seconds=0.01):
-    """Median seconds per call of each function in ``functions`` ({name: fn}).
+def timed_samples(functions, repeats, warmup=2, min_seconds=0.01):
+    """Seconds per call of each function in ``functions`` ({name: fn}), one sample per round: {name: [s, …]}.
 
     After ``warmup`` calls each, the functions take turns, ``repeats`` rounds, so a machine that gets
     busier or quieter during the run affects every function the same way.
@@ -62,7 +63,28 @@ def median_times(functions, repeats, warmup=2, min_seconds=0.01):
             for _ in range(batch[name]):
                 fn()
             samples[name].append((time.perf_counter() - start) / batch[name])
-    return {name: float(np.median(values)) for name, values in samples.items()}
+    return samples
+
+
+def median_times(functions, repeats, warmup=2, min_seconds=0.01):
+    """Median seconds per call of each function, from :func:`timed_samples`."""
+    return {name: float(np.median(values)) for name, values in
+            timed_samples(functions, repeats, warmup, min_seconds).items()}
+
+
+def paired_ratio(samples, a, b):
+    """Median, lowest and highest of a's time over b's taken in the same round.
+
+    Runs next to each other in time share the machine's load, so the ratio within a round cancels the
+    load changing during the run; the range shows how much it still moved.
+    """
+    ratios = np.asarray(samples[a]) / np.asarray(samples[b])
+    return float(np.median(ratios)), float(ratios.min()), float(ratios.max())
+
+
+def _ratio_cell(ratio):
+    median, low, high = ratio
+    return f"{median:.2f} ({low:.2f}-{high:.2f})"
 
 
 # --- what runs ----------------------------------------------------------------------------------------
@@ -373,14 +395,14 @@ def run(args):
         functions = {"compact": bnlab_batchnorm(shape), "steps": bnlab_batchnorm(shape, bnlab.batchnorm_backward_steps)}
         if torch is not None:
             functions["torch"] = torch_batchnorm(torch, shape)
-        timed[shape] = median_times(functions, repeats)
-        t = timed[shape]
+        samples = timed_samples(functions, repeats)
+        timed[shape] = t = {name: float(np.median(values)) for name, values in samples.items()}
         targets = {(256, 256): 1.5, big: 1.0}
         if torch is not None:
-            ratio = t["compact"] / t["torch"]
+            ratio = paired_ratio(samples, "compact", "torch")
             limit = targets.get(shape)
-            table.add(f"Z {shape}, compact backward", _ms(t["compact"]), f"torch {_ms(t['torch'])}", f"{ratio:.2f}",
-                      f"<= {limit} x torch" if limit else "", ok=(ratio <= limit) if limit else None)
+            table.add(f"Z {shape}, compact backward", _ms(t["compact"]), f"torch {_ms(t['torch'])}", _ratio_cell(ratio),
+                      f"<= {limit} x torch" if limit else "", ok=(ratio[0] <= limit) if limit else None)
         else:
             table.add(f"Z {shape}, compact backward", _ms(t["compact"]), "", "",
                       torch_target if shape in targets else "")
@@ -408,14 +430,14 @@ def run(args):
         functions = {"bnlab": bnlab_training(mb, steps), "floor": numpy_floor(mb, steps)}
         if torch is not None:
             functions["torch"] = torch_training(torch, mb, steps)
-        t = median_times(functions, repeats, warmup=1, min_seconds=0)
-        rate = {name: steps / seconds for name, seconds in t.items()}
+        samples = timed_samples(functions, repeats, warmup=1, min_seconds=0)
+        rate = {name: steps / float(np.median(seconds)) for name, seconds in samples.items()}
         if torch is not None:
-            ratio = rate["bnlab"] / rate["torch"]
+            ratio = paired_ratio(samples, "torch", "bnlab")  # steps/s over torch's = torch's time over ours
             table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", f"torch {rate['torch']:.0f}/s",
-                      f"{ratio:.2f}", f">= {target:g} x torch", ok=ratio >= target)
+                      _ratio_cell(ratio), f">= {target:g} x torch", ok=ratio[0] >= target)
             table.add(f"  numpy floor (see below), mini-batch {mb}", f"{rate['floor']:.0f}/s",
-                      f"torch {rate['torch']:.0f}/s", f"{rate['floor'] / rate['torch']:.2f}")
+                      f"torch {rate['torch']:.0f}/s", _ratio_cell(paired_ratio(samples, "torch", "floor")))
         else:
             table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", "", "", torch_target)
             table.add(f"  numpy floor (see below), mini-batch {mb}", f"{rate['floor']:.0f}/s",
@@ -433,6 +455,8 @@ def run(args):
           "exponentials, Adam's 12 passes; no Batch Norm, shuffling, checks or Python layers). A ratio to torch "
           "below a target on this line means no numpy implementation can reach that target on this machine.",
           file=out)
+    print("Ratios: the median over the rounds of the ratio within a round (runs next to each other share the "
+          "machine's load), with the lowest and highest in brackets; targets are judged on the median.", file=out)
     print("Training: bnlab.train (reshuffles every epoch, checks each step for divergence, measures the accuracy "
           "on all inputs before and after) against a torch loop doing the same (zero_grad, forward, cross-entropy, "
           "backward, Adam step; accuracy before and after).", file=out)

@@ -125,3 +125,14 @@ def test_demo_checkpoints_are_round_evaluated_steps_and_the_last():
     assert demo.checkpoints(range(0, 201, 20), 200) == [20, 100, 200]
     assert demo.checkpoints([0, 50, 100, 150, 200, 250], 250) == [50, 100, 200, 250]
     assert demo.checkpoints([0, 7], 7) == [7]
+
+
+def test_paired_ratio_compares_runs_of_the_same_round():
+    # a takes twice b's time; the machine gets 3x slower between a's and b's runs of round 3. The ratio of
+    # the two medians would say 2/3; the median of the per-round ratios still says 2.
+    samples = {"a": [2.0, 2.0, 2.0, 6.0, 6.0], "b": [1.0, 1.0, 3.0, 3.0, 3.0]}
+    assert np.median(samples["a"]) / np.median(samples["b"]) == pytest.approx(2 / 3)
+    assert bench.paired_ratio(samples, "a", "b") == (2.0, pytest.approx(2 / 3), 2.0)
+    samples = {"a": [1.0, 3.0, 2.0], "b": [1.0, 1.0, 1.0]}
+    assert bench.paired_ratio(samples, "a", "b") == (2.0, 1.0, 3.0)
+    assert bench._ratio_cell((1.234, 1.1, 1.4)) == "1.23 (1.10-1.40)"
