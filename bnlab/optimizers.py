@@ -198,12 +198,14 @@ class _Optimizer:
     def step(self, parameters, grads):
         """Update every parameter from its gradient; returns the new parameters dict (inputs unchanged)."""
         _check_grads(parameters, grads)
-        if self._shapes is None:
-            self._start(parameters)
-        elif any(np.shape(grads.get(f"d{name}")) != shape for name, shape in self._shapes.items()) \
-                or len(grads) != len(self._shapes):
-            for name in self._state:  # another network than before: say how (v, s) and grads differ
-                _check_state(name, getattr(self, name), grads)
+        if not parameters:
+            return {}
+        if self._shapes is None or len(grads) != len(self._shapes) \
+                or any(np.shape(grads.get(f"d{name}")) != shape for name, shape in self._shapes.items()):
+            if self._shapes is not None:
+                for name in self._state:  # another network than before: say how v, s and grads differ
+                    _check_state(name, getattr(self, name), grads)
+            self._start(parameters)  # the first step (or gradient descent, which keeps no state, on another network)
         p = self._flat_parameters(parameters)
         dp = np.concatenate([np.ravel(grads[f"d{name}"]) for name in self._shapes], dtype=np.float64)
         new_p = self._rule(p, dp, *self._flat_state, self._scratch)
@@ -212,6 +214,7 @@ class _Optimizer:
         return views
 
     def _start(self, parameters):
+        self._returned = None
         self._shapes = {name: np.shape(p) for name, p in parameters.items()}
         ends = np.cumsum([int(np.prod(shape)) for shape in self._shapes.values()]).tolist()
         self._slices = [slice(start, end) for start, end in zip([0] + ends, ends)]

@@ -252,3 +252,18 @@ def test_a_rejected_step_does_not_count_as_a_step():
     assert adam.t == 0
     adam.step(BN_PARAMS, bn_grads())
     assert adam.t == 1
+
+
+def test_no_parameters_no_update():
+    for optimizer in (GradientDescent(0.1), Momentum(0.1), RMSprop(0.1), Adam(0.1)):
+        assert optimizer.step({}, {}) == {}
+    assert update_parameters_with_adam({}, {}, {}, {}, 1) == ({}, {}, {})
+
+
+def test_gradient_descent_keeps_no_state_so_it_moves_to_another_network():
+    gd = GradientDescent(0.5)
+    gd.step(BN_PARAMS, bn_grads())
+    plain = {"W1": np.ones((3, 2)), "b1": np.zeros((3, 1))}
+    new = gd.step(plain, {"dW1": np.ones((3, 2)), "db1": np.ones((3, 1))})
+    np.testing.assert_array_equal(new["W1"], 0.5)
+    np.testing.assert_array_equal(new["b1"], -0.5)
