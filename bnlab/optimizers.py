@@ -14,7 +14,8 @@ never reads a parameter's name to decide anything, it updates Batch Norm's β[l]
 Hyperparameters are checked to be numbers in [0, 1), so passing an array by mistake is an error.
 
 The ``update_parameters_with_*`` functions follow the lecture and return new dicts without modifying
-their inputs; the classes keep v, s and t for the training loop.
+their inputs; the classes keep v, s and t for the training loop and apply the same rules to all the
+parameters at once, as one flat vector (see ``_Optimizer``), with the same results.
 """
 from __future__ import annotations
 
