@@ -50,7 +50,7 @@ def update_parameters_with_gd(parameters, grads, learning_rate):
     """p := p − α·dp for every parameter. Returns the new parameters dict."""
     learning_rate = positive_number("learning_rate", learning_rate)
     _check_grads(parameters, grads)
-    return {name: _gd_rule(p, grads[f"d{name}"], _scratch_for(p), learning_rate) for name, p in parameters.items()}
+    return _apply(_gd_rule, parameters, grads, [], learning_rate)[0]
 
 
 def _zeros_like_grads(parameters):
@@ -78,9 +78,8 @@ def update_parameters_with_momentum(parameters, grads, v, learning_rate, momentu
     momentum_beta = fraction("momentum_beta", momentum_beta)
     _check_grads(parameters, grads)
     _check_state("v", v, grads)
-    v = _copy_state(v)  # the rule updates v in place: the caller's v stays as it was
-    return {name: _momentum_rule(p, grads[f"d{name}"], v[f"d{name}"], _scratch_for(p), learning_rate, momentum_beta)
-            for name, p in parameters.items()}, v
+    parameters, (v,) = _apply(_momentum_rule, parameters, grads, [v], learning_rate, momentum_beta)
+    return parameters, v
 
 
 def update_parameters_with_rmsprop(parameters, grads, s, learning_rate, beta2=0.999, epsilon=1e-8):
@@ -90,9 +89,8 @@ def update_parameters_with_rmsprop(parameters, grads, s, learning_rate, beta2=0.
     epsilon = positive_number("epsilon", epsilon)
     _check_grads(parameters, grads)
     _check_state("s", s, grads)
-    s = _copy_state(s)
-    return {name: _rmsprop_rule(p, grads[f"d{name}"], s[f"d{name}"], _scratch_for(p), learning_rate, beta2, epsilon)
-            for name, p in parameters.items()}, s
+    parameters, (s,) = _apply(_rmsprop_rule, parameters, grads, [s], learning_rate, beta2, epsilon)
+    return parameters, s
 
 
 def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8):
@@ -108,63 +106,68 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, 
     _check_grads(parameters, grads)
     _check_state("v", v, grads)
     _check_state("s", s, grads)
-    v, s = _copy_state(v), _copy_state(s)
-    return {name: _adam_rule(p, grads[f"d{name}"], v[f"d{name}"], s[f"d{name}"], _scratch_for(p), t, learning_rate,
-                             beta1, beta2, epsilon)
-            for name, p in parameters.items()}, v, s
+    parameters, (v, s) = _apply(_adam_rule, parameters, grads, [v, s], t, learning_rate, beta1, beta2, epsilon)
+    return parameters, v, s
+
+
+def _apply(rule, parameters, grads, states, *hyperparameters):
+    """The functions' loop: ``rule`` on each parameter with its gradient and its entries of the state dicts
+    (v, s), in float64. The states are copied first, so the caller's v and s stay as they were.
+    Returns the new parameters dict and the list of new state dicts."""
+    states = [{k: np.array(a, dtype=np.float64) for k, a in state.items()} for state in states]
+    new = {}
+    for name, p in parameters.items():
+        k = f"d{name}"
+        p, dp = np.asarray(p, dtype=np.float64), np.asarray(grads[k], dtype=np.float64)
+        new[name] = rule(p, dp, *(state[k] for state in states), np.empty(p.shape), np.empty(p.shape),
+                         *hyperparameters)
+    return new, states
 
 
 # --- The update rules ------------------------------------------------------------------------------------
 # One rule per optimizer, written once and used twice: by the functions above on each parameter, and by the
-# classes below on all the parameters at once (one flat vector). Each rule updates its state (v, s) in
-# place, computes in ``scratch`` (an array of p's shape) and returns the new p as a new array, so the p it
-# was given is never changed. In-place, because on arrays this small allocating and first touching a new
+# classes below on all the parameters at once (one flat vector). A rule updates its state (v, s) in place,
+# computes in ``scratch`` and writes the new p into ``out`` (float64 arrays of p's shape), so the p it was
+# given is never changed. In place, because on arrays this small allocating and first touching a new
 # temporary costs more than the arithmetic.
 
-def _copy_state(state):
-    return {k: np.array(a, dtype=np.float64) for k, a in state.items()}
-
-
-def _scratch_for(p):
-    return np.empty(np.shape(p))
-
-
-def _gd_rule(p, dp, scratch, learning_rate):
+def _gd_rule(p, dp, scratch, out, learning_rate):
     np.multiply(dp, learning_rate, out=scratch)
-    return np.subtract(p, scratch)                   # p − α·dp
+    return np.subtract(p, scratch, out=out)          # p − α·dp
 
 
-def _momentum_rule(p, dp, v, scratch, learning_rate, momentum_beta):
+def _momentum_rule(p, dp, v, scratch, out, learning_rate, momentum_beta):
     v *= momentum_beta
     np.multiply(dp, 1 - momentum_beta, out=scratch)
     v += scratch                                     # v = β_m·v + (1 − β_m)·dp
     np.multiply(v, learning_rate, out=scratch)
-    return np.subtract(p, scratch)                   # p − α·v
+    return np.subtract(p, scratch, out=out)          # p − α·v
 
 
-def _rmsprop_rule(p, dp, s, scratch, learning_rate, beta2, epsilon):
+def _rmsprop_rule(p, dp, s, scratch, out, learning_rate, beta2, epsilon):
     _decayed_average_of_squares(s, dp, beta2, scratch)
     np.sqrt(s, out=scratch)
     scratch += epsilon                               # √s + ε
-    new_p = np.multiply(dp, learning_rate)           # the result array holds the step first
-    new_p /= scratch                                 # α·dp/(√s + ε)
-    return np.subtract(p, new_p, out=new_p)
+    np.multiply(dp, learning_rate, out=out)          # out holds the step first
+    out /= scratch                                   # α·dp/(√s + ε)
+    return np.subtract(p, out, out=out)
 
 
-def _adam_rule(p, dp, v, s, scratch, t, learning_rate, beta1, beta2, epsilon):
+def _adam_rule(p, dp, v, s, scratch, out, t, learning_rate, beta1, beta2, epsilon):
     np.multiply(dp, 1 - beta1, out=scratch)
     v *= beta1
     v += scratch                                     # v = β1·v + (1 − β1)·dp
     _decayed_average_of_squares(s, dp, beta2, scratch)
     # α·v̂/(√ŝ + ε) with v̂ = v/c1, ŝ = s/c2 is, multiplying above and below by √c2,
     # (α·√c2/c1)·v/(√s + ε·√c2): the bias corrections become two scalars (as in PyTorch's Adam),
-    # which saves two passes over every parameter.
+    # which saves two passes over every parameter. Same formula; the last bit can differ from the
+    # textbook order of operations (round-off, about 1e-16 relative).
     c1, root_c2 = 1 - beta1**t, np.sqrt(1 - beta2**t)
     np.sqrt(s, out=scratch)
     scratch += epsilon * root_c2                     # √s + ε·√c2
-    new_p = np.divide(v, scratch)                    # the result array holds the step first
-    new_p *= learning_rate * root_c2 / c1            # α·v̂/(√ŝ + ε)
-    return np.subtract(p, new_p, out=new_p)
+    np.divide(v, scratch, out=out)                   # out holds the step first
+    out *= learning_rate * root_c2 / c1              # α·v̂/(√ŝ + ε)
+    return np.subtract(p, out, out=out)
 
 
 def _decayed_average_of_squares(s, dp, beta2, scratch):
@@ -183,46 +186,58 @@ class _Optimizer:
     A step is 2 to 12 elementwise passes over every parameter. Done per array (11 arrays for the paper's
     784-100-100-100-10 net) that is one small numpy call per array per pass, and the calls' fixed cost
     outweighs the arithmetic; so the classes hold v, s and the parameters they return each as ONE float64
-    vector, and apply the rule once to the whole vector. Same rule, same numbers as the functions (tested).
-    ``v`` and ``s`` stay readable as dicts keyed like the gradients (``v["dW1"]``), views into those vectors;
-    the parameters returned are views into a new vector each step, so earlier parameters are never changed.
+    vector, and apply the rule once to the whole vector. Same rules, same numbers as the functions (tested).
+
+    ``v`` and ``s`` read like the functions' dicts, keyed by gradient name (``adam.v["dW1"]``): views into the
+    state vectors, so they always show the current state (and writing into them, ``adam.v["dW1"][:] = 0``,
+    changes it). The parameters returned are views into a new vector at each step: earlier parameters never
+    change, and one kept array keeps that whole vector (all the parameters of that step) in memory.
     """
 
     _state = ()  # names of the state vectors: ("v",), ("s",) or ("v", "s")
 
     def __init__(self):
-        self._shapes = None    # {name: shape} of the parameters, in the order of the first step
-        self._returned = None  # (flat vector, [(name, view)]) of the parameters the last step returned
-        for name in self._state:
-            setattr(self, name, None)
+        self._shapes = None       # {name: shape} of the parameters, in the order of the first step
+        self._slices = None       # where each parameter sits in a flat vector
+        self._scratch = None
+        self._flat_state = []     # one flat vector per name in _state
+        self._returned = None     # (flat vector, [(name, view)]) of the parameters the last step returned
 
     def step(self, parameters, grads):
         """Update every parameter from its gradient; returns the new parameters dict (inputs unchanged)."""
         _check_grads(parameters, grads)
         if not parameters:
             return {}
-        if self._shapes is None or len(grads) != len(self._shapes) \
-                or any(np.shape(grads.get(f"d{name}")) != shape for name, shape in self._shapes.items()):
+        if self._shapes is None or not self._same_layout(grads):
             if self._shapes is not None:
                 for name in self._state:  # another network than before: say how v, s and grads differ
-                    _check_state(name, getattr(self, name), grads)
+                    _check_state(name, self._state_views(name), grads)
             self._start(parameters)  # the first step (or gradient descent, which keeps no state, on another network)
         p = self._flat_parameters(parameters)
         dp = np.concatenate([np.ravel(grads[f"d{name}"]) for name in self._shapes], dtype=np.float64)
-        new_p = self._rule(p, dp, *self._flat_state, self._scratch)
+        new_p = self._update(p, dp, *self._flat_state, self._scratch, np.empty_like(self._scratch))
         views = self._views(new_p, prefix="")
         self._returned = new_p, list(views.items())  # not the dict itself: the caller may put new arrays in it
         return views
+
+    def _same_layout(self, grads):
+        """Do the gradients have the names and shapes of the parameters of the first step?"""
+        return len(grads) == len(self._shapes) and all(
+            f"d{name}" in grads and np.shape(grads[f"d{name}"]) == shape for name, shape in self._shapes.items())
 
     def _start(self, parameters):
         self._returned = None
         self._shapes = {name: np.shape(p) for name, p in parameters.items()}
         ends = np.cumsum([int(np.prod(shape)) for shape in self._shapes.values()]).tolist()
         self._slices = [slice(start, end) for start, end in zip([0] + ends, ends)]
-        self._scratch = np.empty(ends[-1] if ends else 0)
+        self._scratch = np.empty(ends[-1])
         self._flat_state = [np.zeros_like(self._scratch) for _ in self._state]
-        for name, flat in zip(self._state, self._flat_state):
-            setattr(self, name, self._views(flat, prefix="d"))
+
+    def _state_views(self, name):
+        """The state vector ``name`` ("v" or "s") as a dict keyed by gradient name; None before the first step."""
+        if self._shapes is None:
+            return None
+        return self._views(self._flat_state[self._state.index(name)], prefix="d")
 
     def _views(self, flat, prefix):
         """{prefix + name: the part of ``flat`` holding that parameter, in its shape}."""
@@ -245,8 +260,8 @@ class GradientDescent(_Optimizer):
         super().__init__()
         self.learning_rate = positive_number("learning_rate", learning_rate)
 
-    def _rule(self, p, dp, scratch):
-        return _gd_rule(p, dp, scratch, self.learning_rate)
+    def _update(self, p, dp, scratch, out):
+        return _gd_rule(p, dp, scratch, out, self.learning_rate)
 
     def __repr__(self):
         return f"GradientDescent(learning_rate={self.learning_rate:g})"
@@ -262,8 +277,13 @@ class Momentum(_Optimizer):
         self.learning_rate = positive_number("learning_rate", learning_rate)
         self.momentum_beta = fraction("momentum_beta", momentum_beta)
 
-    def _rule(self, p, dp, v, scratch):
-        return _momentum_rule(p, dp, v, scratch, self.learning_rate, self.momentum_beta)
+    @property
+    def v(self):
+        """The velocity, {"dW1": …, "dgamma1": …}, as in the functions (None before the first step)."""
+        return self._state_views("v")
+
+    def _update(self, p, dp, v, scratch, out):
+        return _momentum_rule(p, dp, v, scratch, out, self.learning_rate, self.momentum_beta)
 
     def __repr__(self):
         return f"Momentum(learning_rate={self.learning_rate:g}, momentum_beta={self.momentum_beta:g})"
@@ -280,8 +300,13 @@ class RMSprop(_Optimizer):
         self.beta2 = fraction("beta2", beta2)
         self.epsilon = positive_number("epsilon", epsilon)
 
-    def _rule(self, p, dp, s, scratch):
-        return _rmsprop_rule(p, dp, s, scratch, self.learning_rate, self.beta2, self.epsilon)
+    @property
+    def s(self):
+        """The average of squared gradients, {"dW1": …, …}, as in the functions (None before the first step)."""
+        return self._state_views("s")
+
+    def _update(self, p, dp, s, scratch, out):
+        return _rmsprop_rule(p, dp, s, scratch, out, self.learning_rate, self.beta2, self.epsilon)
 
     def __repr__(self):
         return f"RMSprop(learning_rate={self.learning_rate:g}, beta2={self.beta2:g})"
@@ -299,9 +324,19 @@ class Adam(_Optimizer):
         self.epsilon = positive_number("epsilon", epsilon)
         self.t = 0
 
-    def _rule(self, p, dp, v, s, scratch):
-        self.t += 1
-        return _adam_rule(p, dp, v, s, scratch, self.t, self.learning_rate, self.beta1, self.beta2, self.epsilon)
+    @property
+    def v(self):
+        """The first-moment average, {"dW1": …, …}, as in the functions (None before the first step)."""
+        return self._state_views("v")
+
+    @property
+    def s(self):
+        """The second-moment average, {"dW1": …, …}, as in the functions (None before the first step)."""
+        return self._state_views("s")
+
+    def _update(self, p, dp, v, s, scratch, out):
+        self.t += 1  # step() calls _update once its checks have passed: this is step t
+        return _adam_rule(p, dp, v, s, scratch, out, self.t, self.learning_rate, self.beta1, self.beta2, self.epsilon)
 
     def __repr__(self):
         return f"Adam(learning_rate={self.learning_rate:g}, beta1={self.beta1:g}, beta2={self.beta2:g})"

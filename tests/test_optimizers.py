@@ -267,3 +267,47 @@ def test_gradient_descent_keeps_no_state_so_it_moves_to_another_network():
     new = gd.step(plain, {"dW1": np.ones((3, 2)), "db1": np.ones((3, 1))})
     np.testing.assert_array_equal(new["W1"], 0.5)
     np.testing.assert_array_equal(new["b1"], -0.5)
+
+
+def test_zero_dimensional_and_float32_parameters_give_the_same_numbers_in_functions_and_classes(rng):
+    ps = {"a": np.float64(0.7), "W1": rng.normal(size=(2, 2)).astype(np.float32)}
+    gs = {"da": np.float64(-0.3), "dW1": rng.normal(size=(2, 2)).astype(np.float32)}
+    v, s = initialize_adam(ps)
+    expected = {
+        "gd": update_parameters_with_gd(ps, gs, 0.1),
+        "momentum": update_parameters_with_momentum(ps, gs, initialize_velocity(ps), 0.1)[0],
+        "rmsprop": update_parameters_with_rmsprop(ps, gs, initialize_rmsprop(ps), 0.1)[0],
+        "adam": update_parameters_with_adam(ps, gs, v, s, 1, 0.1)[0],
+    }
+    classes = {"gd": GradientDescent(0.1), "momentum": Momentum(0.1), "rmsprop": RMSprop(0.1), "adam": Adam(0.1)}
+    for name, optimizer in classes.items():
+        got = optimizer.step(ps, gs)
+        for k in ps:
+            assert got[k].shape == np.shape(ps[k]) and got[k].dtype == expected[name][k].dtype == np.float64
+            np.testing.assert_array_equal(got[k], expected[name][k])
+
+
+def test_the_state_cannot_be_replaced_and_survives_a_copy(rng):
+    import copy
+    ps = {"W1": rng.normal(size=(2, 3))}
+    gs = {"dW1": rng.normal(size=(2, 3))}
+    adam = Adam(0.01)
+    assert adam.v is None and adam.s is None       # before the first step, as before
+    adam.step(ps, gs)
+    with pytest.raises(AttributeError):
+        adam.v = initialize_velocity(ps)            # would otherwise be silently ignored
+    twin = copy.deepcopy(adam)
+    a, b = adam.step(ps, gs), twin.step(ps, gs)
+    np.testing.assert_array_equal(a["W1"], b["W1"])
+    np.testing.assert_array_equal(twin.v["dW1"], adam.v["dW1"])
+    assert not np.shares_memory(twin.v["dW1"], adam.v["dW1"])
+
+
+def test_a_renamed_parameter_is_another_network():
+    momentum = Momentum(0.1)
+    momentum.step({"a": np.float64(1.0)}, {"da": np.float64(1.0)})
+    with pytest.raises(ValueError, match=r"v does not match grads"):
+        momentum.step({"z": np.float64(1.0)}, {"dz": np.float64(1.0)})
+    gd = GradientDescent(0.5)
+    gd.step({"a": np.float64(1.0)}, {"da": np.float64(1.0)})
+    assert gd.step({"z": np.float64(1.0)}, {"dz": np.float64(1.0)})["z"] == 0.5
