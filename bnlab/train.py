@@ -55,8 +55,9 @@ def _non_finite_is_divergence(step, num_steps, optimizer):
 def _non_finite(parameters):
     """Names of the arrays holding a NaN or inf. A NaN or inf anywhere makes the array's sum non-finite,
     so the usual case (all finite) costs one read per array and no temporary; only then the exact scan."""
-    if all(np.isfinite(np.sum(p)) for p in parameters.values()):
-        return []
+    with np.errstate(over="ignore", invalid="ignore"):  # huge finite values may overflow the sum: then the scan
+        if all(np.isfinite(np.sum(p)) for p in parameters.values()):
+            return []
     return [name for name, p in parameters.items() if not np.isfinite(p).all()]
 
 

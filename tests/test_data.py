@@ -124,3 +124,9 @@ def test_circles_have_two_radii():
     radius = np.hypot(*X)
     np.testing.assert_allclose(radius[labels == 0], 1.0)
     np.testing.assert_allclose(radius[labels == 1], 0.5)
+
+
+def test_no_examples_no_mini_batches():
+    X, Y = np.zeros((3, 0)), np.zeros((2, 0))
+    assert random_mini_batches(X, Y, 4) == []
+    assert mini_batch_indices(0, 4, seed=0) == []

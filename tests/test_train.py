@@ -192,3 +192,14 @@ def test_test_data_must_come_in_pairs(digits):
         train(net, digits.X_train, digits.Y_train, Adam(0.01), 2, X_test=digits.X_test)
     with pytest.raises(ValueError, match="y_test was given without X_test"):
         train(net, digits.X_train, digits.Y_train, Adam(0.01), 2, y_test=digits.y_test)
+
+
+def test_the_divergence_check_names_non_finite_parameters_without_warnings():
+    from bnlab.train import _non_finite
+    import warnings
+    big = np.full((3, 3), 1e308)                    # finite, but its sum overflows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _non_finite({"W1": big, "b1": np.zeros((3, 1))}) == []
+        bad = {"W1": big, "g": np.array([[np.inf], [-np.inf]]), "b": np.array([[np.nan]]), "ok": np.ones((2, 1))}
+        assert _non_finite(bad) == ["g", "b"]
