@@ -66,10 +66,9 @@ def timed_samples(functions, repeats, warmup=2, min_seconds=0.01):
     return samples
 
 
-def median_times(functions, repeats, warmup=2, min_seconds=0.01):
-    """Median seconds per call of each function, from :func:`timed_samples`."""
-    return {name: float(np.median(values)) for name, values in
-            timed_samples(functions, repeats, warmup, min_seconds).items()}
+def medians(samples):
+    """{name: median seconds per call} of the samples of :func:`timed_samples`."""
+    return {name: float(np.median(values)) for name, values in samples.items()}
 
 
 def paired_ratio(samples, a, b):
@@ -390,17 +389,15 @@ def run(args):
 
     # Batch Norm forward+backward.
     table.section("Batch Norm forward+backward, float64")
-    timed = {}
+    timed, bn_samples = {}, {}
     for shape in shapes:
         functions = {"compact": bnlab_batchnorm(shape), "steps": bnlab_batchnorm(shape, bnlab.batchnorm_backward_steps)}
         if torch is not None:
             functions["torch"] = torch_batchnorm(torch, shape)
         if shape == big:  # the copy for the memory bound, timed in the same rounds as Batch Norm
             functions["copy"] = array_copy(shape)
-        samples = timed_samples(functions, repeats)
-        if shape == big:
-            big_samples = samples
-        timed[shape] = t = {name: float(np.median(values)) for name, values in samples.items()}
+        bn_samples[shape] = samples = timed_samples(functions, repeats)
+        timed[shape] = t = medians(samples)
         targets = {(256, 256): 1.5, big: 1.0}
         if torch is not None:
             ratio = paired_ratio(samples, "compact", "torch")
@@ -416,7 +413,7 @@ def run(args):
     # The memory-traffic bound and the peak memory, at the largest shape.
     copy = timed[big]["copy"]
     bound = 4 * copy
-    against_bound = paired_ratio(big_samples, "compact", "copy")
+    against_bound = paired_ratio(bn_samples[big], "compact", "copy")
     against_bound = tuple(r / 4 for r in against_bound)
     table.section(f"Memory at Z {big} ({np.prod(big) * 8 / 2**20:.0f} MiB per array)")
     table.add("one np.copyto of Z (read + write one array)", _ms(copy))
@@ -437,7 +434,7 @@ def run(args):
         if torch is not None:
             functions["torch"] = torch_training(torch, mb, steps)
         samples = timed_samples(functions, repeats, warmup=1, min_seconds=0)
-        rate = {name: steps / float(np.median(seconds)) for name, seconds in samples.items()}
+        rate = {name: steps / seconds for name, seconds in medians(samples).items()}
         if torch is not None:
             ratio = paired_ratio(samples, "torch", "bnlab")  # steps/s over torch's = torch's time over ours
             table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", f"torch {rate['torch']:.0f}/s",

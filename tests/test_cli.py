@@ -54,15 +54,17 @@ def test_the_numpy_floor_is_a_lower_bound_of_a_real_step():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         floor = bench.numpy_floor(60, 20)
-        times = bench.median_times({"floor": floor, "bnlab": bench.bnlab_training(60, 20)}, repeats=3, warmup=1,
-                                   min_seconds=0)
+        times = bench.medians(bench.timed_samples({"floor": floor, "bnlab": bench.bnlab_training(60, 20)},
+                                                  repeats=3, warmup=1, min_seconds=0))
     assert times["floor"] < times["bnlab"]
 
 
-def test_median_times_takes_turns_after_a_warmup():
+def test_timed_samples_take_turns_after_a_warmup():
     calls = []
     functions = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
-    times = bench.median_times(functions, repeats=3, warmup=2, min_seconds=0)
+    samples = bench.timed_samples(functions, repeats=3, warmup=2, min_seconds=0)
+    assert {name: len(values) for name, values in samples.items()} == {"a": 3, "b": 3}
+    times = bench.medians(samples)
     assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
     # warm-up (2 each), one calibration call each, then a, b, a, b, a, b.
     assert calls[:2] == ["a", "a"] and calls[2:4] == ["b", "b"]
