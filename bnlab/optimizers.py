@@ -205,25 +205,22 @@ class _Optimizer:
 
     def step(self, parameters, grads):
         """Update every parameter from its gradient; returns the new parameters dict (inputs unchanged)."""
-        _check_grads(parameters, grads)
+        _check_grads(parameters, grads)  # from here on grads has the names and shapes of parameters
         if not parameters:
             return {}
-        if self._shapes is None or not self._same_layout(grads):
-            if self._shapes is not None:
-                for name in self._state:  # another network than before: say how v, s and grads differ
-                    _check_state(name, self._state_views(name), grads)
-            self._start(parameters)  # the first step (or gradient descent, which keeps no state, on another network)
-        p = self._flat_parameters(parameters)
+        p = self._last_vector(parameters)
+        if p is None:  # not the parameters this optimizer returned last: check the layout, then copy them in
+            if self._shapes != {name: np.shape(a) for name, a in parameters.items()}:
+                if self._shapes is not None:
+                    for name in self._state:  # another network than before: say how v, s and grads differ
+                        _check_state(name, self._state_views(name), grads)
+                self._start(parameters)  # the first step (or gradient descent, which keeps no state, on another network)
+            p = np.concatenate([np.ravel(parameters[name]) for name in self._shapes], dtype=np.float64)
         dp = np.concatenate([np.ravel(grads[f"d{name}"]) for name in self._shapes], dtype=np.float64)
         new_p = self._update(p, dp, *self._flat_state, self._scratch, np.empty_like(self._scratch))
         views = self._views(new_p, prefix="")
         self._returned = new_p, list(views.items())  # not the dict itself: the caller may put new arrays in it
         return views
-
-    def _same_layout(self, grads):
-        """Do the gradients have the names and shapes of the parameters of the first step?"""
-        return len(grads) == len(self._shapes) and all(
-            f"d{name}" in grads and np.shape(grads[f"d{name}"]) == shape for name, shape in self._shapes.items())
 
     def _start(self, parameters):
         self._returned = None
@@ -244,13 +241,14 @@ class _Optimizer:
         return {prefix + name: flat[part].reshape(shape)
                 for (name, shape), part in zip(self._shapes.items(), self._slices)}
 
-    def _flat_parameters(self, parameters):
-        """All parameters as one vector: the last step's own vector if these are its views, else a copy."""
+    def _last_vector(self, parameters):
+        """The vector behind the parameters the last step returned, if ``parameters`` are exactly those views
+        (the usual case in a training loop: no copy, and the layout is known); else None."""
         if self._returned is not None:
             flat, views = self._returned
             if len(parameters) == len(views) and all(parameters.get(k) is a for k, a in views):
                 return flat
-        return np.concatenate([np.ravel(parameters[name]) for name in self._shapes], dtype=np.float64)
+        return None
 
 
 class GradientDescent(_Optimizer):
