@@ -449,7 +449,7 @@ def run(args):
     table.print(out)
     print(file=out)
     print("Bound: Batch Norm forward+backward must move at least about 4 arrays' worth of read+write: forward "
-          "reads Z for μ and σ², then reads Z again and writes Z̃; backward reads dZ̃ and Z_norm for the sums, "
+          "reads Z for μ and σ², then reads Z again and writes Z̃; backward reads dZ̃ and Z for the sums, "
           "then reads them again and writes dZ. Assumed: Z does not fit in the CPU cache, and one np.copyto "
           "(one read + one write) runs at the machine's memory bandwidth.", file=out)
     print("Loops: the counts are the same whatever n and m are within one cache block, so no Python loop runs "

@@ -128,6 +128,41 @@ def test_constant_unit_gives_zero_Z_norm_and_finite_gradients(rng):
         np.testing.assert_allclose(dZ[1], gamma[1, 0] / np.sqrt(1e-5) * (R[1] - R[1].mean()), rtol=1e-6)
 
 
+def test_cache_keeps_Z_itself_and_rebuilds_Z_norm_bit_for_bit(rng):
+    # No copy of Z and no Z_norm array in the cache: Z_norm is (Z − μ)·inv_std, rebuilt with the forward's
+    # own operations, so Z̃ = γ·Z_norm + β holds exactly, and backward sees the Z_norm forward used.
+    Z = make_Z(rng, n=5, m=7)
+    gamma, beta = make_gamma_beta(rng, n=5)
+    Z_tilde, cache = batchnorm_forward(Z, gamma, beta)
+    assert cache.Z is Z
+    Z_norm = (Z - cache.mu) * cache.inv_std
+    np.testing.assert_array_equal(cache.Z_norm, Z_norm)
+    np.testing.assert_array_equal(Z_tilde, Z_norm * gamma + beta)
+    assert cache.Z_norm is not cache.Z_norm  # a new array each time: writing to one changes nothing kept
+    R = rng.normal(size=Z.shape)
+    dZ, dgamma, dbeta = batchnorm_backward(R, cache)
+    m = Z.shape[1]
+    expected_dgamma = np.einsum("ij,ij->i", R, Z_norm)[:, None]
+    np.testing.assert_allclose(dgamma, expected_dgamma, rtol=1e-13)
+    np.testing.assert_allclose(dZ, gamma * cache.inv_std * (R - (dbeta + Z_norm * dgamma) / m), rtol=1e-12, atol=1e-14)
+
+
+def test_peak_memory_is_two_arrays_the_size_of_Z(rng):
+    # Forward allocates Z̃, backward dZ; nothing else the size of Z (a block of Z_norm is rebuilt in dZ).
+    import tracemalloc
+    Z = make_Z(rng, n=64, m=2048)
+    gamma, beta = make_gamma_beta(rng, n=64)
+    R = rng.normal(size=Z.shape)
+    tracemalloc.start()
+    try:
+        _, cache = batchnorm_forward(Z, gamma, beta)
+        batchnorm_backward(R, cache)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 2 * Z.nbytes <= peak < 2.5 * Z.nbytes, peak / Z.nbytes  # a third array would make it 3
+
+
 def test_forward_and_backward_do_not_modify_their_inputs(rng):
     Z = make_Z(rng)
     gamma, beta = make_gamma_beta(rng)
@@ -291,7 +326,7 @@ def test_public_names():
     for name in ["batchnorm_forward", "batchnorm_backward", "batchnorm_backward_steps", "batchnorm_eval",
                  "update_running_averages", "BatchNormCache"]:
         assert hasattr(bnlab, name)
-    assert BatchNormCache._fields == ("Z_norm", "gamma", "inv_std", "mu", "var", "eps")
+    assert BatchNormCache._fields == ("Z", "gamma", "inv_std", "mu", "var", "eps")
 
 
 # --- memory layouts and sizes the fast paths treat differently ----------------------------------------

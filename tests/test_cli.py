@@ -74,8 +74,9 @@ def test_timed_samples_take_turns_after_a_warmup():
 def test_peak_memory_counts_outputs_and_cache_but_not_the_inputs():
     peak, size = bench.peak_memory((64, 1024))
     assert size == 64 * 1024 * 8
-    # Z_norm (cached), Z̃ and dZ are three arrays the size of Z; Z and dZ̃ existed before tracing.
-    assert 3 * size <= peak <= 4 * size
+    # Z̃ and dZ are two arrays the size of Z; Z (kept by the cache) and dZ̃ existed before tracing, and
+    # Z_norm is rebuilt inside dZ's memory, not in an array of its own.
+    assert 2 * size <= peak < 2.5 * size  # a third array the size of Z would make it 3
 
 
 def test_python_call_count_of_batchnorm_does_not_depend_on_n_or_m():
