@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -53,10 +54,11 @@ def _non_finite_is_divergence(step, num_steps, optimizer):
 
 
 def _non_finite(parameters):
-    """Names of the arrays holding a NaN or inf. A NaN or inf anywhere makes the array's sum non-finite,
-    so the usual case (all finite) costs one read per array and no temporary; only then the exact scan."""
-    with np.errstate(over="ignore", invalid="ignore"):  # huge finite values may overflow the sum: then the scan
-        if all(np.isfinite(np.sum(p)) for p in parameters.values()):
+    """Names of the arrays holding a NaN or inf. A NaN or inf anywhere makes an array's sum of squares
+    (one BLAS dot product, no temporary) non-finite, so the usual case (all finite) costs one read per
+    array; only then the exact scan (huge finite values may overflow the sum: the scan then finds none)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(sum(float(np.vdot(p, p)) for p in parameters.values())):
             return []
     return [name for name, p in parameters.items() if not np.isfinite(p).all()]
 

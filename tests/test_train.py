@@ -203,3 +203,9 @@ def test_the_divergence_check_names_non_finite_parameters_without_warnings():
         assert _non_finite({"W1": big, "b1": np.zeros((3, 1))}) == []
         bad = {"W1": big, "g": np.array([[np.inf], [-np.inf]]), "b": np.array([[np.nan]]), "ok": np.ones((2, 1))}
         assert _non_finite(bad) == ["g", "b"]
+        # one NaN or inf in a transposed view, a float32 array or a 0-d array is found too
+        strided = np.ones((4, 6))
+        strided[2, 3] = -np.inf
+        odd = {"T": strided.T, "f": np.array([[1.0], [np.nan]], dtype=np.float32), "s": np.array(np.inf)}
+        assert _non_finite(odd) == ["T", "f", "s"]
+        assert _non_finite({"T": np.ones((4, 6)).T, "s": np.array(2.0)}) == []
