@@ -10,9 +10,9 @@ Test mode uses running averages of μ and σ² collected during training instead
 Speed and memory. Z can be large (the benchmark uses 1024 × 4096, 32 MiB), and every pass over it
 costs about as much as copying it, so the hot paths (see ``bnlab bench``):
 - cache only what backward needs, and no (n, m) array the caller already has: Z itself (a reference,
-  not a copy), γ, 1/sqrt(σ² + ε) and μ (σ² too, for the running averages). Backward rebuilds
-  Z_norm = (Z − μ)/sqrt(σ² + ε) block by block, in cache, with the same operations as forward, so the
-  numbers are the same to the last bit; ``cache.Z_norm`` does the same for readers of the cache;
+  not a copy), γ, 1/sqrt(σ² + ε) and μ (σ² too, for the running averages). Neither pass writes Z_norm
+  out: both work on Z − μ block by block, in cache, and fold 1/sqrt(σ² + ε) into the per-unit factors
+  (γ·Z_norm = (Z − μ)·γ/sqrt(σ² + ε)); ``cache.Z_norm`` computes it for readers of the cache;
 - write every (n, m) result into an array allocated once and then updated in place (``out=``, ``*=``),
   so forward+backward allocate two (n, m) arrays in all: Z̃ and dZ;
 - compute the per-unit sums as matrix–vector products (Z @ 1, one BLAS pass) and Σ x·y as row-wise dot
@@ -50,7 +50,7 @@ class BatchNormCache(NamedTuple):
     def Z_norm(self) -> np.ndarray:
         """(Z − μ)/sqrt(σ² + ε), shape (n, m): the normalized Z, computed when asked (a new array)."""
         Z_norm = np.subtract(self.Z, self.mu)
-        Z_norm *= self.inv_std  # the forward's operations in the forward's order: the same bits
+        Z_norm *= self.inv_std
         return Z_norm
 
 
@@ -124,11 +124,10 @@ def _forward_block(Z, mu, gamma, beta, eps, Z_tilde):
     Returns the (rows, 1) columns σ² and 1/sqrt(σ² + ε).
     """
     m = Z.shape[1]
-    Z_norm = np.subtract(Z, mu, out=Z_tilde)    # Z − μ, in Z̃'s memory: Z_norm and then Z̃ are built there
-    var = _row_dot(Z_norm, Z_norm) / m          # biased variance, two-pass (stable for large |μ|)
+    Z_centred = np.subtract(Z, mu, out=Z_tilde)  # Z − μ, in Z̃'s memory: Z̃ is built there in place
+    var = _row_dot(Z_centred, Z_centred) / m      # biased variance, two-pass (stable for large |μ|)
     inv_std = 1.0 / np.sqrt(var + eps)
-    Z_norm *= inv_std
-    Z_tilde *= gamma                            # γ·Z_norm + β, in place: Z_norm is not kept
+    Z_tilde *= gamma * inv_std                    # γ·Z_norm = (Z − μ)·(γ/sqrt(σ² + ε)): one pass, not two
     Z_tilde += beta
     return var, inv_std
 
@@ -161,13 +160,11 @@ def _backward_block(dZ_tilde, Z, mu, inv_std, gamma, dZ):
     Returns the (rows, 1) columns dγ, dβ.
     """
     m = Z.shape[1]
-    # Z_norm rebuilt in dZ's memory, as forward built it: (Z − μ)·(1/sqrt(σ² + ε)).
-    Z_norm = np.subtract(Z, mu, out=dZ)
-    Z_norm *= inv_std
+    Z_centred = np.subtract(Z, mu, out=dZ)        # Z − μ, in dZ's memory: dZ is built there in place
     dbeta = _row_sum(dZ_tilde)
-    dgamma = _row_dot(dZ_tilde, Z_norm)
-    # dZ built in the same array: Z_norm·dγ/m + dβ/m, subtracted from dZ̃, scaled by γ/sqrt(σ²+ε).
-    dZ *= dgamma / m
+    dgamma = _row_dot(dZ_tilde, Z_centred) * inv_std  # Σ dZ̃·Z_norm, as Z_norm = (Z − μ)/sqrt(σ² + ε)
+    # dZ = γ/sqrt(σ²+ε)·(dZ̃ − (dβ + Z_norm·dγ)/m), in the one array: Z_norm·dγ/m + dβ/m first.
+    dZ *= dgamma * inv_std / m
     dZ += dbeta / m
     np.subtract(dZ_tilde, dZ, out=dZ)
     dZ *= gamma * inv_std
