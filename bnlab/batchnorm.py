@@ -19,8 +19,8 @@ costs about as much as copying it, so the hot paths (see ``bnlab bench``):
   products, with no temporary product array;
 - work through Z a block of rows (units) at a time, each block small enough to stay in the CPU cache
   between the passes the formulas make over it, so main memory is read and written about once per
-  array instead of once per pass. Units are independent in Batch Norm, so blocking changes no result;
-  a small Z is a single block.
+  array instead of once per pass. Units are independent in Batch Norm, so blocking changes no formula
+  (only, in the last bit, how BLAS rounds the per-unit sums); a small Z is a single block.
 """
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ from bnlab._validate import as_column, as_matrix, fraction, positive_number, req
 class BatchNormCache(NamedTuple):
     """What ``batchnorm_forward`` keeps for the backward pass.
 
-    Z: (n, m) the forward's input itself, not a copy (as PyTorch's autograd keeps it): modifying Z in
-    place before the backward pass changes the gradients; gamma: (n, 1); inv_std: (n, 1) = 1/sqrt(σ² + ε);
+    Z: (n, m) the forward's input itself when it was a float64 array, not a copy (as PyTorch's autograd
+    keeps it): modifying that Z in place before the backward pass changes the gradients (other inputs are
+    converted to a float64 copy first, and that copy is kept); gamma: (n, 1); inv_std: (n, 1) = 1/sqrt(σ² + ε);
     mu, var: (n, 1) the mini-batch mean and biased variance; eps: the ε used.
     """
 

@@ -31,7 +31,7 @@ from bnlab.optimizers import _adam_rule
 PAPER_NET = [784, 100, 100, 100, 10]
 BN_SHAPES = [(100, 60), (256, 256), (1024, 4096)]
 BN_SHAPES_QUICK = [(100, 60), (256, 256), (256, 1024)]
-# Shapes that are one cache block each (bnlab.batchnorm._BLOCK_ELEMENTS entries): counting the Python
+# Shapes that fit in one cache block each (<= bnlab.batchnorm._BLOCK_ELEMENTS entries): counting the Python
 # calls on them shows whether any Python loop runs over the examples or the units.
 LOOP_SHAPES = [(16, 4096), (256, 256), (4096, 16)]
 

@@ -58,7 +58,7 @@ def _non_finite(parameters):
     (one BLAS dot product, no temporary) non-finite, so the usual case (all finite) costs one read per
     array; only then the exact scan (huge finite values may overflow the sum: the scan then finds none)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        if math.isfinite(sum(float(np.vdot(p, p)) for p in parameters.values())):
+        if math.isfinite(sum(float(np.vdot(p, p).real) for p in parameters.values())):
             return []
     return [name for name, p in parameters.items() if not np.isfinite(p).all()]
 
