@@ -6,7 +6,8 @@ Prints one table (see issue 3, "Speed"):
 - the memory-traffic bound from a copy measured in the same run, and the peak memory (tracemalloc);
 - training steps per second of the Batch Norm paper's MNIST net (784-100-100-100-10, sigmoid, Batch Norm
   on the hidden layers, Adam) at mini-batch 60 and 512, against an equivalent ``torch.nn.Sequential``, and
-  the "numpy floor": the same step reduced to the work no numpy implementation can skip, for scale;
+  the same steps done by bnlab's kernels alone (no checks, no Python layers) and the "numpy floor": the
+  step reduced to the work no numpy implementation can skip, for scale;
 - the targets of issue 3, each with PASS or FAIL.
 
 Timings are wall-clock medians over repeats that take turns (bnlab, then torch, then bnlab, …) after a
@@ -26,6 +27,9 @@ import tracemalloc
 import numpy as np
 
 import bnlab
+from bnlab.activations import _sigmoid_derivative_from_output, sigmoid
+from bnlab.batchnorm import _backward_block, _forward_block, _row_sum
+from bnlab.losses import softmax
 from bnlab.optimizers import _adam_rule
 
 PAPER_NET = [784, 100, 100, 100, 10]
@@ -210,6 +214,72 @@ def numpy_floor(mini_batch_size, steps, seed=0):
                 if l > 0:
                     np.matmul(W[l].T, dA[l + 1], out=dA[l])
             _adam_rule(p, g, v, s, scratch, new_p, t, 0.001, 0.9, 0.999, 1e-8)
+    return run
+
+
+def bnlab_kernels(mini_batch_size, steps, seed=0, parameters=None):
+    """bnlab's own arithmetic for a training step of the paper's net and nothing else: the same matrix
+    products, Batch Norm blocks (``_forward_block``, ``_backward_block``), sigmoid, softmax, loss and Adam
+    rule as ``bnlab.train``, on the parameters as one flat vector, with no input checks, no Python layers
+    or dicts, no divergence check and no shuffling (10 mini-batches gathered once, used in turn). What is
+    left when everything but the arithmetic is taken away: how fast bnlab could be with its structure gone.
+    ``parameters``: a Network's parameter dict to start from (for tests); ``run.parameters()`` lists them now."""
+    rng = np.random.default_rng(seed)
+    dims, m, L = PAPER_NET, mini_batch_size, len(PAPER_NET) - 1
+    X, Y = _digits_like(10 * m, seed)
+    batches = [(np.ascontiguousarray(X[:, k:k + m]), np.ascontiguousarray(Y[:, k:k + m])) for k in range(0, 10 * m, m)]
+    shapes = [(n, n_prev) for n_prev, n in zip(dims[:-1], dims[1:])] + [(n, 1) for n in dims[1:-1] for _ in "γβ"]
+    shapes.append((dims[-1], 1))                                # b[L]
+    ends = np.cumsum([a * b for a, b in shapes]).tolist()
+    p, new_p, g, v, s, scratch = (np.zeros(ends[-1]) for _ in range(6))
+
+    def views(flat):  # W1..WL, γ1, β1, …, b[L], each a view into flat
+        return [flat[start:end].reshape(shape) for start, end, shape in zip([0] + ends, ends, shapes)]
+    if parameters is None:
+        parameters = bnlab.initialize_parameters(dims, "sigmoid", batchnorm=True, seed=seed)
+    names = [f"W{l}" for l in range(1, L + 1)] + [f"{k}{l}" for l in range(1, L) for k in ("gamma", "beta")] + [f"b{L}"]
+    for view, name in zip(views(p), names):
+        view[...] = parameters[name]
+    grads = views(g)
+    dW, dgamma, dbeta, db = grads[:L], grads[L:-1:2], grads[L + 1:-1:2], grads[-1]
+
+    t = 0  # Adam's step count, across calls
+
+    def run():
+        nonlocal p, new_p, t
+        for _ in range(steps):
+            X_t, Y_t = batches[t % len(batches)]
+            t += 1
+            P = views(p)
+            W, gamma, beta, b = P[:L], P[L:-1:2], P[L + 1:-1:2], P[-1]
+            A, kept = X_t, []
+            for l in range(L - 1):                              # hidden layers: Z = W A → BN → sigmoid
+                Z = W[l] @ A
+                mu = _row_sum(Z) / m
+                Z_tilde = np.empty_like(Z)
+                _, inv_std = _forward_block(Z, mu, gamma[l], beta[l], 1e-5, Z_tilde)
+                kept.append((A, Z, mu, inv_std))
+                A = sigmoid(Z_tilde)
+            ZL = W[-1] @ A
+            ZL += b
+            AL = softmax(ZL)
+            _loss = -np.sum(Y_t * np.log(AL)) / m
+            dZ = (AL - Y_t) / m
+            np.matmul(dZ, A.T, out=dW[-1])
+            np.sum(dZ, axis=1, keepdims=True, out=db)
+            dA = W[-1].T @ dZ
+            for l in reversed(range(L - 1)):
+                A_prev, Z, mu, inv_std = kept[l]
+                dZ_tilde = dA * _sigmoid_derivative_from_output(A)
+                dZ = np.empty_like(Z)
+                dgamma[l][...], dbeta[l][...] = _backward_block(dZ_tilde, Z, mu, inv_std, gamma[l], dZ)
+                np.matmul(dZ, A_prev.T, out=dW[l])
+                if l > 0:
+                    dA = W[l].T @ dZ
+                A = A_prev
+            _adam_rule(p, g, v, s, scratch, new_p, t, 0.001, 0.9, 0.999, 1e-8)
+            p, new_p = new_p, p
+    run.parameters = lambda: dict(zip(names, views(p)))
     return run
 
 
@@ -430,7 +500,8 @@ def run(args):
         # 20 epochs of 10 mini-batches at 60, 10 epochs at 512: long enough that what a call does once (train's
         # transposed copy of X, the two accuracy evaluations on all examples, torch's the same) is a small part.
         steps = (5 if quick else 100) if mb == 512 else (20 if quick else 200)
-        functions = {"bnlab": bnlab_training(mb, steps), "floor": numpy_floor(mb, steps)}
+        functions = {"bnlab": bnlab_training(mb, steps), "kernels": bnlab_kernels(mb, steps),
+                     "floor": numpy_floor(mb, steps)}
         if torch is not None:
             functions["torch"] = torch_training(torch, mb, steps)
         samples = timed_samples(functions, repeats, warmup=1, min_seconds=0)
@@ -439,10 +510,14 @@ def run(args):
             ratio = paired_ratio(samples, "torch", "bnlab")  # steps/s over torch's = torch's time over ours
             table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", f"torch {rate['torch']:.0f}/s",
                       _ratio_cell(ratio), f">= {target:g} x torch", ok=ratio[0] >= target)
+            table.add(f"  bnlab's kernels only (see below), mini-batch {mb}", f"{rate['kernels']:.0f}/s",
+                      f"torch {rate['torch']:.0f}/s", _ratio_cell(paired_ratio(samples, "torch", "kernels")))
             table.add(f"  numpy floor (see below), mini-batch {mb}", f"{rate['floor']:.0f}/s",
                       f"torch {rate['torch']:.0f}/s", _ratio_cell(paired_ratio(samples, "torch", "floor")))
         else:
             table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", "", "", torch_target)
+            table.add(f"  bnlab's kernels only (see below), mini-batch {mb}", f"{rate['kernels']:.0f}/s",
+                      f"bnlab {rate['bnlab']:.0f}/s", _ratio_cell(paired_ratio(samples, "bnlab", "kernels")))
             table.add(f"  numpy floor (see below), mini-batch {mb}", f"{rate['floor']:.0f}/s",
                       f"bnlab {rate['bnlab']:.0f}/s", _ratio_cell(paired_ratio(samples, "bnlab", "floor")))
 
@@ -460,6 +535,10 @@ def run(args):
           "machine; above it, the gap between the two lines is Batch Norm's and sigmoid's arithmetic on small "
           "arrays, the rest of the loop, and Python.",
           file=out)
+    print("Kernels only: bnlab's own arithmetic for the same steps (the matrix products, the Batch Norm blocks, "
+          "sigmoid, softmax, the loss and the Adam rule) with everything else taken away: input checks, Python layers "
+          "and dicts, the divergence check, shuffling. The gap to the bnlab line is what bnlab's structure costs; "
+          "the gap to the floor is the arithmetic on small arrays that the floor leaves out.", file=out)
     print("Ratios: the median over the rounds of the ratio within a round (runs next to each other share the "
           "machine's load), with the lowest and highest in brackets; targets are judged on the median.", file=out)
     print("Training: bnlab.train (reshuffles every epoch, checks each step for divergence, measures the accuracy "

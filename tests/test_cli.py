@@ -40,6 +40,8 @@ def test_bench_quick_prints_one_table_with_targets(capsys):
         assert int(re.search(r"(\d+)/s", row).group(1)) > 0
         floor = next(line for line in out.splitlines() if line.startswith(f"  numpy floor (see below), mini-batch {mb}"))
         assert re.search(rf"\d+/s +bnlab \d+/s +[\d.]+", floor)
+        kernels = next(line for line in out.splitlines() if line.startswith(f"  bnlab's kernels only (see below), mini-batch {mb}"))
+        assert re.search(rf"\d+/s +bnlab \d+/s +[\d.]+", kernels)
     # Without torch the torch targets are not judged; the loop and memory targets are.
     assert "n/a without torch" in out and "torch: skipped (--no-torch)" in out
     memory = next(line for line in out.splitlines() if line.startswith("peak memory"))
@@ -57,6 +59,23 @@ def test_the_numpy_floor_is_a_lower_bound_of_a_real_step():
         times = bench.medians(bench.timed_samples({"floor": floor, "bnlab": bench.bnlab_training(60, 20)},
                                                   repeats=3, warmup=1, min_seconds=0))
     assert times["floor"] < times["bnlab"]
+
+
+def test_bnlab_kernels_compute_the_step_bnlab_train_computes():
+    # The kernels-only line must do a real step's arithmetic, not less: from the same parameters and the
+    # same first mini-batch, one step gives the parameters of Network.loss_and_grads + Adam.step.
+    net = bnlab.Network(bench.PAPER_NET, activation="sigmoid", batchnorm=True, output="softmax", seed=3)
+    X, Y = bench._digits_like(10 * 60, 0)
+    _, grads = net.loss_and_grads(X[:, :60], Y[:, :60])
+    expected = bnlab.Adam(learning_rate=0.001).step(net.parameters, grads)
+    run = bench.bnlab_kernels(60, 1, parameters=net.parameters)
+    run()
+    found = run.parameters()
+    assert sorted(found) == sorted(expected)
+    for name in expected:
+        # round-off only: Adam's first step is ±α·(1 − tiny), each entry moves by ~1e-3
+        np.testing.assert_allclose(found[name], expected[name], rtol=0, atol=1e-12, err_msg=name)
+    assert not np.array_equal(found["W1"], net.parameters["W1"])  # it did move
 
 
 def test_timed_samples_take_turns_after_a_warmup():
