@@ -29,6 +29,7 @@ import numpy as np
 import bnlab
 from bnlab.activations import _sigmoid_derivative_from_output, sigmoid
 from bnlab.batchnorm import _backward_block, _forward_block, _row_sum
+from bnlab.data import mini_batch_indices
 from bnlab.losses import softmax
 from bnlab.optimizers import _adam_rule
 
@@ -220,14 +221,14 @@ def numpy_floor(mini_batch_size, steps, seed=0):
 def bnlab_kernels(mini_batch_size, steps, seed=0, parameters=None):
     """bnlab's own arithmetic for a training step of the paper's net and nothing else: the same matrix
     products, Batch Norm blocks (``_forward_block``, ``_backward_block``), sigmoid, softmax, loss and Adam
-    rule as ``bnlab.train``, on the parameters as one flat vector, with no input checks, no Python layers
-    or dicts, no divergence check and no shuffling (10 mini-batches gathered once, used in turn). What is
-    left when everything but the arithmetic is taken away: how fast bnlab could be with its structure gone.
+    rule as ``bnlab.train``, and the same shuffled mini-batches gathered the same way, on the parameters as
+    one flat vector, with no input checks, no Python layers or dicts, no divergence check, no running
+    averages and no accuracy before and after. What is left when everything but the arithmetic is taken
+    away: how fast bnlab could be with its structure gone.
     ``parameters``: a Network's parameter dict to start from (for tests); ``run.parameters()`` lists them now."""
-    rng = np.random.default_rng(seed)
     dims, m, L = PAPER_NET, mini_batch_size, len(PAPER_NET) - 1
     X, Y = _digits_like(10 * m, seed)
-    batches = [(np.ascontiguousarray(X[:, k:k + m]), np.ascontiguousarray(Y[:, k:k + m])) for k in range(0, 10 * m, m)]
+    X_rows, Y_rows = X.T.copy(), Y.T.copy()  # gathered as bnlab.train gathers them (see there)
     shapes = [(n, n_prev) for n_prev, n in zip(dims[:-1], dims[1:])] + [(n, 1) for n in dims[1:-1] for _ in "γβ"]
     shapes.append((dims[-1], 1))                                # b[L]
     ends = np.cumsum([a * b for a, b in shapes]).tolist()
@@ -245,10 +246,14 @@ def bnlab_kernels(mini_batch_size, steps, seed=0, parameters=None):
 
     t = 0  # Adam's step count, across calls
 
+    def batches():
+        for epoch in range(steps):  # enough epochs: each has at least one mini-batch
+            for idx in mini_batch_indices(X_rows.shape[0], m, seed + epoch):
+                yield X_rows[idx].T, Y_rows[idx].T
+
     def run():
         nonlocal p, new_p, t
-        for _ in range(steps):
-            X_t, Y_t = batches[t % len(batches)]
+        for _, (X_t, Y_t) in zip(range(steps), batches()):
             t += 1
             P = views(p)
             W, gamma, beta, b = P[:L], P[L:-1:2], P[L + 1:-1:2], P[-1]
