@@ -30,7 +30,7 @@ import bnlab
 from bnlab.activations import _sigmoid_derivative_from_output, sigmoid
 from bnlab.batchnorm import _backward_block, _forward_block, _row_sum
 from bnlab.data import mini_batch_indices
-from bnlab.losses import softmax
+from bnlab.losses import softmax_cross_entropy
 from bnlab.optimizers import _adam_rule
 
 PAPER_NET = [784, 100, 100, 100, 10]
@@ -244,6 +244,7 @@ def bnlab_kernels(mini_batch_size, steps, seed=0, parameters=None):
     grads = views(g)
     dW, dgamma, dbeta, db = grads[:L], grads[L:-1:2], grads[L + 1:-1:2], grads[-1]
 
+    P, new_P = views(p), views(new_p)  # each buffer's views, made once: the two swap roles every step
     t = 0  # Adam's step count, across calls
 
     def batches():
@@ -252,10 +253,9 @@ def bnlab_kernels(mini_batch_size, steps, seed=0, parameters=None):
                 yield X_rows[idx].T, Y_rows[idx].T
 
     def run():
-        nonlocal p, new_p, t
+        nonlocal p, new_p, P, new_P, t
         for _, (X_t, Y_t) in zip(range(steps), batches()):
             t += 1
-            P = views(p)
             W, gamma, beta, b = P[:L], P[L:-1:2], P[L + 1:-1:2], P[-1]
             A, kept = X_t, []
             for l in range(L - 1):                              # hidden layers: Z = W A → BN → sigmoid
@@ -267,9 +267,7 @@ def bnlab_kernels(mini_batch_size, steps, seed=0, parameters=None):
                 A = sigmoid(Z_tilde)
             ZL = W[-1] @ A
             ZL += b
-            AL = softmax(ZL)
-            _loss = -np.sum(Y_t * np.log(AL)) / m
-            dZ = (AL - Y_t) / m
+            _loss, dZ = softmax_cross_entropy(ZL, Y_t)
             np.matmul(dZ, A.T, out=dW[-1])
             np.sum(dZ, axis=1, keepdims=True, out=db)
             dA = W[-1].T @ dZ
@@ -283,7 +281,7 @@ def bnlab_kernels(mini_batch_size, steps, seed=0, parameters=None):
                     dA = W[l].T @ dZ
                 A = A_prev
             _adam_rule(p, g, v, s, scratch, new_p, t, 0.001, 0.9, 0.999, 1e-8)
-            p, new_p = new_p, p
+            p, new_p, P, new_P = new_p, p, new_P, P
     run.parameters = lambda: dict(zip(names, views(p)))
     return run
 
