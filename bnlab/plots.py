@@ -314,14 +314,18 @@ def plot_weight_scale_runs(panels, factors, title, smooth=10, ymax=10.0):
             if np.nanmax(smoothed) > ymax:
                 above.append(f"{factor:g}")
         ax.set_yscale("log")
-        ax.set_ylim(top=ymax)
         ax.set_xlabel("training step (mini-batch)")
         ax.set_title(panel_title + (f"\n(W × {', '.join(above)}: loss goes above {ymax:g}, off the top)" if above else ""),
                      fontsize="medium")
-        ax.legend(loc="lower left", fontsize="small", title="initial hidden W")
+    losses = np.concatenate([np.ravel(loss) for loss in panels.values()])
+    lowest = np.nanmin(losses[losses > 0], initial=ymax)
+    axes[0, 0].set_ylim(min(lowest, ymax) / 1.5, ymax)         # shared by the panels (sharey)
     axes[0, 0].set_ylabel(f"loss, mean of {smooth} steps (log scale)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()   # the same factors in every panel: one legend, below
     fig.suptitle(title + "\n(line: median over seeds; shaded: from the lowest seed to the highest)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.11, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), title="initial hidden W", frameon=False,
+               fontsize="small")
     return fig
 
 
