@@ -30,13 +30,16 @@ def spread(values, axis=0):
 # --- Steps to a target accuracy, over seeds (notebook 5) ---
 
 class _Reached(Exception):
+    """Raised from train's ``progress`` callback to end training at the step the target was reached."""
+
     def __init__(self, step):
         super().__init__(step)
         self.step = step
 
 
 def steps_to_target(net, data, optimizer, target, max_steps, mini_batch_size=64, seed=0, eval_every=20):
-    """Train ``net`` until its eval-mode test accuracy reaches ``target``; return that step, or None.
+    """Train ``net`` until its eval-mode test accuracy reaches ``target``; return that step, or None if it did not
+    within ``max_steps`` (or the run diverged).
 
     The test accuracy is measured every ``eval_every`` steps (and at step 0), as in
     ``steps_to_accuracy(train(..., eval_every=eval_every, X_test=..., y_test=...), target)``, which gives the
