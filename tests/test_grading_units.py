@@ -223,8 +223,12 @@ def test_public_checks_in_a_real_kernel_show_the_learners_line_and_nothing_that_
 
 def test_hidden_failure_names_only_builtin_exception_types():
     from bnlab.grading.shared.engine import _failure_kind
+    from bnlab.grading.shared.spec import CallOutcome
 
-    assert _failure_kind("Traceback ...\nValueError: shapes (7,13) and (5,) not aligned") == "your code raised ValueError"
+    def kind(error):
+        return _failure_kind(CallOutcome(False, error=error))
+
+    assert kind("Traceback ...\nValueError: shapes (7,13) and (5,) not aligned") == "your code raised ValueError"
     # A class the learner defines can spell a hidden input's shape in its name: never show it.
-    leaked = _failure_kind("Traceback ...\nShape7x13Error: boom")
+    leaked = kind("Traceback ...\nShape7x13Error: boom")
     assert "7x13" not in leaked and leaked == "your code raised an exception"

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 
 import bnlab
-from bnlab.grading.shared.spec import Call, CallOutcome, Check, Verdict
+from bnlab.grading.shared.spec import Call, CallOutcome, Check, Outcome, Verdict
 
 NOT_IMPLEMENTED = "not implemented yet"
 NAN_HINT = ("a division by zero, or by the square root of a variance of 0? That is what epsilon is for, "
@@ -29,7 +29,11 @@ NAN_HINT = ("a division by zero, or by the square root of a variance of 0? That 
 
 
 class Mismatch(Exception):
-    """A learner result that fails a check; its message is the feedback."""
+    """A learner result that fails a check; its message is the feedback, ``outcome`` says why it failed."""
+
+    def __init__(self, message: str, outcome: Outcome = Outcome.FAILED):
+        super().__init__(message)
+        self.outcome = outcome
 
 
 def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str, reveal: bool = True) -> Any:
@@ -43,9 +47,9 @@ def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str, reveal
     if outcome is None:
         raise Mismatch(f"{function} was not run (an earlier call failed)")
     if not outcome.ok:
+        if outcome.not_implemented:
+            raise Mismatch(f"{function}: {NOT_IMPLEMENTED}", Outcome.NOT_IMPLEMENTED)
         error = outcome.error or "unknown error"
-        if "NotImplementedError" in error:
-            raise Mismatch(f"{function}: {NOT_IMPLEMENTED}")
         if not reveal:
             kinds = re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt))\b", error)
             kind = kinds[-1] if kinds and isinstance(getattr(builtins, kinds[-1], None), type) else "an exception"
@@ -148,7 +152,7 @@ def verdict(fn) -> Verdict:
     try:
         message = fn()
     except Mismatch as failure:
-        return Verdict(False, str(failure))
+        return Verdict(False, str(failure), outcome=failure.outcome)
     return Verdict(True, message or "correct")
 
 
