@@ -118,3 +118,16 @@ def test_results_round_trip_through_json_with_outcome_and_passed(tmp_path):
     older["checks"][0]["passed"] = True
     assert [c.outcome for c in ExerciseResult.from_dict(older).checks] == [Outcome.PASSED] + [Outcome.FAILED] * 2
     assert isinstance(ExerciseResult.from_dict(older).checks[0], CheckResult)
+
+
+def test_hidden_failure_names_only_builtin_exception_types():
+    from bnlab.grading.shared.engine import _failure_kind
+    from bnlab.grading.shared.spec import CallOutcome
+
+    def kind(error):
+        return _failure_kind(CallOutcome(False, error=error))
+
+    assert kind("Traceback ...\nValueError: shapes (7,13) and (5,) not aligned") == "your code raised ValueError"
+    # A class the learner defines can spell a hidden input's shape in its name: never show it.
+    leaked = kind("Traceback ...\nShape7x13Error: boom")
+    assert "7x13" not in leaked and leaked == "your code raised an exception"
