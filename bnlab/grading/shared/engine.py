@@ -170,7 +170,7 @@ def judge(check: Check, outputs: dict[str, CallOutcome]) -> CheckResult:
 
 
 def ungraded(exercise: Exercise, checks: list[Check], notebook: str | None, problem: str, outcome: Outcome,
-                note: str = "", output: str = "") -> ExerciseResult:
+             note: str = "", output: str = "") -> ExerciseResult:
     """Every check 0 points with the same ``outcome``: ``problem`` kept the code from being graded."""
     short = problem.splitlines()[0] if problem else "not graded"
     results = [CheckResult(c.name, c.visibility, 0.0, float(c.points), outcome, f"not graded: {short}",
