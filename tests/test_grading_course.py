@@ -16,7 +16,7 @@ from bnlab.grading.shared.engine import encode_calls, outcome_of
 from exercise_harness import INSTRUCTOR, solution_cells
 
 HIDDEN = sorted((INSTRUCTOR / "hidden").glob("*.py"))
-GRADER = sorted((PACKAGE_DIR / "grading").rglob("*.py"))
+CHECKS = sorted((PACKAGE_DIR / "grading" / "exercises").rglob("*.py")) + HIDDEN
 
 
 def _copy(tmp_path: Path) -> tuple[Path, list[Path]]:
@@ -51,7 +51,7 @@ def test_the_version_follows_the_grading_code_the_checks_and_the_reference_they_
 
 
 def test_reference_modules_are_what_the_checks_use():
-    names = {p.name for p in reference_modules(GRADER + HIDDEN)}
+    names = {p.name for p in reference_modules(CHECKS)}
     assert {"__init__.py", "_validate.py", "batchnorm.py", "linear.py", "activations.py", "optimizers.py"} <= names
     assert not names & {"plots.py", "bench.py", "notebook_tools.py", "demo.py", "cli.py", "sweeps.py"}
 
@@ -94,7 +94,7 @@ def test_the_reference_code_each_check_runs_is_in_the_version(ex_id):
     grading = PACKAGE_DIR / "grading"
     used = {Path(f).resolve() for f in ran if Path(f).resolve().is_relative_to(PACKAGE_DIR)}
     used = {p for p in used if not p.is_relative_to(grading)}
-    assert used <= set(reference_modules(GRADER + HIDDEN)), sorted(p.name for p in used)
+    assert used <= set(reference_modules(CHECKS)), sorted(p.name for p in used)
 
 
 def test_a_course_file_is_versioned_by_its_own_bytes(tmp_path):
@@ -103,8 +103,9 @@ def test_a_course_file_is_versioned_by_its_own_bytes(tmp_path):
                       "from grading_fixture import EXERCISES\n")
     first = load_course_file(course)
     assert [g.exercise.id for g in first.exercises] == ["ex01", "ex02"]
+    version = first.version
     _append(course, "# another line\n")
-    assert load_course_file(course).version != first.version
+    assert load_course_file(course).version != version
 
 
 def test_the_course_needs_the_hidden_checks_unless_only_public_ones_run(tmp_path):
@@ -112,5 +113,6 @@ def test_the_course_needs_the_hidden_checks_unless_only_public_ones_run(tmp_path
         load_course(tmp_path)
     public = load_course(public_only=True)
     assert all(not g.hidden for g in public.exercises) and public.get("ex01").public
+    assert public.version != load_course().version  # the hidden checks are part of a grade
     with pytest.raises(CourseError, match="unknown exercise"):
         public.get("ex99")

@@ -5,10 +5,13 @@ any of it changes and no one when other code does (a plot's label, the benchmark
 
 - the grader, ``bnlab/grading/**`` (engine, sandbox, public checks, the check kit, ...);
 - the hidden checks (``<instructor>/hidden/*.py``), or the course file;
-- the reference code the checks call: the bnlab modules that these files use (``bnlab.batchnorm_forward``
-  is bnlab/batchnorm.py), with the bnlab modules those import, and ``bnlab/__init__.py``, which binds
-  the names. :func:`reference_modules` finds them by reading the source, so a check that starts calling
-  another module brings it into the version.
+- the reference code the checks call: the bnlab modules that the checks (``bnlab/grading/exercises``
+  and the hidden checks or course file) use (``bnlab.batchnorm_forward`` is bnlab/batchnorm.py), with
+  the bnlab modules those import, and ``bnlab/__init__.py``, which binds the names.
+  :func:`reference_modules` finds them by reading the source, so a check that starts calling another
+  module brings it into the version.
+
+The version is computed when first asked for (``bnlab grade`` needs it, ``bnlab check`` does not).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import importlib.util
 import os
 import types
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import bnlab
@@ -45,7 +49,11 @@ class GradedExercise:
 @dataclass(frozen=True)
 class Course:
     exercises: tuple[GradedExercise, ...]
-    version: str
+    check_files: tuple[Path, ...]  # the hidden checks or the course file
+
+    @cached_property
+    def version(self) -> str:
+        return course_version(list(self.check_files))
 
     def get(self, ex_id: str) -> GradedExercise:
         for graded in self.exercises:
@@ -99,10 +107,11 @@ def reference_modules(check_files: list[Path], package_dir: Path = PACKAGE_DIR) 
 
 def course_version(check_files: list[Path], package_dir: Path = PACKAGE_DIR) -> str:
     """Hash of the grader (``package_dir/grading``), ``check_files`` (hidden checks or a course file) and
-    the reference modules they all use."""
+    the reference modules that the checks use."""
     grader = sorted((package_dir / "grading").rglob("*.py"))
+    public_checks = sorted((package_dir / "grading" / "exercises").rglob("*.py"))
     files = {f"bnlab/{p.relative_to(package_dir).as_posix()}": p
-             for p in grader + reference_modules(grader + check_files, package_dir)}
+             for p in grader + reference_modules(public_checks + check_files, package_dir)}
     files.update({f"checks/{p.name}": p for p in check_files})
     digest = hashlib.sha256()
     for label in sorted(files):
@@ -146,7 +155,7 @@ def load_course(instructor: str | Path | None = None, public_only: bool = False,
             raise CourseError(str(exc)) from None
         graded.append(GradedExercise(module.EXERCISE, tuple(module.PUBLIC_CHECKS), hidden))
     hidden_files = sorted((folder / "hidden").glob("*.py")) if folder is not None else []
-    return Course(tuple(graded), course_version(hidden_files))
+    return Course(tuple(graded), tuple(hidden_files))
 
 
 def load_course_file(path: str | Path) -> Course:
@@ -159,4 +168,4 @@ def load_course_file(path: str | Path) -> Course:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     graded = tuple(GradedExercise(ex, tuple(pub), tuple(hid)) for ex, pub, hid in module.EXERCISES)
-    return Course(graded, course_version([path]))
+    return Course(graded, (path,))
