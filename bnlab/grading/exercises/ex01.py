@@ -72,8 +72,10 @@ class BNCase:
                 "the unbiased variance 1/(m-1); Batch Norm uses the biased 1/m":
                     (Z - mu) / np.sqrt(var * m / (m - 1) + eps),
                 "epsilon outside the square root; use sqrt(var + eps)": (Z - mu) / (np.sqrt(var) + eps),
-                "Batch Norm without epsilon": (Z - mu) / np.sqrt(var),
                 "the default eps instead of the eps argument": (Z - mu) / np.sqrt(var + 1e-5),
+                # a hard-coded 1e-8 and no epsilon at all give the same numbers here: name both
+                "an epsilon other than the eps argument (none, or a hard-coded value); use sqrt(var + eps) with "
+                "the eps passed in": (Z - mu) / np.sqrt(var),
                 "statistics over the units (axis=0); average over the examples, axis=1":
                     (Z - mu0) / np.sqrt(var0 + eps),
                 "one mean and variance for the whole matrix; each unit (row) has its own":
@@ -141,6 +143,7 @@ def _normalized_check() -> Check:
 PUBLIC_CHECKS: list[Check] = [
     _normalized_check(),
     forward_values_check("scale_and_shift", 2, "public",
-                         "Z_tilde = gamma * Z_norm + beta matches the reference for Z of shape (4, 6)",
-                         BNCase(seed=103, n=4, m=6)),
+                         "Z_tilde = gamma * Z_norm + beta matches the reference for Z of shape (4, 6), "
+                         "and Z, gamma, beta are left unchanged",
+                         BNCase(seed=103, n=4, m=6), unchanged=Unchanged(("Z", "gamma", "beta"))),
 ]

@@ -182,3 +182,14 @@ def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str
         shown = ", ".join(modified[:3]) + (f" and {len(modified) - 3} more" if len(modified) > 3 else "")
         raise Mismatch(f"{function} modified {shown} in place; compute new arrays instead ({unchanged.hint})")
     return "the inputs are left unchanged"
+
+
+def require_float64(found: Any, what: str) -> None:
+    """Raise :class:`Mismatch` if ``found`` is a float array of lower precision than float64 (float32, float16).
+
+    Its values are then off by round-off (about 1e-7 relative for float32), which a values check would report
+    as a wrong result; the dtype is the mistake to name. Anything else is left to :func:`check_array`.
+    """
+    if isinstance(found, np.ndarray) and found.dtype.kind == "f" and found.dtype.itemsize < 8:
+        raise Mismatch(f"{what} is {found.dtype}: keep float64 (numpy's default) all the way; float32 rounds every "
+                       "entry to about 7 digits. Did an np.float32 or .astype(np.float32) slip in?")

@@ -59,3 +59,9 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
          "return A.T, cache"),
     ],
 }
+
+# mistake -> words the feedback (all checks, hidden ones included) must contain; tests/test_exercises_mutants.py
+MESSAGES: dict[str, list[str]] = {
+    "activation_before_batchnorm": ["before Batch Norm"],
+    "beta_as_bias": ["bias b before Batch Norm"],
+}
