@@ -131,3 +131,14 @@ def test_an_edited_source_makes_its_stub_out_of_date_until_make_exercises(tmp_pa
     assert authoring.main(["--exercises", str(exercises), "--check"]) == 1
     assert authoring.main(["--exercises", str(exercises)]) == 0
     assert authoring.out_of_date(exercises) == []
+
+
+@pytest.mark.parametrize("ex_id", ["ex07", "ex08"])
+def test_the_release_leak_scan_finds_solution_code_read_from_the_source_notebooks(ex_id, tmp_path):
+    from bnlab.grading.instructor.bundles import leaks
+
+    name = list(solution_cells(ex_id))[-1]
+    body = solution_cells(ex_id)[name].split(authoring.STARTS)[1].split(authoring.ENDS)[0]
+    (tmp_path / "notes.py").write_text(f"# kept from class\n{authoring.STARTS}{body}{authoring.ENDS}\n")
+    (tmp_path / "stub.ipynb").write_text((EXERCISES / authoring.source_path(INSTRUCTOR, ex_id).name).read_text())
+    assert leaks(tmp_path, INSTRUCTOR) == ["notes.py"]

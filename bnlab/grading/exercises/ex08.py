@@ -14,6 +14,7 @@ averages of Z_tilde, t counting epochs, ...) and names the one that matches.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,8 @@ FUNCTIONS = ("L_model_forward", "L_model_backward", "random_mini_batches", "upda
 EXERCISE = Exercise(id="ex08", notebook="ex08_training.ipynb", functions=FUNCTIONS,
                     title="Training the network with Batch Norm")
 EPS = 1e-5
+BETA_HINT = ("parameters['beta1'], ... are Batch Norm's beta parameters, (n, 1) arrays the optimizer updates; "
+             "the optimizer's beta hyperparameters are model's numbers momentum_beta, beta1 and beta2")
 
 MISTAKES = {  # variant of the reference loop -> how the feedback names it
     "no_reshuffle": "the mini-batches of the first epoch reused in every epoch: reshuffle each epoch "
@@ -225,7 +228,13 @@ def model_check(name: str, points: float, visibility: str, description: str, cas
     def verify(outputs):
         def judge():
             batches = learner_batches(outputs, case, reveal)
-            compare_run(value_of(outputs, "model", "model", reveal), case, batches, reveal)
+            try:
+                found = value_of(outputs, "model", "model", reveal)
+            except Mismatch as failure:
+                if re.search(r"parameters\[.beta\d", str(failure)):  # the traceback shows the learner's line
+                    raise Mismatch(f"{failure}\n{BETA_HINT}") from None
+                raise
+            compare_run(found, case, batches, reveal)
             if unchanged:
                 return unchanged_inputs(outputs, "model", "model", unchanged, reveal)
             return "parameters, running averages and costs are correct"

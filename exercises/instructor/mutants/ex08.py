@@ -83,4 +83,5 @@ MESSAGES: dict[str, list[str]] = {
     "one_example_batch_kept": ["one example"],
     "predict_batch_statistics": ["batch statistics at test time"],
     "predict_modifies_running": ["modified running"],
+    "bn_beta_as_adam_beta1": ["Batch Norm's beta parameters"],
 }
