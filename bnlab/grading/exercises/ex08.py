@@ -168,7 +168,27 @@ def _same(found, expected) -> bool:
         return False
 
 
-def _compare_dict(found, expected: dict, what: str, reveal: bool, variants: dict) -> None:
+class _Variants:
+    """The reference loop rerun with each mistake of MISTAKES that applies to the case, computed once, on demand."""
+
+    def __init__(self, case: TrainCase, batches):
+        self.case, self.batches, self._runs = case, batches, None
+
+    def all(self) -> dict:
+        if self._runs is None:
+            self._runs = {}
+            for name in MISTAKES:
+                if (name.startswith("t_") and self.case.get("optimizer") != "adam") or \
+                        (name.startswith("running") and not self.case.get("batchnorm")):
+                    continue
+                try:
+                    self._runs[name] = self.case.run(self.batches, name)
+                except (ValueError, FloatingPointError):
+                    continue
+        return self._runs
+
+
+def _compare_dict(found, expected: dict, what: str, reveal: bool, variants) -> None:
     if not isinstance(found, dict):
         raise Mismatch(f"{what} must be a dict of arrays; found {describe(found, reveal)}")
     missing = [k for k in expected if k not in found]
@@ -178,7 +198,7 @@ def _compare_dict(found, expected: dict, what: str, reveal: bool, variants: dict
                           else ": parameters holds W1, gamma1, beta1, ..., WL, bL"))
     for key, want in expected.items():
         if not _same(found[key], want):
-            named = [name for name, other in variants.items() if key in other and _same(found[key], other[key])]
+            named = [name for name, other in variants().items() if key in other and _same(found[key], other[key])]
             if named:
                 raise Mismatch(f"{what}[{key!r}] has the wrong values; they match {MISTAKES[named[0]]}")
             check_array(found[key], want, f"{what}[{key!r}]", reveal=reveal)
@@ -188,15 +208,7 @@ def compare_run(found, case: TrainCase, batches, reveal: bool) -> None:
     """Raise :class:`Mismatch` at the first of costs, parameters, running that differs from the reference."""
     parameters, running, costs = unpack(found, 3, "model", "(parameters, running, costs)", reveal)
     expected = case.run(batches)
-    variants = {}
-    for name in MISTAKES:
-        if (name.startswith("t_") and case.get("optimizer") != "adam") or \
-                (name.startswith("running") and not case.get("batchnorm")):
-            continue
-        try:
-            variants[name] = case.run(batches, name)
-        except (ValueError, FloatingPointError):
-            continue
+    variants = _Variants(case, batches)  # the mistakes' runs, made only if a comparison fails
     if not isinstance(costs, (list, tuple, np.ndarray)):
         raise Mismatch(f"costs must be a list with the cost of every step; found {describe(costs, reveal)}")
     costs = np.asarray([c for c in costs], dtype=object)
@@ -206,18 +218,18 @@ def compare_run(found, case: TrainCase, batches, reveal: bool) -> None:
         raise Mismatch("costs must hold one number (the mini-batch cost) per step") from None
     want = np.asarray(expected[2])
     if costs.shape != want.shape:
-        named = [n for n, v in variants.items() if len(v[2]) == costs.size and _same(costs, np.asarray(v[2]))]
+        named = [n for n, v in variants.all().items() if len(v[2]) == costs.size and _same(costs, np.asarray(v[2]))]
         hint = f"; they match {MISTAKES[named[0]]}" if named else \
             " (one per mini-batch step, over all epochs, skipping mini-batches of one example)"
         said = f": expected {want.size}, found {costs.size}" if reveal else ""
         raise Mismatch(f"costs has the wrong number of steps{said}{hint}")
     if not _same(costs, want):
-        named = [n for n, v in variants.items() if len(v[2]) == costs.size and _same(costs, np.asarray(v[2]))]
+        named = [n for n, v in variants.all().items() if len(v[2]) == costs.size and _same(costs, np.asarray(v[2]))]
         if named:
             raise Mismatch(f"costs have the wrong values; they match {MISTAKES[named[0]]}")
         check_array(costs, want, "costs", reveal=reveal)
-    _compare_dict(parameters, expected[0], "parameters", reveal, {n: v[0] for n, v in variants.items()})
-    _compare_dict(running, expected[1], "running", reveal, {n: v[1] for n, v in variants.items()})
+    _compare_dict(parameters, expected[0], "parameters", reveal, lambda: {n: v[0] for n, v in variants.all().items()})
+    _compare_dict(running, expected[1], "running", reveal, lambda: {n: v[1] for n, v in variants.all().items()})
 
 
 def model_check(name: str, points: float, visibility: str, description: str, case: TrainCase,

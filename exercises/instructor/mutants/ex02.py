@@ -90,6 +90,11 @@ MUTANTS.update({
 })
 
 MESSAGES: dict[str, list[str]] = {
+    "dZ_direct_path_only": ["only the direct path"],
+    "steps_missing_mean_path": ["through the mean"],
+    "steps_no_variance_path": ["through the variance"],
+    "steps_reciprocal_sign": ["sign error"],
+    "transposed_dZ": ["transposed"],
     "forward_unbiased_variance": ["your forward pass is wrong: fix ex01 first"],
     "dZ_missing_variance_term": ["through the variance"],
     "dZ_missing_mean_term": ["through the mean"],

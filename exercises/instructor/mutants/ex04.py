@@ -71,6 +71,10 @@ MUTANTS.update({
 })
 
 MESSAGES: dict[str, list[str]] = {
+    "no_shuffle": ["original order"],
+    "shuffles_rows": ["shuffle whole columns"],
+    "seed_ignored": ["must use the seed argument"],
+    "unseeded_shuffle": ["same seed gave different"],
     "drops_leftover_of_one": ["smaller mini-batch is missing", "even a single one"],
     "empty_last_batch": ["the last mini-batch is empty"],
     "unpaired_X_Y": ["paired"],

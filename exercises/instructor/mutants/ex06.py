@@ -88,6 +88,8 @@ MUTANTS.update({
 })
 
 MESSAGES: dict[str, list[str]] = {
+    "epsilon_inside_sqrt": ["epsilon inside the square root"],
+    "t_starts_at_zero": ["t counts steps from 1"],
     "returns_float32": ["float32"],
     "t_plus_one": ["t + 1", "step number"],
     "epsilon_hard_coded": ["hard-coded epsilon"],
