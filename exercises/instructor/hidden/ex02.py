@@ -3,7 +3,7 @@
 Descriptions and messages name what is checked, never the inputs.
 """
 from bnlab.grading.exercises.kit import Unchanged
-from bnlab.grading.exercises.ex01 import BNCase
+from bnlab.grading.exercises.kit import BNCase
 from bnlab.grading.exercises.ex02 import FN_STEPS, BackwardCase, backward_check
 from bnlab.grading.shared.spec import Check
 
