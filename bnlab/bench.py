@@ -219,6 +219,7 @@ def bnlab_steps(mini_batch_size, steps, seed=0):
     mini-batches, ``Network.loss_and_grads``, ``Adam.step``) and nothing else: no divergence check and no
     accuracies before and after, so the gap to :func:`bnlab_training` is what train's bookkeeping costs."""
     X, Y = _digits_like(10 * mini_batch_size, seed)
+    X, Y = np.asfortranarray(X), np.asfortranarray(Y)  # as train shuffles them
     net = bnlab.Network(PAPER_NET, activation="sigmoid", batchnorm=True, output="softmax", seed=seed)
     optimizer = bnlab.Adam(learning_rate=0.001)
     calls = iter(range(10**9))

@@ -17,15 +17,15 @@ def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
 
     X: (n_x, m); Y: (n_y, m). Every example lands in exactly one mini-batch; X and Y stay paired;
     all mini-batches have ``mini_batch_size`` columns except the last, which holds the m mod size left over.
-    Returns a list of (X_t, Y_t). The same seed gives the same mini-batches.
+    Returns a list of (X_t, Y_t). The same seed gives the same mini-batches. Fastest when each example
+    (column) is contiguous in memory, ``np.asfortranarray(X)``: the shuffle then copies whole columns.
     """
     X = as_matrix("X", X)
     m = X.shape[1]
     Y = as_matrix("Y", Y, cols=m, hint=f"X has {m} examples (columns), so Y needs {m} columns too")
     mini_batch_size = positive_int("mini_batch_size", mini_batch_size)
-    permutation = np.random.default_rng(seed).permutation(m)  # one shuffle for X and Y
-    # The columns X[:, permutation]; np.take gathers them several times faster than fancy indexing.
-    X_shuffled, Y_shuffled = np.take(X, permutation, axis=1), np.take(Y, permutation, axis=1)
+    permutation = np.random.default_rng(seed).permutation(m)   # one shuffle for X and Y
+    X_shuffled, Y_shuffled = X[:, permutation], Y[:, permutation]
     return [(X_shuffled[:, k:k + mini_batch_size], Y_shuffled[:, k:k + mini_batch_size])
             for k in range(0, m, mini_batch_size)]
 
