@@ -86,9 +86,9 @@ def batchnorm_backward(dZ_tilde, cache: BatchNormCache):
     Z_norm, gamma, inv_std = cache.Z_norm, cache.gamma, cache.inv_std
     dZ_tilde = as_matrix("dZ_tilde", dZ_tilde, *Z_norm.shape, hint="It must match the Z given to batchnorm_forward")
     m = dZ_tilde.shape[1]
-    dbeta = np.sum(dZ_tilde, axis=1, keepdims=True)                      # (n, 1)
-    dgamma = np.sum(dZ_tilde * Z_norm, axis=1, keepdims=True)            # (n, 1)
-    dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)    # (n, m)
+    dbeta = np.sum(dZ_tilde, axis=1, keepdims=True)                    # (n, 1) Σ dZ̃ over the examples
+    dgamma = np.sum(dZ_tilde * Z_norm, axis=1, keepdims=True)          # (n, 1) Σ dZ̃ ⊙ Z_norm
+    dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)  # (n, m)
     if not np.isfinite(dbeta).all():
         require_finite("dZ_tilde", dZ_tilde)
     return dZ, dgamma, dbeta

@@ -208,9 +208,11 @@ class Network:
         for l in range(self.L, 0, -1):
             cache = caches[l - 1]
             if l < self.L:  # a hidden layer: back through g, then through Batch Norm
-                dZ = _kernels.activation_backward(dA, cache.A, cache.activation)    # dZ̃ = dA ⊙ g'(Z̃)
+                dZ_tilde = _kernels.activation_backward(dA, cache.A, cache.activation)    # dA ⊙ g'(Z̃)
                 if cache.bn_cache is not None:
-                    dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = _kernels.batchnorm_backward(dZ, cache.bn_cache)
+                    dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = _kernels.batchnorm_backward(dZ_tilde, cache.bn_cache)
+                else:
+                    dZ = dZ_tilde  # no Batch Norm: Z̃ is Z
             grads[f"dW{l}"] = dZ @ cache.A_prev.T
             if f"b{l}" in self.parameters:
                 grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)
