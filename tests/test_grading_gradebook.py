@@ -29,7 +29,7 @@ def _rows(out: Path) -> list[dict]:
 
 
 def _states(out: Path) -> dict[str, tuple[int, bytes]]:
-    return {p.parent.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*/grade.json")}
+    return {p.parent.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("students/*/grade.json")}
 
 
 def test_sigkill_in_the_middle_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path):
@@ -40,7 +40,7 @@ def test_sigkill_in_the_middle_then_rerun_loses_nothing_and_duplicates_nothing(t
 
     batch = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while len(list(out.glob("*/grade.json"))) < 3 and time.monotonic() < deadline and batch.poll() is None:
+    while len(list(out.glob("students/*/grade.json"))) < 3 and time.monotonic() < deadline and batch.poll() is None:
         time.sleep(0.05)
     batch.send_signal(signal.SIGKILL)
     batch.communicate()
@@ -49,8 +49,8 @@ def test_sigkill_in_the_middle_then_rerun_loses_nothing_and_duplicates_nothing(t
     rows = _rows(out)  # written atomically after each student: complete and parseable
     assert {r["student"] for r in rows} <= set(done) and len(rows) == len({r["student"] for r in rows})
     for student in done:
-        json.loads((out / student / "grade.json").read_text())
-        json.loads((out / student / "results.json").read_text())
+        json.loads((out / "students" / student / "grade.json").read_text())
+        json.loads((out / "students" / student / "results.json").read_text())
 
     rerun = subprocess.run(_command(submissions, out), capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
