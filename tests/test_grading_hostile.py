@@ -46,16 +46,16 @@ HOSTILE = {
                           "        return np.ones(np.shape(other), bool)\n    def __array_ufunc__(self, *a, **k):\n"
                           "        return np.ones(self.shape, bool)\n\n"
                           "def double(x):\n    return np.zeros_like(x).view(Liar)\n"], 0, []),
-    # Reads the worker's own results path and nonce from its stack frames, writes well-formed results that
+    # Reads the worker's own results descriptor and nonce from its stack frames, writes well-formed results that
     # claim success (with made-up values), then exits: forging is possible, but verify recomputes everything.
     "forged_results": ([D + "import os, sys\nimport numpy as np\n\ndef double(x):\n"
-                        "    f = sys._getframe()\n    while 'results_path' not in f.f_locals:\n        f = f.f_back\n"
-                        "    job, path = f.f_locals['job'], f.f_locals['results_path']\n"
+                        "    f = sys._getframe()\n    while 'results_fd' not in f.f_locals:\n        f = f.f_back\n"
+                        "    job, fd = f.f_locals['job'], f.f_locals['results_fd']\n"
                         "    fake = {c['key']: {'ok': True, 'value': np.zeros(3), 'error': '', 'modified': []}"
                         " for c in job['calls']}\n"
                         "    data = f.f_globals['plain'].pack({'nonce': job['nonce'], 'setup_error': '',"
                         " 'blocked_import': False, 'outcomes': fake})\n"
-                        "    open(path, 'wb').write(data)\n    os._exit(0)\n"], 0, ["wrong shape"]),
+                        "    os.write(fd, data)\n    os._exit(0)\n"], 0, ["wrong shape"]),
     "nan": ([D + "import numpy as np\n\ndef double(x):\n    return np.full(np.shape(x), np.nan)\n"], 0, ["NaN"]),
     "raises": ([D + "def double(x):\n    y = 2 * x\n    return y.reshape(-1, 5)\n"], 0, ["line 4", "ValueError"]),
     "syntax_error": ([D + "def double(x)\n    return 2 * x\n"], 0, ["SyntaxError", "line 2"]),
@@ -152,7 +152,7 @@ def test_each_submission_scores_exactly_what_it_deserves(batch, student):
     assert float(row["ex01"]) == points, row
     assert float(row["ex02"]) == fx.MAX["ex02"], "a failure in ex01 must cost only ex01"
     assert float(row["total"]) == points + fx.MAX["ex02"] and float(row["max"]) == sum(fx.MAX.values())
-    state = json.loads((batch["out"] / student / "grade.json").read_text())
+    state = json.loads((batch["out"] / "students" / student / "grade.json").read_text())
     ex01 = state["exercises"][0]
     text = ex01["problem"] + "\n".join(c["message"] + c["detail"] for c in ex01["checks"])
     for word in words:
@@ -179,8 +179,8 @@ def test_forked_children_are_killed_with_their_process_group(batch):
 
 def test_hidden_checks_are_named_but_their_inputs_never_shown(batch):
     for student in HOSTILE:
-        feedback = (batch["out"] / student / "feedback.md").read_text()
-        results = json.loads((batch["out"] / student / "results.json").read_text())
+        feedback = (batch["out"] / "students" / student / "feedback.md").read_text()
+        results = json.loads((batch["out"] / "students" / student / "results.json").read_text())
         shown = feedback + json.dumps(results)
         assert "doubles_a_matrix" in shown and "(hidden)" in feedback
         assert "7, 13" not in shown and "(7," not in shown and "4.2" not in shown
@@ -191,7 +191,7 @@ def test_hidden_checks_are_named_but_their_inputs_never_shown(batch):
 
 
 def test_a_learner_traceback_is_trimmed_to_the_learners_code(batch):
-    state = json.loads((batch["out"] / "raises" / "grade.json").read_text())
+    state = json.loads((batch["out"] / "students" / "raises" / "grade.json").read_text())
     public = state["exercises"][0]["checks"][0]
     assert "graded cell" in public["message"] and "return y.reshape(-1, 5)" in public["message"]
     assert "worker.py" not in public["message"] and "site-packages" not in public["message"]
@@ -200,5 +200,5 @@ def test_a_learner_traceback_is_trimmed_to_the_learners_code(batch):
 
 
 def test_a_timeout_names_the_limit(batch):
-    state = json.loads((batch["out"] / "endless_loop" / "grade.json").read_text())
+    state = json.loads((batch["out"] / "students" / "endless_loop" / "grade.json").read_text())
     assert "timed out after 2 s" in state["exercises"][0]["problem"]

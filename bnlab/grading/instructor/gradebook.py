@@ -212,8 +212,10 @@ def grade_submissions(submissions: str | Path, out: str | Path, course: Course, 
     submissions, out = Path(submissions), Path(out)
     students = list_students(submissions)
     out.mkdir(parents=True, exist_ok=True, mode=0o750)
+    (out / STUDENTS).mkdir(exist_ok=True, mode=0o750)
     if os.name == "posix":  # grades and hidden-check messages: not for other users of this machine
-        os.chmod(out, os.stat(out).st_mode & 0o770)
+        for folder in (out, out / STUDENTS):
+            os.chmod(folder, os.stat(folder).st_mode & 0o770)
     for stale in [*out.glob(".*.tmp"), *out.glob(f"{STUDENTS}/*/.*.tmp")]:  # left by a batch killed mid-write
         stale.unlink(missing_ok=True)
     exercise_ids = [g.exercise.id for g in course.exercises]

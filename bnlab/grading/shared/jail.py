@@ -88,6 +88,15 @@ def _world_readable(path: Path) -> bool:
     return True
 
 
+def _public_tmp() -> str:
+    """Where the staged runtime and worker go: the temporary folder if anyone may pass through it (the
+    throwaway uid must reach them), else /tmp."""
+    here = tempfile.gettempdir()
+    if all(os.stat(p).st_mode & 0o001 for p in [here, *map(str, Path(here).resolve().parents)]):
+        return here
+    return "/tmp"
+
+
 def _stage(src: Path, dst: Path, skip: frozenset = frozenset()) -> None:
     """Copy the tree ``src`` to ``dst`` (hard links where the file is world-readable), readable by anyone."""
     for folder, dirs, files in os.walk(src):
@@ -148,7 +157,7 @@ def runtime(staging_root: str | None = None) -> Runtime:
             if not in_prefix:
                 raise JailUnavailable(f"unusual Python layout ({python} outside {prefix}); cannot build the jail")
             if need_copy and not _world_readable(prefix / "bin") or need_copy and not _world_readable(stdlib):
-                staged = Path(tempfile.mkdtemp(prefix="bnlab-jail-runtime-", dir=staging_root))
+                staged = Path(tempfile.mkdtemp(prefix="bnlab-jail-runtime-", dir=staging_root or _public_tmp()))
                 atexit.register(shutil.rmtree, staged, True)
                 os.chmod(staged, 0o755)
                 (staged / "bin").mkdir(mode=0o755)
@@ -168,7 +177,7 @@ def runtime(staging_root: str | None = None) -> Runtime:
             source = folder
             if need_copy and not _world_readable(folder):
                 if staged is None:
-                    staged = Path(tempfile.mkdtemp(prefix="bnlab-jail-runtime-", dir=staging_root))
+                    staged = Path(tempfile.mkdtemp(prefix="bnlab-jail-runtime-", dir=staging_root or _public_tmp()))
                     atexit.register(shutil.rmtree, staged, True)
                     os.chmod(staged, 0o755)
                 source = staged / "site" / folder.name
@@ -197,7 +206,7 @@ def runner_dir() -> str:
     global _runner
     with _runtime_lock:
         if _runner is None:
-            folder = tempfile.mkdtemp(prefix="bnlab-jail-runner-")
+            folder = tempfile.mkdtemp(prefix="bnlab-jail-runner-", dir=_public_tmp())
             atexit.register(shutil.rmtree, folder, True)
             for name in ("worker.py", "plain.py"):
                 shutil.copyfile(_HERE / name, os.path.join(folder, name))
