@@ -20,7 +20,7 @@ STUDENTS = [f"student{i:02d}" for i in range(10)]
 
 def _command(submissions: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "bnlab.cli", "grade", str(submissions), "--out", str(out),
-            "--course", str(Path(fx.__file__)), "--timeout", "5", "--jobs", "2"]
+            "--course", str(Path(fx.__file__)), "--timeout", "5", "--jobs", "2", *fx.jail_flags()]
 
 
 def _rows(out: Path) -> list[dict]:

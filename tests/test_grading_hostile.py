@@ -1,4 +1,4 @@
-"""Hostile and broken submissions, graded end to end through ``bnlab grade`` (a subprocess).
+"""Hostile and broken submissions, graded end to end through ``bnlab grade`` (a subprocess, in its jail).
 
 Every student submits a correct ex02, so each row also proves that one exercise's failure costs only
 that exercise. The course is the throwaway fixture in ``grading_fixture.py``.
@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -82,10 +84,14 @@ HOSTILE = {
     "last_definition_wins": ([D + "def double(x):\n    return x\n", fx.DOUBLE_CELL], 4, []),
 }
 
-if os.geteuid() == 0:  # learner code then runs as a throwaway uid: it cannot signal the grader's processes
-    HOSTILE["kills_the_grader"] = ([D + "import os, signal\n\ndef double(x):\n    os.kill(os.getppid(), signal.SIGKILL)\n"
-                                    "    os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\n    return 2 * x\n"],
-                                   0, ["PermissionError"])
+# In the jail, its parent is the jail's own server: killing it ends only this learner's jail (the grader
+# takes the results already sent and starts a fresh jail for the next notebook); the grader is out of reach.
+HOSTILE["kills_the_grader"] = ([D + "import os, signal\n\ndef double(x):\n"
+                                "    for kill in (lambda: os.kill(os.getppid(), signal.SIGKILL),\n"
+                                "                 lambda: os.killpg(os.getpgid(os.getppid()), signal.SIGKILL),\n"
+                                "                 lambda: os.kill(-1, signal.SIGKILL)):\n"
+                                "        try:\n            kill()\n        except OSError:\n            pass\n"
+                                "    return 2 * x\n"], 4, [])
 
 
 def _write_submission(folder: Path, student: str, cells) -> None:
@@ -107,10 +113,10 @@ def _write_submission(folder: Path, student: str, cells) -> None:
     fx.notebook(folder / student / "ex02_pair.ipynb", fx.PAIR_CELLS)
 
 
-def grade(submissions: Path, out: Path, *extra: str, timeout: str = TIMEOUT) -> subprocess.CompletedProcess:
+def grade(submissions: Path, out: Path, *extra: str, timeout: str = TIMEOUT, env=None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "bnlab.cli", "grade", str(submissions), "--out", str(out),
-           "--course", str(FIXTURE), "--timeout", timeout, *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+           "--course", str(FIXTURE), "--timeout", timeout, *fx.jail_flags(), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
 
 def _sleepers() -> list[int]:
@@ -131,12 +137,16 @@ def batch(tmp_path_factory):
     for student, (cells, _, _) in HOSTILE.items():
         _write_submission(submissions, student, cells)
     before = {p: p.read_bytes() for p in submissions.rglob("*") if p.is_file()}
-    escape = Path("/tmp/bnlab-hostile-escape.txt")
-    escape.unlink(missing_ok=True)
-    result = grade(submissions, out, "--jobs", "2")
-    escape.unlink(missing_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix="bnlab-test-tmpdir-", dir="/tmp"))  # the grader's TMPDIR, ours
+    os.chmod(tmpdir, 0o1777)
+    try:
+        result = grade(submissions, out, "--jobs", "2", env={**os.environ, "TMPDIR": str(tmpdir)})
+        escaped = sorted(os.listdir(tmpdir))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
     rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
-    return {"result": result, "out": out, "rows": rows, "submissions": submissions, "before": before}
+    return {"result": result, "out": out, "rows": rows, "submissions": submissions, "before": before,
+            "escaped": escaped}
 
 
 def test_the_batch_finishes_and_reports_progress(batch):
@@ -159,11 +169,15 @@ def test_each_submission_scores_exactly_what_it_deserves(batch, student):
         assert word in text, (word, text)
 
 
+def test_nothing_escapes_into_the_graders_temporary_folder(batch):
+    assert batch["escaped"] == []
+
+
 def test_out_holds_only_the_grader_files(batch):
     out = batch["out"]
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
-    expected = sorted(["grades.csv"] + [f"{s}{suffix}" for s in HOSTILE
-                                        for suffix in ("", "/results.json", "/feedback.md", "/grade.json")])
+    expected = sorted(["grades.csv", "students"] + [f"students/{s}{suffix}" for s in HOSTILE
+                                                    for suffix in ("", "/results.json", "/feedback.md", "/grade.json")])
     assert names == expected
     assert "999" not in (out / "grades.csv").read_text()
 
