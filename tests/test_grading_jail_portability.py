@@ -165,3 +165,26 @@ def test_run_autograder_says_which_isolation_it_used(tmp_path):
     assert ("WITHOUT" in results["output"]) is (not ok)
     if sys.platform.startswith("linux") and os.environ.get("CI") == "true":
         assert ok, "CI installs bubblewrap: the bundle must grade in the jail there"
+
+
+def test_a_jail_that_fails_is_the_graders_failure_never_a_cached_grade(monkeypatch, tmp_path):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux only")
+    from bnlab.grading.instructor.gradebook import grade_submissions
+    from bnlab.grading.shared.course import load_course_file
+
+    course = load_course_file(fx.__file__)
+    fx.notebook(tmp_path / "subs" / "alice" / "ex01_double.ipynb", [fx.DOUBLE_CELL])
+    fx.notebook(tmp_path / "subs" / "alice" / "ex02_pair.ipynb", fx.PAIR_CELLS)
+    limits = Limits(timeout=10, jail=True)
+    with monkeypatch.context() as m:
+        m.setattr(jail, "bwrap_path", lambda: None)  # the jail cannot start: not the learner's doing
+        m.setattr(sandbox, "_idle_jails", [])
+        broken = grade_submissions(tmp_path / "subs", tmp_path / "out", course, limits=limits, progress=open(os.devnull, "w"))
+    assert broken.failed == ["alice"]
+    assert not (tmp_path / "out" / "students" / "alice" / "grade.json").exists()
+    if not shutil.which("bwrap"):
+        return
+    again = grade_submissions(tmp_path / "subs", tmp_path / "out", course, limits=limits, progress=open(os.devnull, "w"))
+    assert again.failed == [] and again.graded == 1  # regraded, not skipped
+    assert "alice,4,2,6,6" in (tmp_path / "out" / "grades.csv").read_text()

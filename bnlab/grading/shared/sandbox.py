@@ -2,11 +2,12 @@
 
 One call of :func:`run_learner` runs one notebook's graded cells and calls in a new process, one of:
 
-- ``Limits(jail=True)`` (``bnlab grade``, Gradescope when it can): a fresh ``python -I -S worker.py``
-  inside a bubblewrap jail (:mod:`bnlab.grading.shared.jail`): no network, no host files but a
-  read-only runtime, its own PID namespace (everything it starts ends with it), a fresh tmpfs as
-  its working directory; as root, a throwaway user id. Job in through stdin, results out through
-  stdout, printed output through stderr: pipes this process opened, read with a size cap.
+- ``Limits(jail=True)`` (``bnlab grade``, Gradescope when it can): a child forked by the server of a
+  bubblewrap jail (:mod:`bnlab.grading.shared.jail`; ``worker.py --jail-server``): no network, no host
+  files but a read-only runtime, its own PID namespace, a tmpfs as its working directory; as root, a
+  throwaway user id. Job, results and printed output travel through pipes this process opened (sent
+  to the jail's server as descriptors), read with a size cap. After each job every other process in
+  the jail is killed; a job that left anything behind retires its jail (the next gets a new one).
 - otherwise, on Linux, a child forked by the fork server (``worker.py --server``, numpy imported once,
   never bnlab); elsewhere, or with ``BNLAB_SANDBOX=exec``, a fresh ``python -I worker.py`` on pipes.
 
@@ -64,7 +65,7 @@ class SandboxRun:
     blocked_import: bool = False              # the learner code tried to import bnlab
     outcomes: dict = field(default_factory=dict)  # key -> worker outcome dict (plain data)
     stdout: str = ""                          # the learner's printed output (stdout and stderr, in order)
-    stderr: str = ""                          # the sandbox's own complaints, if any
+    stderr: str = ""                          # (kept for callers: output arrives merged in stdout)
     seconds: float = 0.0
     isolation: str = ""                       # "jail", "process (throwaway uid)" or "process"
 
@@ -272,7 +273,7 @@ class _Reader(threading.Thread):
     def run(self) -> None:
         try:
             while True:
-                chunk = self.stream.read1(65536) if hasattr(self.stream, "read1") else os.read(self.stream, 65536)
+                chunk = self.stream.read1(65536)
                 if not chunk:
                     break
                 self.total += len(chunk)
@@ -303,11 +304,9 @@ class _Raw:
     output: str = ""
     output_over: bool = False
     results_over: bool = False
-    complaints: str = ""          # the jail's own messages
 
 
-def _run_piped(argv: list[str], job: bytes, limits: Limits, cwd: str, env: dict, uid: int | None,
-               pass_fds: tuple = (), status_fd: int | None = None) -> tuple[_Raw, bytes]:
+def _run_piped(argv: list[str], job: bytes, limits: Limits, cwd: str, env: dict, uid: int | None) -> _Raw:
     """Start ``argv``: job on stdin, results on stdout, output on stderr; wait with the wall clock."""
     raw = _Raw()
     extra: dict = {}
@@ -319,13 +318,10 @@ def _run_piped(argv: list[str], job: bytes, limits: Limits, cwd: str, env: dict,
         extra["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                cwd=cwd, env=env, close_fds=True, pass_fds=pass_fds, **extra)
+                                cwd=cwd, env=env, close_fds=True, **extra)
     except (OSError, subprocess.SubprocessError) as exc:
         raw.error = f"could not start the learner process: {exc}"
-        return raw, b""
-    finally:
-        for fd in pass_fds:
-            os.close(fd)
+        return raw
 
     def kill():
         try:
@@ -336,7 +332,6 @@ def _run_piped(argv: list[str], job: bytes, limits: Limits, cwd: str, env: dict,
 
     results = _Reader(proc.stdout, plain.MAX_BYTES, over=kill)
     output = _Reader(proc.stderr, limits.file_mb * 2**20, tail=OUTPUT_TAIL * 4, over=kill)
-    status = _Reader(status_fd, 2**16) if status_fd is not None else None
 
     def feed():
         try:
@@ -353,19 +348,13 @@ def _run_piped(argv: list[str], job: bytes, limits: Limits, cwd: str, env: dict,
         kill()
         proc.wait()
     _kill_group(proc.pid)  # leftovers of a finished run (the jail needs none: its PID namespace is gone)
-    for reader in (results, output, status):
-        if reader is not None:
-            reader.join(timeout=5)
-    if status_fd is not None:
-        try:
-            os.close(status_fd)
-        except OSError:
-            pass
+    for reader in (results, output):
+        reader.join(timeout=5)
     raw.returncode = proc.returncode
     raw.results = bytes(results.data) if not results.over else None
     raw.results_over, raw.output_over = results.over, output.over
     raw.output = output.text()
-    return raw, bytes(status.data) if status is not None else b""
+    return raw
 
 
 class _Jail:
@@ -376,7 +365,7 @@ class _Jail:
     after a timeout, after too much output, or when its server says the job left anything behind.
     """
 
-    def __init__(self, limits: Limits):
+    def __init__(self):
         import socket
 
         from bnlab.grading.shared import jail
@@ -507,7 +496,7 @@ def _run_jailed(job: bytes, limits: Limits) -> _Raw:
     with _jails_lock:
         jail = _idle_jails.pop() if _idle_jails else None
     if jail is None:
-        jail = _Jail(limits)
+        jail = _Jail()
         if jail.error:
             return _Raw(error=jail.error)
     raw, reusable = jail.run(job, limits)
@@ -532,8 +521,8 @@ def _run_exec(job: bytes, limits: Limits) -> tuple[_Raw, int | None]:
     workdir = _workdir(uid)
     nproc = limits.processes if uid is not None else _nproc(limits)
     try:
-        raw, _ = _run_piped([sys.executable, "-I", str(WORKER), *_limit_args(limits, nproc)], job, limits,
-                            workdir, _environment(workdir), uid)
+        raw = _run_piped([sys.executable, "-I", str(WORKER), *_limit_args(limits, nproc)], job, limits,
+                         workdir, _environment(workdir), uid)
         if uid is not None:
             _kill_uid(uid)
     finally:
@@ -775,7 +764,7 @@ def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Li
         raw, uid = _run_fork_mode(job, limits)
         isolation = "process (throwaway uid)" if uid is not None else "process"
     run = SandboxRun("ok", seconds=time.monotonic() - start, stdout=raw.output[-OUTPUT_TAIL:],
-                     stderr=raw.complaints[-OUTPUT_TAIL:], isolation=isolation)
+                     isolation=isolation)
     if raw.error:
         run.status, run.message = "error", f"the sandbox failed: {raw.error}"
         return run
