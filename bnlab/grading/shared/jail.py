@@ -140,49 +140,57 @@ def _numpy_dirs() -> list[Path]:
     return [package] + ([libs] if libs.is_dir() else [])
 
 
-def runtime(staging_root: str | None = None) -> Runtime:
-    """The Python runtime and numpy as the jail sees them (staged once when not world-readable)."""
+def _base_stdlib(prefix: Path) -> Path:
+    return Path(sysconfig.get_paths(vars={"base": str(prefix), "platbase": str(prefix)})["stdlib"]).resolve()
+
+
+_NOT_STAGED = frozenset({"site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip",
+                         "lib2to3"})
+
+
+def runtime() -> Runtime:
+    """The Python runtime and numpy as the jail sees them, staged once when the throwaway uid could not
+    read them where they are."""
     global _runtime
     with _runtime_lock:
         if _runtime is not None:
             return _runtime
         python = Path(os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable))
         prefix = Path(sys.base_prefix).resolve()
-        stdlib = Path(sysconfig.get_paths(vars={"base": str(prefix), "platbase": str(prefix)})["stdlib"]).resolve()
-        need_copy = os.geteuid() == 0  # the throwaway uid must read them
+        stdlib = _base_stdlib(prefix)
+        as_root = os.geteuid() == 0  # bwrap then runs as a throwaway uid, which must read what it binds
+        staging: list[Path] = []
+
+        def staged(*parts: str) -> Path:
+            if not staging:
+                staging.append(Path(tempfile.mkdtemp(prefix="bnlab-jail-runtime-", dir=_public_tmp())))
+                atexit.register(shutil.rmtree, staging[0], True)
+                os.chmod(staging[0], 0o755)
+            folder = staging[0].joinpath(*parts)
+            for step in [folder, *folder.parents]:
+                if step == staging[0]:
+                    break
+                step.mkdir(parents=True, exist_ok=True)
+                os.chmod(step, 0o755)
+            return folder
+
         binds: list[tuple[str, str]] = []
-        staged = None
-        if prefix != Path("/usr"):
-            in_prefix = python.is_relative_to(prefix) and stdlib.is_relative_to(prefix)
-            if not in_prefix:
+        if prefix != Path("/usr"):  # (a Python under /usr comes with /usr)
+            if not (python.is_relative_to(prefix) and stdlib.is_relative_to(prefix)):
                 raise JailUnavailable(f"unusual Python layout ({python} outside {prefix}); cannot build the jail")
-            if need_copy and not _world_readable(prefix / "bin") or need_copy and not _world_readable(stdlib):
-                staged = Path(tempfile.mkdtemp(prefix="bnlab-jail-runtime-", dir=staging_root or _public_tmp()))
-                atexit.register(shutil.rmtree, staged, True)
-                os.chmod(staged, 0o755)
-                (staged / "bin").mkdir(mode=0o755)
-                os.chmod(staged / "bin", 0o755)
-                _stage_file(python, staged / "bin" / python.name)
+            if as_root and not (_world_readable(python.parent) and _world_readable(stdlib)):
+                _stage_file(python, staged("bin") / python.name)
                 for lib in sorted((prefix / "lib").glob("libpython*")):
-                    (staged / "lib").mkdir(mode=0o755, exist_ok=True)
-                    os.chmod(staged / "lib", 0o755)
-                    _stage_file(lib, staged / "lib" / lib.name)
-                _stage(stdlib, staged / stdlib.relative_to(prefix),
-                       frozenset({"site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo",
-                                  "ensurepip", "lib2to3"}))
-                binds.append((str(staged), str(prefix)))
+                    _stage_file(lib, staged("lib") / lib.name)
+                _stage(stdlib, staged(*stdlib.relative_to(prefix).parts), _NOT_STAGED)
+                binds.append((str(staging[0]), str(prefix)))
             else:
                 binds.append((str(prefix), str(prefix)))
         for folder in _numpy_dirs():
             source = folder
-            if need_copy and not _world_readable(folder):
-                if staged is None:
-                    staged = Path(tempfile.mkdtemp(prefix="bnlab-jail-runtime-", dir=staging_root or _public_tmp()))
-                    atexit.register(shutil.rmtree, staged, True)
-                    os.chmod(staged, 0o755)
-                source = staged / "site" / folder.name
+            if as_root and not _world_readable(folder):
+                source = staged("site") / folder.name
                 _stage(folder, source)
-                os.chmod(staged / "site", 0o755)
             binds.append((str(source), f"{SITE}/{folder.name}"))
         _runtime = Runtime(tuple(binds), str(python), str(prefix))
         return _runtime
@@ -235,7 +243,9 @@ def _masks(binds: list[tuple[str, str]], hide: list[str]) -> list[str]:
     the system Python under /usr, bnlab itself, anything in ``hide``)."""
     import site
 
-    candidates = [*site.getsitepackages(), site.getusersitepackages(), str(_HERE.parents[2]), *hide]
+    stdlib = _base_stdlib(Path(sys.base_prefix).resolve())
+    candidates = [*site.getsitepackages(), site.getusersitepackages(), str(_HERE.parents[2]), *hide,
+                  str(stdlib / "site-packages"), str(stdlib / "dist-packages"), "/usr/lib/python3/dist-packages"]
     candidates += [p for p in sys.path if p and "-packages" in p]
     args = []
     for path in dict.fromkeys(os.path.realpath(p) for p in candidates if p):
