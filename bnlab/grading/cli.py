@@ -38,6 +38,9 @@ def _course(args, public_only: bool = False, only: str | None = None):
 
 
 def run_check(args) -> int:
+    from bnlab.grading.shared import sandbox
+
+    sandbox.prestart()  # the learner process's numpy loads while this one loads the checks
     from bnlab.grading.shared.course import CourseError
     from bnlab.grading.shared.engine import grade_notebook
     from bnlab.grading.shared.report import console_report

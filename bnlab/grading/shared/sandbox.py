@@ -589,6 +589,15 @@ def _fork_server() -> ForkServer:
         return _server
 
 
+def prestart() -> None:
+    """Start the fork server now, so that it imports numpy while the caller loads its checks (bnlab check)."""
+    if _mode() == "fork":
+        try:
+            _fork_server()
+        except OSError:
+            pass
+
+
 def _kill_uid(uid: int) -> None:
     """SIGKILL every process of the throwaway ``uid`` at once (a child that becomes it and kills -1)."""
     if sys.platform.startswith("linux") and _mode() == "fork":
