@@ -347,7 +347,7 @@ def _run_piped(argv: list[str], job: bytes, limits: Limits, cwd: str, env: dict,
         raw.timed_out = True
         kill()
         proc.wait()
-    _kill_group(proc.pid)  # leftovers of a finished run (the jail needs none: its PID namespace is gone)
+    _kill_group(proc.pid)  # leftovers of a finished run that stayed in its session
     for reader in (results, output):
         reader.join(timeout=5)
     raw.returncode = proc.returncode
@@ -403,7 +403,7 @@ class _Jail:
         finally:
             os.close(args_r)
             theirs.close()
-        self.complaints = _Reader(self.proc.stderr, 2**16, tail=4000)
+        self.complaints = _Reader(self.proc.stderr, 2**62, tail=4000)  # drained for its whole life
         self.sock.settimeout(120)
         try:
             ready = self.sock.recv(4096)
@@ -492,19 +492,24 @@ _jails_lock = threading.Lock()
 
 
 def _run_jailed(job: bytes, limits: Limits) -> _Raw:
-    """One job in an idle jail (a new one if none is idle); the jail goes back only if the job left it clean."""
+    """One job in an idle jail (a new one if none is idle); the jail goes back only if the job left it clean.
+    A jail that was idle and no longer takes jobs is replaced once (the job never started in it)."""
     with _jails_lock:
         jail = _idle_jails.pop() if _idle_jails else None
-    if jail is None:
-        jail = _Jail()
-        if jail.error:
-            return _Raw(error=jail.error)
-    raw, reusable = jail.run(job, limits)
-    if reusable:
-        with _jails_lock:
-            _idle_jails.append(jail)
-    else:
+    for attempt in range(2):
+        if jail is None:
+            jail = _Jail()
+            if jail.error:
+                return _Raw(error=jail.error)
+        raw, reusable = jail.run(job, limits)
+        if reusable:
+            with _jails_lock:
+                _idle_jails.append(jail)
+            return raw
         jail.kill()
+        if not raw.error.startswith("the jail did not take the job"):
+            return raw
+        jail = None
     return raw
 
 
