@@ -341,3 +341,27 @@ def test_the_jail_keeps_learner_code_off_the_network(batch):
     if batch["mode"] != "jail":
         pytest.skip("only a jail has its own network namespace")
     assert batch["listener"].connections == 0
+
+
+def test_a_notebook_never_sees_what_an_earlier_one_left_in_its_jail():
+    """Notebooks share a jail only while each leaves it as it found it; anything left behind (a file in /tmp
+    or /dev/shm, a process) retires that jail and the next notebook gets a new one."""
+    _bwrap_or_fail()
+    from bnlab.grading.shared.sandbox import Limits, run_learner
+
+    call = [{"function": "probe", "args": (), "kwargs": {}, "key": "p", "returns": None, "copy_check": False}]
+    look = ("# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n"
+            "    return [os.getpid(), sorted(os.listdir('/tmp')), sorted(os.listdir('/dev/shm')), "
+            "sorted(p for p in os.listdir('/proc') if p.isdigit())]\n")
+    leave = ("# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n"
+             "    open('/tmp/left', 'w').write('x')\n    open('/dev/shm/left', 'w').write('x')\n"
+             "    if os.fork() == 0:\n        os.setsid()\n        os.execv('/bin/sleep', ['sleep', '300'])\n"
+             "    return 0\n")
+    limits = Limits(timeout=10, jail=True)
+    first = run_learner([("probe", 0, look)], call, limits).outcomes["p"]["value"]
+    second = run_learner([("probe", 0, look)], call, limits).outcomes["p"]["value"]
+    assert second[0] > first[0], "a clean notebook keeps its jail: the next child is forked by the same server"
+    assert run_learner([("probe", 0, leave)], call, limits).status == "ok"
+    after = run_learner([("probe", 0, look)], call, limits).outcomes["p"]["value"]
+    assert after[1] == [] and after[2] == [], "nothing a previous notebook wrote"
+    assert after[0] <= first[0] + 1 and len(after[3]) == len(first[3]), "a new jail: no leftover process"

@@ -470,6 +470,20 @@ def _jail_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> 
     os._exit(70)
 
 
+def _writable_places() -> dict:
+    """What the jail's writable folders hold: /tmp, and /dev with /dev/shm (bwrap's --dev is a tmpfs)."""
+    found = {}
+    for folder in ("/tmp", "/dev", "/dev/shm"):
+        try:
+            found[folder] = sorted(os.listdir(folder))
+        except OSError:
+            found[folder] = None
+    return found
+
+
+_CLEAN: dict = {}
+
+
 def _left_behind() -> bool:
     """Kill every process of the jail but this one (and the jail's init); True if the job left anything."""
     import signal
@@ -486,7 +500,7 @@ def _left_behind() -> bool:
                 break
         except ChildProcessError:
             break
-    if os.listdir("/tmp"):
+    if _writable_places() != _CLEAN:
         dirty = True
     for name in ("shm", "msg", "sem"):
         try:
@@ -508,6 +522,7 @@ def serve_jail(sock_fd: int) -> None:
     libc.prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0: learner code (same uid) cannot ptrace or read this process
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of a job are reaped here
     sock = socket.socket(fileno=sock_fd)
+    _CLEAN.update(_writable_places())
     sock.send(json.dumps({"ready": True}).encode())
     while True:
         try:
