@@ -84,14 +84,15 @@ HOSTILE = {
     "last_definition_wins": ([D + "def double(x):\n    return x\n", fx.DOUBLE_CELL], 4, []),
 }
 
-# In the jail, its parent is the jail's own server: killing it ends only this learner's jail (the grader
-# takes the results already sent and starts a fresh jail for the next notebook); the grader is out of reach.
-HOSTILE["kills_the_grader"] = ([D + "import os, signal\n\ndef double(x):\n"
-                                "    for kill in (lambda: os.kill(os.getppid(), signal.SIGKILL),\n"
-                                "                 lambda: os.killpg(os.getpgid(os.getppid()), signal.SIGKILL),\n"
-                                "                 lambda: os.kill(-1, signal.SIGKILL)):\n"
-                                "        try:\n            kill()\n        except OSError:\n            pass\n"
-                                "    return 2 * x\n"], 4, [])
+if not fx.jail_flags():  # in the jail (without it, off Linux and not root, its parent would be the grader)
+    # Its parent is the jail's own server: killing it ends only this learner's jail, and its results are refused;
+    # the grader is out of reach and starts a fresh jail for the next notebook.
+    HOSTILE["kills_the_grader"] = ([D + "import os, signal\n\ndef double(x):\n"
+                                    "    for kill in (lambda: os.kill(os.getppid(), signal.SIGKILL),\n"
+                                    "                 lambda: os.killpg(os.getpgid(os.getppid()), signal.SIGKILL),\n"
+                                    "                 lambda: os.kill(-1, signal.SIGKILL)):\n"
+                                    "        try:\n            kill()\n        except OSError:\n            pass\n"
+                                    "    return 2 * x\n"], 0, ["ended its own jail"])
 
 
 def _write_submission(folder: Path, student: str, cells) -> None:

@@ -304,6 +304,7 @@ class _Raw:
     output: str = ""
     output_over: bool = False
     results_over: bool = False
+    ended_jail: bool = False      # the learner code killed the server of its jail
 
 
 def _run_piped(argv: list[str], job: bytes, limits: Limits, cwd: str, env: dict, uid: int | None) -> _Raw:
@@ -479,8 +480,8 @@ class _Jail:
         raw.results_over, raw.output_over = results.over, output.over
         raw.results = bytes(results.data) if not results.over else None
         if reply is None:
-            if not raw.timed_out and not over.is_set():
-                raw.returncode = -signal.SIGKILL  # the job ended its own jail (it killed the server)
+            if not raw.timed_out and not over.is_set():  # the job killed the jail's server, its parent:
+                raw.ended_jail, raw.results = True, None  # whatever it sent may be cut short, and is refused
             return raw, False
         raw.returncode = int(reply.get("exit", 70))
         return raw, not reply.get("retire")
@@ -784,6 +785,10 @@ def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Li
         return run
     if raw.timed_out:
         run.status, run.message = "timeout", f"timed out after {limits.timeout:g} s (endless loop?)"
+        return run
+    if raw.ended_jail:
+        run.status, run.message = "crashed", ("the learner code ended its own jail (it killed the process that "
+                                              "ran it), so its results were not used")
         return run
     if raw.output_over:
         run.status, run.message = "crashed", (f"the learner process printed more than {limits.file_mb} MB "
