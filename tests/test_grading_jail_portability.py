@@ -188,3 +188,43 @@ def test_a_jail_that_fails_is_the_graders_failure_never_a_cached_grade(monkeypat
     again = grade_submissions(tmp_path / "subs", tmp_path / "out", course, limits=limits, progress=open(os.devnull, "w"))
     assert again.failed == [] and again.graded == 1  # regraded, not skipped
     assert "alice,4,2,6,6" in (tmp_path / "out" / "grades.csv").read_text()
+
+
+def test_run_autograder_without_bubblewrap_falls_back_says_so_and_hides_the_hidden_checks(tmp_path):
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("the fallback keeps learner code out of the bundle as a throwaway uid: Linux, as root")
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="bnlab-autograder-", dir="/tmp"))  # reachable by others, like /autograder
+    try:
+        os.chmod(top, 0o755)
+        root = _bundle(top)
+        for path in [root, *root.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)  # as an upload unpacks: readable by anyone
+        hidden = root / "source" / "instructor" / "hidden" / "ex01.py"
+        steal = ("# GRADED FUNCTION: batchnorm_forward\n"
+                 "def batchnorm_forward(Z, gamma, beta, eps=1e-5):\n"
+                 f"    raise RuntimeError('LEAKED ' + open({str(hidden)!r}).read()[:300])\n")
+        nb = json.loads((Path(fx.__file__).parents[1] / "exercises" / "ex01_batchnorm_forward.ipynb").read_text())
+        for cell in nb["cells"]:
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            if source.startswith("# GRADED FUNCTION: batchnorm_forward"):
+                cell["source"] = steal
+        (root / "submission" / "ex01_batchnorm_forward.ipynb").write_text(json.dumps(nb))
+        tools = top / "bin"  # every command run_autograder needs, but no bwrap
+        tools.mkdir()
+        for name in ("bash", "chmod", "mkdir", "rm", "cat", "env"):
+            os.symlink(shutil.which(name), tools / name)
+        env = {**os.environ, "PATH": str(tools), "BNLAB_AUTOGRADER_ROOT": str(root), "BNLAB_PYTHON": sys.executable}
+        run = subprocess.run([shutil.which("bash"), str(root / "source" / "run_autograder")], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        results = json.loads((root / "results" / "results.json").read_text())
+        assert results["extra_data"]["isolation"] == "process" and "WITHOUT the bubblewrap jail" in results["output"]
+        assert "not installed" in results["output"]
+        text = json.dumps(results)
+        secret = hidden.read_text()
+        assert results["score"] == 0 and secret[:60] not in text and secret[100:160] not in text
+        assert "PermissionError" in text  # it tried, and the throwaway uid could not read the bundle
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
