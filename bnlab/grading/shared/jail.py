@@ -1,23 +1,23 @@
 """The jail ``bnlab grade`` runs learner code in: bubblewrap (``bwrap``), the sandbox behind Flatpak.
 
-A jailed run is ``bwrap [arguments] -- python -I -S /jail/runner/worker.py ...`` with:
+A jail is ``bwrap [options] -- python -I -S /jail/runner/worker.py --site /jail/site --jail-server FD``
+(the server that forks one child per notebook: see worker.py and sandbox.py), with:
 
 - every namespace new (``--unshare-all``: user, PID, network, IPC, UTS, cgroup, mount), no
-  capabilities, a new session, a cleared environment, and ``--die-with-parent``: when the run ends
-  its PID namespace ends, and with it every process the learner started;
+  capabilities, a new session, a cleared environment, and ``--die-with-parent``: when the grader
+  ends the jail, its PID namespace ends, and with it every process the learner started;
 - a root made of nothing but what the worker needs, read-only: the system's /usr (the C library),
   the Python runtime without its site-packages, numpy and its bundled libraries (/jail/site), the
   worker and plain.py (/jail/runner); a new /proc and /dev; a fresh size-capped tmpfs as /tmp,
   which is also the working directory and HOME. Not bnlab, not the instructor folder, not the
-  submissions, not OUT, not any home directory. Anything it must hide that lies inside a bound
-  folder (a site-packages under /usr, the bnlab package) is covered by an empty tmpfs;
+  submissions, not OUT, not any home directory. Anything to hide that lies inside a bound folder
+  (a site-packages under /usr, the bnlab package) is covered by an empty tmpfs;
 - as root: bwrap itself runs as a throwaway user id, so the process limit applies and nothing in
   the jail has root's identity even outside its namespaces.
 
 When the runtime or numpy are not readable by that throwaway user (a Python under /root), they are
 copied (hard-linked where possible) once per grading process into a world-readable staging folder.
-Its arguments reach bwrap through a pipe (``--args``), so the learner cannot read them from
-/proc/1/cmdline; bwrap reports through ``--json-status-fd`` whether the jail started.
+bwrap reads its options from a pipe (``--args``), so learner code cannot read them in /proc/1/cmdline.
 """
 from __future__ import annotations
 
@@ -258,7 +258,7 @@ def _masks(binds: list[tuple[str, str]], hide: list[str]) -> list[str]:
     return args
 
 
-def options(env: dict[str, str], hide: list[str] = ()) -> list[str]:
+def options(env: dict[str, str], hide: tuple[str, ...] = ()) -> list[str]:
     """bwrap's options (everything before the command): namespaces, environment, the read-only root."""
     rt = runtime()
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
