@@ -4,9 +4,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,13 +34,18 @@ def _states(out: Path) -> dict[str, tuple[int, bytes]]:
     return {p.parent.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("students/*/grade.json")}
 
 
-def test_sigkill_in_the_middle_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path):
+def test_sigkill_in_the_middle_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, request):
     submissions, out = tmp_path / "submissions", tmp_path / "out"
     for student in STUDENTS:
         fx.notebook(submissions / student / "ex01_double.ipynb", [SLOW_DOUBLE])
         fx.notebook(submissions / student / "ex02_pair.ipynb", fx.PAIR_CELLS)
 
-    batch = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The killed batch cannot remove its temporary folders: give it one of this test's own.
+    tmpdir = tempfile.mkdtemp(prefix="bnlab-test-tmpdir-", dir="/tmp")
+    os.chmod(tmpdir, 0o1777)
+    request.addfinalizer(lambda: shutil.rmtree(tmpdir, ignore_errors=True))
+    batch = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "TMPDIR": tmpdir})
     deadline = time.monotonic() + 60
     while len(list(out.glob("students/*/grade.json"))) < 3 and time.monotonic() < deadline and batch.poll() is None:
         time.sleep(0.05)
