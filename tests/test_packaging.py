@@ -7,6 +7,7 @@ no TOML parser: ``tomllib`` is 3.11+ and this suite must run on the lowest suppo
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
 import subprocess
@@ -153,9 +154,12 @@ needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 
 def make_dry_run(*args):
-    # -W pyproject.toml: print the whole recipe even when the virtual environment is up to date.
+    # -W pyproject.toml: print the whole recipe even when the virtual environment is up to date. Without the
+    # variables of a `make test` this suite may be running under (CI's CONSTRAINTS=... would reach this make).
+    outer = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PYTHON", "VENV", "CONSTRAINTS", "NO_BROWSER")
+    env = {k: v for k, v in os.environ.items() if k not in outer}
     return subprocess.run(["make", "-n", "-W", "pyproject.toml", *args], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.replace(" \n", "\n")
+                          text=True, check=True, env=env).stdout.replace(" \n", "\n")
 
 
 @needs_make
@@ -188,3 +192,12 @@ def test_the_readme_commands_exist_on_every_platform():
     (sub,) = [a for a in build_parser()._actions if hasattr(a, "choices") and isinstance(a.choices, dict)]
     used = set(re.findall(r"^(?:python -m )?bnlab ([a-z][\w-]*)", readme, flags=re.M))
     assert {"lab", "test", "check", "bench", "demo"} <= used and used <= set(sub.choices), used - set(sub.choices)
+
+
+@needs_make
+def test_make_on_windows_uses_the_venvs_scripts_folder():
+    # make on Windows (e.g. from Git for Windows) sets OS=Windows_NT; the venv's Python is Scripts/python.exe.
+    lines = make_dry_run("test", "OS=Windows_NT").splitlines()
+    assert lines[0] == "python -m venv .venv"
+    assert lines[-1] == ".venv/Scripts/python.exe -m bnlab test"
+    assert make_dry_run("test").splitlines()[-1] == ".venv/bin/python -m bnlab test"
