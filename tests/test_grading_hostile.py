@@ -85,14 +85,14 @@ HOSTILE = {
 }
 
 if not fx.jail_flags():  # in the jail (without it, off Linux and not root, its parent would be the grader)
-    # Its parent is the jail's own server: killing it ends only this learner's jail, and its results are refused;
-    # the grader is out of reach and starts a fresh jail for the next notebook.
+    # Its parent is the jail's own server, the jail's PID 1: no signal from inside the jail reaches it (the kernel
+    # protects a PID namespace's init), the grader is out of reach, and the correct code keeps its points.
     HOSTILE["kills_the_grader"] = ([D + "import os, signal\n\ndef double(x):\n"
                                     "    for kill in (lambda: os.kill(os.getppid(), signal.SIGKILL),\n"
                                     "                 lambda: os.killpg(os.getpgid(os.getppid()), signal.SIGKILL),\n"
                                     "                 lambda: os.kill(-1, signal.SIGKILL)):\n"
                                     "        try:\n            kill()\n        except OSError:\n            pass\n"
-                                    "    return 2 * x\n"], 0, ["ended its own jail"])
+                                    "    return 2 * x\n"], 4, [])
 
 
 def _write_submission(folder: Path, student: str, cells) -> None:

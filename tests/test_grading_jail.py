@@ -344,9 +344,16 @@ def test_the_jail_keeps_learner_code_off_the_network(batch):
 
 
 def test_a_notebook_never_sees_what_an_earlier_one_left_in_its_jail():
-    """Notebooks share a jail only while each leaves it as it found it; anything left behind (a file in /tmp
-    or /dev/shm, a process) retires that jail and the next notebook gets a new one."""
+    """Notebooks (of one student) share a jail only while each leaves it as it found it; anything left behind
+    (a file in /tmp or /dev/shm, a process) retires that jail and the next notebook gets a new one."""
     _bwrap_or_fail()
+    from bnlab.grading.shared.sandbox import jail_session
+
+    with jail_session():
+        _notebooks_in_one_session()
+
+
+def _notebooks_in_one_session():
     from bnlab.grading.shared.sandbox import Limits, run_learner
 
     call = [{"function": "probe", "args": (), "kwargs": {}, "key": "p", "returns": None, "copy_check": False}]
@@ -365,3 +372,54 @@ def test_a_notebook_never_sees_what_an_earlier_one_left_in_its_jail():
     after = run_learner([("probe", 0, look)], call, limits).outcomes["p"]["value"]
     assert after[1] == [] and after[2] == [], "nothing a previous notebook wrote"
     assert after[0] <= first[0] + 1 and len(after[3]) == len(first[3]), "a new jail: no leftover process"
+
+
+_PROBE_CALL = [{"function": "probe", "args": (), "kwargs": {}, "key": "p", "returns": None, "copy_check": False}]
+
+
+def test_a_jail_never_serves_two_students():
+    """Only the runs inside one jail_session (one student's notebooks) share a jail: the next session, and
+    every run outside a session, starts in a brand-new jail (its first child gets the same PID again)."""
+    _bwrap_or_fail()
+    from bnlab.grading.shared.sandbox import Limits, jail_session, run_learner
+
+    pid = "# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n    return os.getpid()\n"
+    limits = Limits(timeout=10, jail=True)
+
+    def run():
+        return run_learner([("probe", 0, pid)], _PROBE_CALL, limits).outcomes["p"]["value"]
+
+    with jail_session():
+        first = [run(), run()]
+    with jail_session():
+        second = [run(), run()]
+    alone = [run(), run()]
+    assert first[1] > first[0] and second[1] > second[0], "one student's notebooks share a jail"
+    assert first[0] == second[0] == alone[0] == alone[1], "a new jail (the same first PID) for each student and lone run"
+
+
+def test_the_jails_pid_1_is_its_undumpable_server_which_learner_code_cannot_trace():
+    """PID 1 of the jail is the server (bwrap --as-pid-1), not bubblewrap's own init: learner code of the same
+    uid can neither ptrace it nor open its memory, nor kill it, and (bwrap >= 0.8) makes no user namespace."""
+    _bwrap_or_fail()
+    from bnlab.grading.shared import jail
+    from bnlab.grading.shared.sandbox import Limits, run_learner
+
+    probe = ("# GRADED FUNCTION: probe\nimport ctypes, os, signal\n\ndef probe():\n"
+             "    libc = ctypes.CDLL(None, use_errno=True)\n"
+             "    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]\n"
+             "    attach = libc.ptrace(16, 1, None, None), ctypes.get_errno()\n"  # PTRACE_ATTACH
+             "    try:\n        open('/proc/1/mem', 'rb').close()\n        mem = 'opened'\n"
+             "    except OSError as exc:\n        mem = exc.errno\n"
+             "    os.kill(1, signal.SIGKILL)\n"
+             "    userns = libc.unshare(0x10000000), ctypes.get_errno()\n"  # CLONE_NEWUSER
+             "    cmdline = open('/proc/1/cmdline', 'rb').read().split(b'\\0')\n"
+             "    return [list(attach), mem, list(userns), [c.decode() for c in cmdline if c][-3:]]\n")
+    run = run_learner([("probe", 0, probe)], _PROBE_CALL, Limits(timeout=10, jail=True))
+    assert run.status == "ok", run.message
+    attach, mem, userns, cmdline = run.outcomes["p"]["value"]
+    assert attach[0] == -1 and attach[1] in (1, 13), "PTRACE_ATTACH to PID 1 is refused (EPERM/EACCES)"
+    assert mem in (1, 13), "PID 1's memory cannot be opened"
+    assert "--jail-server" in cmdline, f"PID 1 is the jail's server, not bwrap: {cmdline}"
+    if "--disable-userns" in jail.options({}):
+        assert userns[0] == -1, "no new user namespace inside the jail"

@@ -18,7 +18,7 @@ from bnlab.grading.shared.course import CourseError, load_course
 from bnlab.grading.shared.engine import grade_notebook
 from bnlab.grading.instructor.gradebook import atomic_write, match_notebooks
 from bnlab.grading.shared.report import gradescope_results
-from bnlab.grading.shared.sandbox import Limits
+from bnlab.grading.shared.sandbox import Limits, jail_session
 
 
 def _isolation() -> tuple[bool, str]:
@@ -44,11 +44,12 @@ def grade(root: Path, exercises: str, timeout: float) -> dict:
     limits = Limits(timeout=timeout, jail=jailed)
     wanted = None if exercises == "all" else {e.strip() for e in exercises.split(",")}
     results = []
-    for graded in course.exercises:
-        if wanted is not None and graded.exercise.id not in wanted:
-            continue
-        path, note = match_notebooks(root / "submission", graded.exercise.id)
-        results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
+    with jail_session():  # one student: one jail for all the notebooks
+        for graded in course.exercises:
+            if wanted is not None and graded.exercise.id not in wanted:
+                continue
+            path, note = match_notebooks(root / "submission", graded.exercise.id)
+            results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
     payload = gradescope_results(results)
     payload["output"] = ("Public checks are shown now; hidden checks (and the total) appear when grades are "
                          "published.\n" + isolation)

@@ -57,22 +57,29 @@ def synthetic_class(folder: Path, students: int, seed: int = 0) -> dict[str, int
 
 
 def run_cost(runs: int = 20) -> str:
-    """What one run costs in the jail and in the plain fork-server sandbox (a trivial notebook, median)."""
-    from bnlab.grading.shared.sandbox import run_learner
+    """What one run costs (a trivial notebook, median): in a student's jail (one jail serves one student's
+    notebooks), in a new jail (each student's first notebook), and in the plain fork-server sandbox."""
+    from bnlab.grading.shared.sandbox import jail_session, run_learner
 
     cells = [("f", 0, "# GRADED FUNCTION: f\ndef f():\n    return 1\n")]
     calls = [{"function": "f", "args": (), "kwargs": {}, "key": "f", "returns": None, "copy_check": False}]
-    medians = {}
-    for jailed in (True, False):
-        run_learner(cells, calls, Limits(jail=jailed))  # start the jail or the fork server once
+
+    def median(jailed: bool) -> float:
         times = []
         for _ in range(runs):
             start = time.perf_counter()
             run_learner(cells, calls, Limits(jail=jailed))
             times.append(time.perf_counter() - start)
-        medians[jailed] = float(np.median(times))
-    return (f"one run (median of {runs}): {medians[True] * 1000:.0f} ms in the jail, "
-            f"{medians[False] * 1000:.0f} ms forked without it")
+        return float(np.median(times))
+
+    with jail_session():
+        run_learner(cells, calls, Limits(jail=True))  # start this session's jail once
+        shared = median(True)
+    fresh = median(True)  # outside a session: a new jail per run
+    run_learner(cells, calls, Limits())  # start the fork server once
+    forked = median(False)
+    return (f"one run (median of {runs}): {shared * 1000:.0f} ms in a student's jail, {fresh * 1000:.0f} ms in a "
+            f"new jail, {forked * 1000:.0f} ms forked without it")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from bnlab.grading.shared.course import Course
 from bnlab.grading.shared.engine import ExerciseResult, grade_notebook
 from bnlab.grading.shared.notebook import MAX_NOTEBOOK_BYTES
 from bnlab.grading.shared.report import feedback_markdown, gradescope_results
-from bnlab.grading.shared.sandbox import Limits
+from bnlab.grading.shared.sandbox import Limits, jail_session
 
 STATE = "grade.json"
 STUDENTS = "students"   # OUT/students/<student>/: per-student records, apart from OUT/grades.csv
@@ -138,9 +138,10 @@ def submission_hash(folder: Path, course: Course, limits: Limits) -> str:
 def grade_student(folder: Path, course: Course, limits: Limits) -> list[ExerciseResult]:
     """Every exercise of ``course`` for the student folder ``folder``."""
     results = []
-    for graded in course.exercises:
-        path, note = match_notebooks(folder, graded.exercise.id)
-        results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
+    with jail_session():  # one jail for this student's notebooks, ended before anyone else's run
+        for graded in course.exercises:
+            path, note = match_notebooks(folder, graded.exercise.id)
+            results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
     return results
 
 

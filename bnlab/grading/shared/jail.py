@@ -6,6 +6,10 @@ A jail is ``bwrap [options] -- python -I -S /jail/runner/worker.py --site /jail/
 - every namespace new (``--unshare-all``: user, PID, network, IPC, UTS, cgroup, mount), no
   capabilities, a new session, a cleared environment, and ``--die-with-parent``: when the grader
   ends the jail, its PID namespace ends, and with it every process the learner started;
+- the server itself as the jail's PID 1 (``--as-pid-1``): not bwrap's own init, which runs as the
+  learner's uid, can be traced by learner code and made to run anything for the jail's whole life;
+  the server is undumpable (nothing of the same uid can trace it or read its memory) and reaps orphans.
+  Where bwrap can, learner code may not make user namespaces of its own (``--disable-userns``);
 - a root made of nothing but what the worker needs, read-only: the system's /usr (the C library),
   the Python runtime without its site-packages, numpy and its bundled libraries (/jail/site), the
   worker and plain.py (/jail/runner); a new /proc and /dev; a fresh size-capped tmpfs as /tmp,
@@ -258,10 +262,30 @@ def _masks(binds: list[tuple[str, str]], hide: list[str]) -> list[str]:
     return args
 
 
+_flags: frozenset[str] | None = None
+
+
+def _supported(flag: str) -> bool:
+    """True if the installed bwrap knows ``flag`` (from its --help, read once)."""
+    global _flags
+    if _flags is None:
+        try:
+            text = subprocess.run([bwrap_path() or "bwrap", "--help"], capture_output=True, text=True,
+                                  timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            text = ""
+        _flags = frozenset(word for word in text.split() if word.startswith("--"))
+    return flag in _flags
+
+
 def options(env: dict[str, str], hide: tuple[str, ...] = ()) -> list[str]:
     """bwrap's options (everything before the command): namespaces, environment, the read-only root."""
     rt = runtime()
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    if _supported("--as-pid-1"):  # the command is the jail's init (else bwrap's own init is: see above)
+        args.append("--as-pid-1")
+    if _supported("--disable-userns"):  # (bwrap 0.8) it needs the user namespace asked for, not just tried
+        args += ["--unshare-user", "--disable-userns"]
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += _system_binds()

@@ -8,6 +8,7 @@ One call of :func:`run_learner` runs one notebook's graded cells and calls in a 
   throwaway user id. Job, results and printed output travel through pipes this process opened (sent
   to the jail's server as descriptors), read with a size cap. After each job every other process in
   the jail is killed; a job that left anything behind retires its jail (the next gets a new one).
+  A jail serves the notebooks of one student at most (:func:`jail_session`), never the next student.
 - otherwise, on Linux, a child forked by the fork server (``worker.py --server``, numpy imported once,
   never bnlab); elsewhere, or with ``BNLAB_SANDBOX=exec``, a fresh ``python -I worker.py`` on pipes.
 
@@ -21,6 +22,7 @@ printed and returned goes to files it holds open but whose folder it cannot reac
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import queue
@@ -488,37 +490,48 @@ class _Jail:
 
 
 _JAIL_HOME = "/tmp"
-_idle_jails: list[_Jail] = []
-_jails_lock = threading.Lock()
+_session = threading.local()  # .jails: the idle jail of this thread's jail_session, if one is open
+
+
+@contextlib.contextmanager
+def jail_session():
+    """Jailed runs of this thread inside the block may share one jail; the jail ends with the block.
+
+    One block per student (``bnlab grade``): a jail serves one student's notebooks at most, so nothing
+    a learner leaves in a jail (a process, a message queue, a key) can reach another student. Outside
+    a block every jailed run gets a jail of its own.
+    """
+    if getattr(_session, "jails", None) is not None:  # already in one: it goes on
+        yield
+        return
+    _session.jails = []
+    try:
+        yield
+    finally:
+        jails, _session.jails = _session.jails, None
+        for jail in jails:
+            jail.kill()
 
 
 def _run_jailed(job: bytes, limits: Limits) -> _Raw:
-    """One job in an idle jail (a new one if none is idle); the jail goes back only if the job left it clean.
-    A jail that was idle and no longer takes jobs is replaced once (the job never started in it)."""
-    with _jails_lock:
-        jail = _idle_jails.pop() if _idle_jails else None
+    """One job in this session's idle jail (a new one if none); the jail goes back only if the job left it
+    clean. A jail that was idle and no longer takes jobs is replaced once (the job never started in it)."""
+    idle = getattr(_session, "jails", None)
+    jail = idle.pop() if idle else None
     for attempt in range(2):
         if jail is None:
             jail = _Jail()
             if jail.error:
                 return _Raw(error=jail.error)
         raw, reusable = jail.run(job, limits)
-        if reusable:
-            with _jails_lock:
-                _idle_jails.append(jail)
+        if reusable and idle is not None:
+            idle.append(jail)
             return raw
         jail.kill()
         if not raw.error.startswith("the jail did not take the job"):
             return raw
         jail = None
     return raw
-
-
-@atexit.register
-def _end_jails() -> None:
-    with _jails_lock:
-        while _idle_jails:
-            _idle_jails.pop().kill()
 
 
 def _run_exec(job: bytes, limits: Limits) -> tuple[_Raw, int | None]:

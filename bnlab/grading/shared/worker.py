@@ -433,7 +433,9 @@ def serve() -> None:
 # arrives on the socket FD as a JSON request with three descriptors the grader opened (job, results,
 # output). After each job the server kills every other process in the jail at once (kill -1 in the
 # jail's PID namespace) and asks to be retired, so that the next job gets a brand-new jail, whenever
-# the job left anything behind: a process, a file in /tmp, a System V IPC object.
+# the job left anything behind: a process, a file in /tmp, a System V IPC object. The server is the
+# jail's PID 1 (bwrap --as-pid-1), so it also reaps orphans; with a bwrap too old for that, a job that
+# changed or traced bwrap's init retires the jail. A jail serves one student's notebooks at most.
 
 def _jail_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> None:
     import resource
@@ -482,6 +484,21 @@ def _writable_places() -> dict:
 
 
 _CLEAN: dict = {}
+_INIT: list = []
+
+
+def _init_state():
+    """What the jail's PID 1 runs and who traces it, when the server is not PID 1 itself (an old bwrap)."""
+    try:
+        exe = os.readlink("/proc/1/exe")
+    except OSError:
+        exe = None
+    try:
+        with open("/proc/1/status") as f:
+            status = [line for line in f if line.startswith(("Name:", "TracerPid:"))]
+    except OSError:
+        status = None
+    return exe, status
 
 
 def _left_behind() -> bool:
@@ -502,6 +519,8 @@ def _left_behind() -> bool:
             break
     if _writable_places() != _CLEAN:
         dirty = True
+    if os.getpid() != 1 and _init_state() != _INIT[0]:  # the job took over bwrap's init
+        dirty = True
     for name in ("shm", "msg", "sem"):
         try:
             with open(f"/proc/sysvipc/{name}") as f:
@@ -520,9 +539,10 @@ def serve_jail(sock_fd: int) -> None:
         importlib.import_module(name)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0: learner code (same uid) cannot ptrace or read this process
-    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of a job are reaped here
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of a job are reaped here (if not PID 1)
     sock = socket.socket(fileno=sock_fd)
     _CLEAN.update(_writable_places())
+    _INIT.append(_init_state())
     sock.send(json.dumps({"ready": True}).encode())
     while True:
         try:
