@@ -44,6 +44,11 @@ def test_not_implemented_comes_from_the_exception_not_from_message_text(tmp_path
     (["# GRADED FUNCTION: double\nm = __import__('bn' + 'lab')\n\ndef double(x):\n    return 2 * x\n"], 5.0,
      Outcome.REFUSED, "tried to import bnlab"),
     (["# GRADED FUNCTION: helper\nx = 1\n"], 5.0, Outcome.REFUSED, "no cell starting with"),
+    # Too big or too deep for the grader to parse (it does so outside any sandbox): refused, never a grader failure.
+    ([fx.DOUBLE_CELL + "_junk = [" + "1," * 140000 + "]\n"], 5.0, Outcome.REFUSED,
+     "more than the grader checks (256 KB)"),
+    ([fx.DOUBLE_CELL + "_unused = lambda: a" + ".b" * 100000 + "\n"], 5.0, Outcome.REFUSED, "nested too deeply"),
+    ([fx.DOUBLE_CELL + "_unused = " + "-" * 100000 + "1\n"], 5.0, Outcome.REFUSED, "nested too deeply"),
 ])
 def test_when_no_check_runs_every_check_gets_the_reason_as_its_outcome(tmp_path, cells, timeout, outcome, words):
     result = _grade(tmp_path, cells, timeout=timeout)
@@ -131,3 +136,16 @@ def test_hidden_failure_names_only_builtin_exception_types():
     # A class the learner defines can spell a hidden input's shape in its name: never show it.
     leaked = kind("Traceback ...\nShape7x13Error: boom")
     assert "7x13" not in leaked and leaked == "your code raised an exception"
+
+
+def test_graded_source_over_the_cap_is_refused_before_the_grader_parses_it(tmp_path, monkeypatch):
+    from bnlab.grading.shared import engine, notebook
+
+    def parse(source):
+        raise AssertionError("parsed a source over the cap")
+
+    monkeypatch.setattr(notebook, "MAX_GRADED_SOURCE_BYTES", 2048)
+    monkeypatch.setattr(engine, "forbidden_imports", parse)
+    result = _grade(tmp_path, [fx.DOUBLE_CELL, "# GRADED FUNCTION: helper\n" + "x = 1\n" * 400])
+    assert result.points == 0 and "KB of source, more than the grader checks (2 KB)" in result.problem
+    assert [c.outcome for c in result.checks] == [Outcome.REFUSED] * 3

@@ -6,8 +6,8 @@ import json
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.shared.notebook import (NotebookError, forbidden_imports, read_graded_cells, split_cells,
-                                           with_cells)
+from bnlab.grading.shared.notebook import (MAX_GRADED_SOURCE_BYTES, GradedCell, NotebookError, check_source_size,
+                                           forbidden_imports, read_graded_cells, split_cells, with_cells)
 
 
 def test_graded_cells_are_read_in_order_and_other_cells_ignored(tmp_path):
@@ -56,6 +56,19 @@ def test_every_form_of_importing_bnlab_is_found(source):
 
 def test_other_imports_are_allowed(source):
     assert forbidden_imports(source) == []
+
+
+@pytest.mark.parametrize("source", ["a" + ".b" * 100000, "-" * 100000 + "1", "not " * 60000 + "x"])
+def test_a_source_too_deep_to_parse_is_a_learner_message_not_a_grader_crash(source):
+    with pytest.raises(NotebookError, match="nested too deeply"):
+        forbidden_imports(source)
+
+
+def test_graded_source_is_capped_over_all_graded_cells_together():
+    half = "#" * (MAX_GRADED_SOURCE_BYTES // 2)
+    check_source_size([GradedCell("f", 0, half), GradedCell("g", 1, half)])  # exactly the cap: fine
+    with pytest.raises(NotebookError, match=r"257 KB of source, more than the grader checks \(256 KB\)"):
+        check_source_size([GradedCell("f", 0, half), GradedCell("g", 1, half + "é" * 512)])
 
 
 def test_split_cells_cuts_a_solution_at_each_graded_line():

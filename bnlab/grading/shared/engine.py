@@ -19,7 +19,8 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bnlab.grading.shared.notebook import NotebookError, check_functions_present, forbidden_imports, read_graded_cells
+from bnlab.grading.shared.notebook import (NotebookError, check_functions_present, check_source_size, forbidden_imports,
+                                           read_graded_cells)
 from bnlab.grading.shared.sandbox import Limits, run_learner
 from bnlab.grading.shared.spec import Call, CallOutcome, Check, Exercise, Outcome, Ref, Verdict
 
@@ -182,7 +183,11 @@ def ungraded(exercise: Exercise, checks: list[Check], notebook: str | None, prob
 def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits = Limits(),
                 notebook: str | None = None, note: str = "") -> ExerciseResult:
     """Grade graded cells (:class:`~bnlab.grading.shared.notebook.GradedCell` list) against ``checks``."""
-    bad = [f"cell {c.index + 1} ({c.name}) {hit}" for c in cells for hit in forbidden_imports(c.source)]
+    try:
+        check_source_size(cells)
+        bad = [f"cell {c.index + 1} ({c.name}) {hit}" for c in cells for hit in forbidden_imports(c.source)]
+    except NotebookError as exc:  # too big or too deep to check: not run, this exercise scores 0
+        return ungraded(exercise, checks, notebook, f"{exc}; this exercise scores 0", Outcome.REFUSED, note)
     if bad:
         return ungraded(exercise, checks, notebook,
                            "a graded cell imports bnlab, the course's reference implementation; graded cells must "

@@ -18,6 +18,9 @@ from pathlib import Path
 _GRADED = re.compile(r"^\s*#\s*GRADED FUNCTION:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 _FORBIDDEN_PACKAGE = "bnlab"
 MAX_NOTEBOOK_BYTES = 32 * 2**20
+# The grader parses graded cells itself (for imports of bnlab), outside any sandbox, and a parsed tree
+# costs about 1 KB per node: 1 MB of source can take about 1 GB. A real exercise's cells are a few KB.
+MAX_GRADED_SOURCE_BYTES = 256 * 2**10
 
 
 class NotebookError(ValueError):
@@ -113,17 +116,30 @@ def check_functions_present(cells: list[GradedCell], functions: tuple[str, ...],
             f"(graded cells found: {found}). Was the cell deleted or its first line changed?")
 
 
+def check_source_size(cells: list[GradedCell]) -> None:
+    """Raise NotebookError if the graded cells hold more source than the grader parses."""
+    size = sum(len(c.source.encode("utf-8", "surrogatepass")) for c in cells)
+    if size > MAX_GRADED_SOURCE_BYTES:
+        raise NotebookError(f"the graded cells hold {-(-size // 2**10):,} KB of source, more than the grader "
+                            f"checks ({MAX_GRADED_SOURCE_BYTES // 2**10} KB); keep only the graded functions in "
+                            "them (no data, no generated code)")
+
+
 def forbidden_imports(source: str) -> list[str]:
     """Lines of ``source`` that import the reference package ``bnlab`` (any form), as "line N: text".
 
     Catches ``import bnlab``, ``from bnlab... import``, ``importlib.import_module("bnlab...")`` and
     ``__import__("bnlab...")``; plus any string literal naming the package for dynamic imports.
-    A source that does not parse is left to the sandbox, which reports the syntax error.
+    A source that does not parse is left to the sandbox, which reports the syntax error. A source
+    Python cannot even build a tree of (nested too deeply) raises NotebookError: it cannot be checked.
     """
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise NotebookError(f"a graded cell is nested too deeply for the grader to check it "
+                            f"({type(exc).__name__}: {exc}); write it with fewer nested expressions") from None
     lines = source.splitlines()
     hits = []
 
