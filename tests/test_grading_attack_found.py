@@ -1,10 +1,12 @@
-"""Attacks found in review that currently break the jailed grader (each test fails until fixed).
+"""Attacks found in review that broke the jailed grader (each test failed before its fix).
 
-1. A learner ptraces the jail's PID 1 (bubblewrap's own init: same uid, dumpable, and immune to the
-   server's ``kill -1``), makes it execve a loop that SIGKILLs every later job in that jail, and scores
-   full marks itself: every classmate graded after it in the same jail scores 0, blamed on their code.
-2. A graded cell whose source is nested deeply (a long attribute chain) makes ``forbidden_imports``
-   raise RecursionError in the grader: the student gets no grade at all and the batch exits 1.
+1. A learner ptraced the jail's PID 1 (then bubblewrap's own init: same uid, dumpable, and immune to the
+   server's ``kill -1``), made it execve a loop that SIGKILLs every later job in that jail, and scored
+   full marks itself: every classmate graded after it in the same jail scored 0, blamed on their code.
+   Now the server is PID 1 (undumpable) and a jail serves one student; with a bwrap too old for
+   ``--as-pid-1``, a changed init retires the jail.
+2. A graded cell whose source is nested deeply (a long attribute chain) made ``forbidden_imports``
+   raise RecursionError in the grader: the student got no grade at all and the batch exited 1.
 """
 from __future__ import annotations
 
@@ -104,6 +106,29 @@ def test_a_deeply_nested_graded_cell_is_graded_not_a_grader_failure(tmp_path):
     fx.notebook(subs / "deep" / "ex01_double.ipynb", [deep])
     fx.notebook(subs / "good" / "ex01_double.ipynb", [fx.DOUBLE_CELL])
     result = _grade(subs, out, "--jobs", "2")
-    assert result.returncode == 0, result.stderr   # now: 1, "error grading deep: RecursionError"
+    assert result.returncode == 0, result.stderr   # was: 1, "error grading deep: RecursionError"
     assert (out / "students" / "deep" / "grade.json").exists()
     assert _points(out, "good")["ex01"] == 4
+
+
+@pytest.mark.skipif(fx.jail_flags() != [] or os.uname().machine != "x86_64",
+                    reason="the jail's init is attacked with x86_64 registers")
+def test_with_a_bwrap_that_cannot_run_the_server_as_pid_1_a_taken_over_init_retires_the_jail(monkeypatch):
+    """The fallback for a bubblewrap without --as-pid-1 (bwrap's own init stays PID 1): after the takeover the
+    server sees PID 1 changed and retires the jail, so even that student's next notebook runs in a new one."""
+    from bnlab.grading.shared import jail
+    from bnlab.grading.shared.sandbox import Limits, jail_session, run_learner
+
+    jail.probe()
+    monkeypatch.setattr(jail, "_flags", frozenset())  # as if bwrap knew neither --as-pid-1 nor --disable-userns
+    call = [{"function": "double", "args": (3,), "kwargs": {}, "key": "d", "returns": None, "copy_check": False}]
+    pid = "# GRADED FUNCTION: double\nimport os\n\ndef double(x):\n    return [os.getpid(), open('/proc/1/comm').read()]\n"
+    limits = Limits(timeout=10, jail=True)
+    with jail_session():
+        before = run_learner([("double", 0, pid)], call, limits).outcomes["d"]["value"]
+        hijack = run_learner([("double", 0, HIJACK)], call, limits)
+        after = run_learner([("double", 0, pid)], call, limits)
+    assert before[1].strip() == "bwrap", "the fallback is in use: bwrap's init is PID 1"
+    assert hijack.status == "ok", hijack.message
+    assert after.status == "ok", after.message
+    assert after.outcomes["d"]["value"] == before, "a new jail, with bwrap's own init, for the next notebook"
