@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from bnlab.grading.shared.course import CourseError, load_course
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 1
     limits = Limits(timeout=args.timeout)
+    start = time.monotonic()
     results = []
     wanted = None if args.exercises == "all" else {e.strip() for e in args.exercises.split(",")}
     for graded in course.exercises:
@@ -41,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         path, note = match_notebooks(root / "submission", graded.exercise.id)
         results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
-    payload = gradescope_results(results)
+    payload = gradescope_results(results, execution_time=time.monotonic() - start)
     payload["output"] = ("Public checks are shown now; hidden checks (and the total) appear when grades are "
-                         "published.")
+                         "published." + ("\n" + payload["output"] if payload.get("output") else ""))
     payload["stdout_visibility"] = "hidden"
     atomic_write(results_path, json.dumps(payload, indent=2) + "\n")
     for r in results:
