@@ -2,19 +2,22 @@
 
 Each student's graded cells (per exercise, read as the grader reads them) are tokenized with Python's
 ``tokenize``; comments, docstrings, blank lines and layout vanish, every name the learner chose becomes
-``V`` (keywords, builtins, attributes such as ``np.mean`` and keyword arguments such as ``axis=`` stay).
-Fingerprints are winnowed hashes of k-grams of those tokens (Schleimer, Wilkerson, Aiken 2003, the
-method behind MOSS): any run of ``K + WINDOW - 1`` equal tokens shares a fingerprint, and renamed
-variables or reordered statements keep most of them.
+``V`` (keywords, builtins, the stub's function and parameter names, attributes such as ``np.mean`` and
+keyword arguments such as ``axis=`` stay).
+Fingerprints: the hash of each statement, plus the winnowed k-gram hashes inside statements longer
+than ``K`` tokens (winnowing: Schleimer, Wilkerson, Aiken 2003, the method behind MOSS), so a partly
+edited long statement still matches in part. Statement order plays no part: renamed variables and
+reordered lines keep every fingerprint.
 
-What does not count: every k-gram of the exercise's stub and of the reference solution. What counts
-less: a fingerprint many students share (weight ``log((N + 1) / df)``, N students, df of them have
-it), so one common mistake weighs little and a rare shared oddity a lot. A pair's score is the
-weighted overlap of their fingerprints over all exercises, ``shared / sqrt(W_a * W_b)`` (0 to 1),
-times how much is shared compared with a typical student's own code (capped at 1), so that two
-students who both left one exercise almost as the reference, with the same small slip, do not top
-the ranking. The report lists the pairs by score with, per exercise, the lines whose normalized form
-both wrote (outside the stub and reference) side by side. A high score is a lead, not proof.
+What does not count: every fingerprint the exercise's stub or reference solution could produce. What
+counts less: a fingerprint many students share (weight ``log((N + 1) / df)``, N students, df of them
+have it; more than half the class: left out), so a common mistake weighs little and a rare shared
+oddity a lot. Per exercise, a pair's overlap is ``shared / sqrt(W_a * W_b)`` of those weights (0 to 1);
+the pair's score is the mean over the course's exercises, so a pair that wrote the same thing in one
+exercise scores at most 1/6 for it, and a copy of a whole notebook set near 1. The report lists the
+pairs by score with, per exercise, the lines whose normalized form both wrote (outside the stub and
+reference) side by side. A high score is a reason to look, not proof: measured on a synthetic class,
+honest students who happen to make the same choices in several exercises reach about 0.6.
 
 Stdlib only: the learners write Python, and ``tokenize`` plus ~20 lines of winnowing does what a
 general tool (e.g. copydetect: pygments, jinja2, tqdm, numpy, matplotlib) would, while keeping the
@@ -22,7 +25,9 @@ attribute names such a tool maps to one symbol and that tell numpy code apart.
 """
 from __future__ import annotations
 
+import ast
 import builtins
+import functools
 import hashlib
 import html
 import io
@@ -36,6 +41,7 @@ from pathlib import Path
 
 K = 8          # tokens per k-gram
 WINDOW = 4     # winnowing window: every run of K + WINDOW - 1 equal tokens is caught
+COMMON = 0.5  # a fingerprint more than half the class has is left out (it weighs little, and costs n² pairs)
 MIN_LINE_TOKENS = 4  # shorter lines ("return A, cache") are too common to show as a match
 REPORT_MARK = "<!-- bnlab similarity report -->"
 _KEEP_NAMES = set(dir(builtins)) | {"np", "numpy", "math", "self"}
@@ -43,12 +49,14 @@ _SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, token
          tokenize.ENCODING, tokenize.ENDMARKER}
 
 
-def normalized_tokens(source: str) -> list[tuple[str, int]]:
+@functools.lru_cache(maxsize=4096)
+def normalized_tokens(source: str) -> tuple[tuple[str, int], ...]:
     """``source`` as (normalized token, line number) pairs; see the module docstring."""
     try:
         raw = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return _fallback_tokens(source)
+    given = _given_names(source)
     significant = [t for t in raw if t.type not in (tokenize.COMMENT, tokenize.NL)]
     following_of, upcoming = {}, None
     for tok in reversed(significant):  # each token's next significant token, in one pass
@@ -61,6 +69,8 @@ def normalized_tokens(source: str) -> list[tuple[str, int]]:
         if kind in _SKIP:
             if kind in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
                 previous = tokenize.NEWLINE
+                if out and out[-1][0] != ";":
+                    out.append((";", line))
             continue
         following = following_of.get(id(tok))
         if kind == tokenize.STRING:
@@ -72,14 +82,29 @@ def normalized_tokens(source: str) -> list[tuple[str, int]]:
         elif kind == tokenize.NAME and not keyword.iskeyword(text):
             after_dot = bool(out) and out[-1][0] == "."
             keyword_argument = depth > 0 and following is not None and following.string == "="
-            if not (after_dot or keyword_argument or text in _KEEP_NAMES):
+            if not (after_dot or keyword_argument or text in _KEEP_NAMES or text in given):
                 text = "V"
         elif kind == tokenize.OP:
             depth += text in "([{"
             depth -= text in ")]}" and depth > 0
         out.append((text, line))
         previous = kind
-    return out
+    return tuple(out)
+
+
+def _given_names(source: str) -> set[str]:
+    """The names the stub gives (functions and their parameters): the learner did not choose them."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    names = set()
+    for node in tree.body:  # graded cells define their functions at the top level
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+            args = node.args
+            names.update(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs)
+    return names
 
 
 def _fallback_tokens(source: str) -> list[tuple[str, int]]:
@@ -89,7 +114,9 @@ def _fallback_tokens(source: str) -> list[tuple[str, int]]:
         for text in re.findall(r"\w+|[^\w\s]", line.split("#", 1)[0]):
             keep = keyword.iskeyword(text) or text in _KEEP_NAMES or text[0].isdigit()
             out.append((text if keep else "V", number))
-    return out
+        if out and out[-1][0] != ";":
+            out.append((";", number))  # one statement per line
+    return tuple(out)
 
 
 def _hash(tokens: list[tuple[str, int]]) -> int:
@@ -117,11 +144,45 @@ def winnow(hashes: list[int], window: int = WINDOW) -> set[int]:
     return chosen
 
 
+def statements(tokens: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
+    """``tokens`` cut into statements (the ``;`` markers :func:`normalized_tokens` leaves at each end)."""
+    out, current = [], []
+    for token in tokens:
+        if token[0] == ";":
+            if current:
+                out.append(current)
+            current = []
+        else:
+            current.append(token)
+    return out + [current] if current else out
+
+
+def features(tokens: list[tuple[str, int]]) -> list[int]:
+    """Every statement's hash, plus the winnowed k-grams of statements longer than K tokens (so that a
+    partly edited long statement still matches in part). Statement order plays no part."""
+    found = []
+    for statement in statements(tokens):
+        found.append(_hash(statement))
+        if len(statement) > K:
+            found.extend(winnow(kgram_hashes(statement)))
+    return found
+
+
+def all_features(tokens: list[tuple[str, int]]) -> set[int]:
+    """Every hash :func:`features` could pick, winnowed or not (what boilerplate removes)."""
+    found = set()
+    for statement in statements(tokens):
+        found.add(_hash(statement))
+        found.update(kgram_hashes(statement))
+    return found
+
+
 def normalized_lines(source: str) -> dict[int, str]:
     """Line number -> that line's normalized tokens joined (lines with tokens only)."""
     lines: dict[int, list[str]] = defaultdict(list)
     for text, line in normalized_tokens(source):
-        lines[line].append(text)
+        if text != ";":
+            lines[line].append(text)
     return {line: " ".join(tokens) for line, tokens in lines.items()}
 
 
@@ -188,7 +249,7 @@ class ClassFingerprints:
 
 def fingerprint_class(sources: dict[str, dict[str, str]], boilerplate: dict[str, list[str]]) -> ClassFingerprints:
     """Fingerprints of every student's exercises, without the boilerplate's, and their weights."""
-    removed = {ex: {h for text in texts for h in kgram_hashes(normalized_tokens(text))}
+    removed = {ex: set().union(*(all_features(normalized_tokens(text)) for text in texts))
                for ex, texts in boilerplate.items()}
     lines = {ex: {line for text in texts for line in normalized_lines(text).values()} for ex, texts in boilerplate.items()}
     prints: dict[str, dict[str, set[int]]] = {}
@@ -196,7 +257,7 @@ def fingerprint_class(sources: dict[str, dict[str, str]], boilerplate: dict[str,
     for student, by_exercise in sources.items():
         prints[student] = {}
         for ex, text in by_exercise.items():
-            own = winnow(kgram_hashes(normalized_tokens(text))) - removed.get(ex, set())
+            own = set(features(normalized_tokens(text))) - removed.get(ex, set())
             prints[student][ex] = own
             for h in own:
                 df[ex, h] += 1
@@ -205,33 +266,34 @@ def fingerprint_class(sources: dict[str, dict[str, str]], boilerplate: dict[str,
     return ClassFingerprints(sorted(sources), sources, prints, lines, weight)
 
 
-def rank_pairs(fp: ClassFingerprints) -> list[Pair]:
+def rank_pairs(fp: ClassFingerprints, exercises: list[str] | None = None) -> list[Pair]:
     """Every pair that shares a fingerprint, most similar first."""
+    exercises = exercises or sorted({ex for by_ex in fp.prints.values() for ex in by_ex})
     owners: dict[tuple[str, int], list[str]] = defaultdict(list)
-    totals = {}
+    totals: dict[tuple[str, str], float] = defaultdict(float)  # (student, exercise) -> weight of own fingerprints
     for student in fp.students:
-        total = 0.0
         for ex, own in fp.prints[student].items():
             for h in own:
                 owners[ex, h].append(student)
-                total += fp.weight[ex, h]
-        totals[student] = total
+    common = max(2, COMMON * len(fp.students))
+    for (ex, h), students in owners.items():
+        if len(students) <= common:  # code most of the class shares weighs next to nothing: left out
+            for student in students:
+                totals[student, ex] += fp.weight[ex, h]
     shared: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for (ex, h), students in owners.items():
-        if len(students) < 2:
+        if len(students) < 2 or len(students) > common:
             continue
         w = fp.weight[ex, h]
         for i, a in enumerate(students):
             for b in students[i + 1:]:
                 shared[min(a, b), max(a, b)][ex] += w
-    positive = sorted(t for t in totals.values() if t > 0)
-    typical = positive[len(positive) // 2] if positive else 1.0  # a median student's own weight
     pairs = []
     for (a, b), by_exercise in shared.items():
-        amount = sum(by_exercise.values())
-        overlap = amount / math.sqrt(totals[a] * totals[b]) if totals[a] and totals[b] else 0.0
-        score = overlap * min(1.0, amount / typical)
-        pairs.append(Pair(a, b, round(score, 4), round(amount, 3), dict(sorted(by_exercise.items()))))
+        overlaps = {ex: amount / math.sqrt(totals[a, ex] * totals[b, ex]) for ex, amount in by_exercise.items()}
+        score = sum(overlaps.values()) / len(exercises)
+        pairs.append(Pair(a, b, round(score, 4), round(sum(by_exercise.values()), 3),
+                          {ex: round(overlaps[ex], 3) for ex in sorted(overlaps)}))
     pairs.sort(key=lambda p: (-p.score, -p.shared, p.a, p.b))
     return pairs
 
@@ -306,6 +368,6 @@ def similarity_report(submissions: Path, out: Path, instructor: str | Path | Non
     sources = {s: student_sources(Path(submissions) / s, ids) for s in list_students(Path(submissions))}
     boilerplate = {e.id: boilerplate_sources(e.id, e.notebook, folder) for e in exercises}
     fp = fingerprint_class(sources, boilerplate)
-    pairs = rank_pairs(fp)
+    pairs = rank_pairs(fp, ids)
     atomic_write(Path(out), report_html(fp, pairs, top))
     return pairs
