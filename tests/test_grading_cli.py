@@ -117,3 +117,12 @@ def test_every_subcommand_and_argument_has_help():
         for action in sub._actions:
             if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
                 assert action.help, f"{name}: {action.option_strings or action.dest} has no help"
+
+
+@pytest.mark.parametrize("command", ["release", "gradescope"])
+def test_a_bundle_out_that_is_a_file_is_one_line(tmp_path, capsys, command):
+    existing = tmp_path / "bundle.zip"
+    existing.write_text("mine")
+    code, err = _run([command, "--out", str(existing)], capsys)
+    assert code == 2 and "is an existing file" in _one_line(err)
+    assert existing.read_text() == "mine"

@@ -76,3 +76,17 @@ def test_results_json_carries_notes_execution_time_and_numbers(tmp_path):
     assert [t["number"] for t in results["tests"]] == ["1.1", "1.2", "1.3", "2.1", "2.2"]
     md = (_grade(tmp_path / "again") / "feedback.md").read_text()
     assert "several notebooks matched ex01" in md  # the same note as feedback.md
+
+
+def test_a_late_gradescope_submission_is_noted_and_an_extension_counts():
+    from bnlab.grading.shared.report import late_note
+
+    metadata = {"created_at": "2026-03-02T10:30:00.123456-05:00",
+                "assignment": {"due_date": "2026-03-01T23:59:00.000000-05:00", "late_due_date": None},
+                "users": [{"name": "Jane", "assignment": {"due_date": "2026-03-01T23:59:00-05:00"}}]}
+    assert late_note(metadata) == "Submitted 10 h 31 min after the due date (2026-03-01T23:59-05:00)."
+    metadata["users"][0]["assignment"]["due_date"] = "2026-03-03T23:59:00-05:00"  # Jane has an extension
+    assert late_note(metadata) == ""
+    assert late_note({"created_at": "2026-03-09T00:00:00Z", "assignment": {"due_date": "2026-03-01T00:00:00Z"}}) \
+        == "Submitted 8 d 0 h after the due date (2026-03-01T00:00+00:00)."
+    assert late_note({}) == "" and late_note({"created_at": "garbage", "assignment": {"due_date": None}}) == ""

@@ -15,7 +15,7 @@ from pathlib import Path
 from bnlab.grading.shared.course import CourseError, load_course
 from bnlab.grading.shared.engine import grade_notebook
 from bnlab.grading.instructor.gradebook import atomic_write, match_notebooks
-from bnlab.grading.shared.report import gradescope_results
+from bnlab.grading.shared.report import gradescope_results, late_note
 from bnlab.grading.shared.sandbox import Limits
 
 
@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     payload = gradescope_results(results, execution_time=time.monotonic() - start)
     payload["output"] = ("Public checks are shown now; hidden checks (and the total) appear when grades are "
                          "published." + ("\n" + payload["output"] if payload.get("output") else ""))
+    try:
+        late = late_note(json.loads((root / "submission_metadata.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        late = ""
+    if late:
+        payload["output"] += "\n" + late
     payload["stdout_visibility"] = "hidden"
     atomic_write(results_path, json.dumps(payload, indent=2) + "\n")
     for r in results:

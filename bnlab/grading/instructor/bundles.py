@@ -41,6 +41,8 @@ def source_root(explicit: str | Path | None = None) -> Path:
 
 def _fresh(out: Path) -> Path:
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"--out {out} is an existing file; choose a new folder")
     if out.exists() and any(out.iterdir()):
         raise BundleError(f"--out {out} exists and is not empty; choose a new folder")
     out.mkdir(parents=True, exist_ok=True)

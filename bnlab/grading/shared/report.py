@@ -111,3 +111,34 @@ def gradescope_results(results: list[ExerciseResult], execution_time: float | No
     if execution_time is not None:
         payload["execution_time"] = max(0, round(execution_time))
     return payload
+
+
+def _moment(text):
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+
+
+def late_note(metadata: dict) -> str:
+    """From Gradescope's ``submission_metadata.json``: how late the submission was, or "" when on time
+    (or when the dates are missing). A user's own due date (an extension) counts when it is later."""
+    if not isinstance(metadata, dict):
+        return ""
+    created = _moment(metadata.get("created_at"))
+    assignment = metadata.get("assignment") if isinstance(metadata.get("assignment"), dict) else {}
+    dues = [_moment(assignment.get("due_date"))]
+    for user in metadata.get("users") or []:
+        if isinstance(user, dict) and isinstance(user.get("assignment"), dict):
+            dues.append(_moment(user["assignment"].get("due_date")))
+    dues = [d for d in dues if d is not None]
+    if created is None or not dues or created.tzinfo is None or any(d.tzinfo is None for d in dues):
+        return ""
+    due = max(dues)
+    if created <= due:
+        return ""
+    minutes = int((created - due).total_seconds() // 60)
+    late = f"{minutes // 1440} d {minutes % 1440 // 60} h" if minutes >= 1440 else f"{minutes // 60} h {minutes % 60} min"
+    return f"Submitted {late} after the due date ({due.isoformat(timespec='minutes')})."
