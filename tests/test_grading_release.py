@@ -3,6 +3,7 @@ once every exercise is solved and names the exercises that are not."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -30,8 +31,9 @@ def _solve(release: Path, ex_id: str, cells: dict[str, str]) -> None:
 
 def _learner_tests(release: Path, *paths: str) -> subprocess.CompletedProcess:
     """The README's exercise command, `python -m pytest tests exercises`, in the release folder."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}  # the learner's pytest, not ours
     return subprocess.run([sys.executable, "-m", "pytest", *(paths or ("tests", "exercises"))], cwd=release,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, env=env)
 
 
 def test_the_readmes_speak_to_a_learner(release):
