@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnlab.grading.instructor.bench import with_cells
+from bnlab.grading.shared.notebook import with_cells
 from exercise_harness import mutant_cells, mutant_names, notebook_path, solution_cells
 
 # (old, new): correct alternative spellings of the reference, applied where ``old`` occurs

@@ -1,7 +1,9 @@
-"""The grading commands' arguments: a bad one is one line on stderr and exit code 2, before any work."""
+"""The grading commands: registering them stays cheap; a bad argument is one line on stderr and exit code 2,
+before any work; every command and argument has help."""
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +128,21 @@ def test_a_bundle_out_that_is_a_file_is_one_line(tmp_path, capsys, command):
     code, err = _run([command, "--out", str(existing)], capsys)
     assert code == 2 and "is an existing file" in _one_line(err)
     assert existing.read_text() == "mine"
+
+
+PROBE = """
+import argparse, json, sys
+import bnlab  # the package itself (numpy and the library) is imported anyway: measure what comes after
+before = set(sys.modules)
+import bnlab.grading.cli as cli
+cli.add_subcommand(argparse.ArgumentParser().add_subparsers())
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_registering_the_grading_commands_imports_nothing_of_the_grader():
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
+    added = json.loads(out.stdout)
+    assert [m for m in added if m.split(".")[0] == "bnlab"] == ["bnlab.grading", "bnlab.grading.cli"], added
+    heavy = ("matplotlib", "nbformat", "nbclient", "jupyter_client", "IPython", "numpy")
+    assert not [m for m in added if m.split(".")[0] in heavy], added

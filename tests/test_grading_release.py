@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bnlab.grading.instructor.bench import with_cells
+from bnlab.grading.shared.notebook import with_cells
 from bnlab.grading.instructor.bundles import build_release
 from exercise_harness import EXERCISES, INSTRUCTOR, solution_cells
 

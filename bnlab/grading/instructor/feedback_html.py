@@ -60,7 +60,12 @@ def _check_functions(course: Course, exercise: str) -> dict[str, str]:
 
 
 def _check_item(check: CheckResult) -> str:
-    mark = '<span class="pass">PASS</span>' if check.passed else '<span class="fail">FAIL</span>'
+    if check.passed:
+        mark = '<span class="pass">PASS</span>'
+    else:  # FAIL, or why no check ran: "not implemented", "timed out", "crashed", "refused"
+        outcome = getattr(check, "outcome", "failed")
+        label = "FAIL" if str(getattr(outcome, "value", outcome)) == "failed" else str(outcome.value).upper()
+        mark = f'<span class="fail">{html.escape(label)}</span>'
     head = f"{mark} <code>{html.escape(check.name)}</code> ({_points(check.points)}/{_points(check.max_points)})"
     if check.visibility == "hidden":
         return f'<li>{head} <span class="hidden">hidden check: its inputs are not shown</span></li>'
