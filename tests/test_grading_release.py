@@ -55,11 +55,18 @@ def test_the_release_ignores_environments_and_caches(release):
     assert {".venv/", "__pycache__/", ".ipynb_checkpoints/", "*.egg-info/"} <= set(ignored)
 
 
-def test_only_the_public_check_cells_skip_the_output_comparison(release):
+def test_only_cells_that_run_the_learners_code_skip_the_output_comparison(release):
     for path in (release / "exercises").glob("ex*.ipynb"):
-        tagged = [c for c in json.loads(path.read_text())["cells"]
-                  if "nbval-ignore-output" in c.get("metadata", {}).get("tags", [])]
-        assert len(tagged) == 1 and "run_public_checks(" in "".join(tagged[0]["source"]), path.name
+        code = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        tagged = ["nbval-ignore-output" in c.get("metadata", {}).get("tags", []) for c in code]
+        first_graded = next(i for i, c in enumerate(code) if "".join(c["source"]).startswith("# GRADED FUNCTION:"))
+        checks = [i for i, c in enumerate(code) if "run_public_checks(" in "".join(c["source"])]
+        assert checks and all(tagged[i] for i in checks), path.name
+        for i, c in enumerate(code):  # graded cells and what precedes them are compared as stored
+            if "".join(c["source"]).startswith("# GRADED FUNCTION:") or i < first_graded:
+                assert not tagged[i], (path.name, i)
+            else:
+                assert tagged[i], (path.name, i)
 
 
 def test_a_learner_who_solved_everything_passes_and_a_wrong_exercise_is_named(release):

@@ -4,8 +4,8 @@
   checks; never ``exercises/instructor/`` (solutions, mutants, hidden checks). The learner gets
   their own README and exercises/README.md, a .gitignore, and a test command (``python -m pytest``:
   ``tests/test_exercises.py`` runs each exercise's public checks, one test named after each exercise;
-  nbval re-runs the notebooks but ignores the public-check cells' printed reports, which change as
-  the learner solves them). The copy is then scanned for any instructor file's content, and refused
+  nbval re-runs the notebooks but does not compare the output of the exercise cells that run the
+  learner's code, which changes as they solve them). The copy is then scanned for any instructor file's content, and refused
   if one is found.
 - ``bnlab gradescope --out DIR``: ``setup.sh``, ``run_autograder``, the package and the hidden checks
   (no solutions or mutants), plus ``autograder.zip`` of the same, ready to upload.
@@ -148,12 +148,19 @@ def release_readmes(root: Path) -> dict[str, str]:
     return readmes
 
 
-def tag_public_check_cells(path: Path) -> None:
-    """Tag the notebook's public-check cells so nbval runs them without comparing their printed report."""
+def tag_learner_output_cells(path: Path) -> None:
+    """Tag the code cells that run the learner's functions (every ungraded code cell after the first graded
+    one: the public checks, a gradient check, a training run) so nbval runs them without comparing their
+    stored output, which was made with the stubs; tests/test_exercises.py checks the learner's work instead."""
     nb = json.loads(path.read_text(encoding="utf-8"))
+    seen_graded = False
     for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
         source = "".join(cell.get("source", "")) if isinstance(cell.get("source"), list) else cell.get("source", "")
-        if cell.get("cell_type") == "code" and PUBLIC_CHECK_CELL in source:
+        if source.lstrip("\n").startswith("# GRADED FUNCTION:"):
+            seen_graded = True
+        elif seen_graded or PUBLIC_CHECK_CELL in source:
             tags = cell.setdefault("metadata", {}).setdefault("tags", [])
             if NBVAL_IGNORE not in tags:
                 tags.append(NBVAL_IGNORE)
@@ -171,7 +178,7 @@ def build_release(out: str | Path, source: str | Path | None = None) -> Path:
     for path in sorted((root / "exercises").iterdir()):
         if path.is_file() and path.suffix == ".ipynb":
             shutil.copy2(path, out / "exercises" / path.name)
-            tag_public_check_cells(out / "exercises" / path.name)
+            tag_learner_output_cells(out / "exercises" / path.name)
     for name, text in release_readmes(root).items():
         (out / name).write_text(text, encoding="utf-8")
     (out / "tests").mkdir()

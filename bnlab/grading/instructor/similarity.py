@@ -208,22 +208,19 @@ def student_sources(folder: Path, exercise_ids: list[str]) -> dict[str, str]:
 
 def boilerplate_sources(ex_id: str, notebook: str, instructor: Path) -> list[str]:
     """The stub's graded cells and the reference solution of ``ex_id`` (texts that must not count)."""
+    from bnlab.grading.instructor import authoring
     from bnlab.grading.shared.course import PACKAGE_DIR
-    from bnlab.grading.shared.notebook import NotebookError, read_graded_cells
+    from bnlab.grading.shared.notebook import read_graded_cells
 
     texts = []
     for stub in (instructor.parent / notebook, PACKAGE_DIR.parent / "exercises" / notebook):
         if stub.is_file():
             texts.append("\n".join(c.source for c in read_graded_cells(stub)))
             break
-    solution = instructor / "solutions" / f"{ex_id}.py"
-    if solution.is_file():
-        texts.append(solution.read_text(encoding="utf-8"))
-    for path in sorted(instructor.rglob(f"{ex_id}*.ipynb")):  # a reference kept as an instructor notebook
-        try:
-            texts.append("\n".join(c.source for c in read_graded_cells(path)))
-        except NotebookError:
-            pass
+    try:
+        texts.append("\n".join(authoring.solution_cells(instructor, ex_id).values()))
+    except (OSError, ValueError, KeyError):
+        pass  # no reference for this exercise: only the stub is left out
     return texts
 
 
