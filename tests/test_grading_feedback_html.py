@@ -39,7 +39,7 @@ def _grade(tmp_path: Path) -> Path:
     fx.notebook(submissions / "mallory" / "ex02_pair.ipynb", fx.PAIR_CELLS)
     grade_submissions(submissions, out, load_course_file(fx.__file__), limits=Limits(timeout=10),
                       progress=io.StringIO())
-    return out / "mallory"
+    return out / "students" / "mallory"
 
 
 def test_feedback_html_shows_cells_checks_under_their_function_and_no_hidden_input(tmp_path):

@@ -15,10 +15,21 @@ import time
 from pathlib import Path
 
 
-def _limits(args):
+def _limits(args, jail: bool = False):
     from bnlab.grading.shared.sandbox import Limits
 
-    return Limits(timeout=args.timeout, memory_mb=args.memory)
+    return Limits(timeout=args.timeout, memory_mb=args.memory, jail=jail)
+
+
+def _limits_note() -> str:
+    """One line when this system cannot set every limit on learner code ("" when it can)."""
+    from bnlab.grading.shared.sandbox import limits_in_effect
+
+    found = limits_in_effect()
+    if {"CPU time", "memory", "processes", "file size"} <= set(found):
+        return ""
+    return (f"note: on this system only these limits apply to your code: {', '.join(found)} "
+            "(the grader applies them all)")
 
 
 def _course(args, public_only: bool = False, only: str | None = None):
@@ -30,6 +41,9 @@ def _course(args, public_only: bool = False, only: str | None = None):
 
 
 def run_check(args) -> int:
+    from bnlab.grading.shared import sandbox
+
+    sandbox.prestart()  # the learner process's numpy loads while this one loads the checks
     from bnlab.grading.shared.course import CourseError
     from bnlab.grading.shared.engine import grade_notebook
     from bnlab.grading.shared.report import console_report
@@ -44,6 +58,9 @@ def run_check(args) -> int:
     except CourseError as exc:
         print(f"bnlab check: {exc}", file=sys.stderr)
         return 2
+    note = _limits_note()
+    if note:
+        print(f"bnlab check: {note}", file=sys.stderr)
     start = time.monotonic()
     try:
         result = grade_notebook(path if path.exists() else None, graded.exercise, list(graded.public), _limits(args))
@@ -92,11 +109,28 @@ def check_layout(submissions: Path) -> list[str]:
     return students
 
 
+def _jail_or_refusal(args) -> tuple[bool, str]:
+    """(use the jail, "") or (False, why bnlab grade refuses). ``--no-jail`` makes it (False, "")."""
+    from bnlab.grading.shared import jail
+
+    if args.no_jail:
+        return False, ""
+    if not sys.platform.startswith("linux"):
+        return False, (f"learner code is graded inside a bubblewrap jail, which needs Linux (this is {sys.platform}). "
+                       "Grade on a Linux machine, or upload the Gradescope bundle (bnlab gradescope --out DIR); "
+                       "--no-jail grades here without it (see bnlab grade --help for what that gives up)")
+    ok, why = jail.probe()
+    if not ok:
+        return False, (f"learner code is graded inside a bubblewrap jail, and {why}. "
+                       "--no-jail grades without it (see bnlab grade --help for what that gives up)")
+    return True, ""
+
+
 def run_grade(args) -> int:
     from bnlab.grading.shared.course import CourseError
     from bnlab.grading.instructor.canvas import CanvasError, staged_submissions
     from bnlab.grading.instructor.gradebook import grade_submissions
-    from bnlab.grading.shared.sandbox import _use_uid
+    from bnlab.grading.shared.sandbox import isolation_of
 
     submissions, out = Path(args.submissions), Path(args.out)
     try:
@@ -107,15 +141,23 @@ def run_grade(args) -> int:
     except (UsageError, CourseError) as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
-    if os.name == "posix" and os.geteuid() == 0 and not _use_uid():
-        print("bnlab grade: warning: running as root and learner processes cannot switch to a throwaway user "
-              "here, so the process-count limit does not apply (timeouts still kill them); see exercises/README.md",
-              file=sys.stderr)
+    jailed, refusal = _jail_or_refusal(args)
+    if refusal:
+        print(f"bnlab grade: {refusal}", file=sys.stderr)
+        return 2
+    limits = _limits(args, jail=jailed)
+    if jailed:
+        from bnlab.grading.shared.jail import describe
+        print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
+    else:
+        print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can read "
+              "every file its user can and use the network" + ("" if isolation_of(limits) != "process" else
+              ", and it runs as you") + "; see exercises/README.md", file=sys.stderr)
     start = time.monotonic()
     try:
         with staged_submissions(submissions, out) as folder:  # a Canvas download becomes one folder per student
             check_layout(folder)
-            summary = grade_submissions(folder, out, course, jobs=args.jobs, limits=_limits(args))
+            summary = grade_submissions(folder, out, course, jobs=args.jobs, limits=limits)
     except (UsageError, CanvasError, FileNotFoundError) as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
@@ -278,9 +320,10 @@ def add_subcommand(subparsers) -> None:
     p.set_defaults(run=run_check)
 
     p = command("grade", "instructors: grade a folder of submissions or a Canvas download",
-                "Grade SUBMISSIONS into OUT: grades.csv, and per student results.json (Gradescope format), "
-                "feedback.md and feedback.html for the learner, grade.json for you. Rerunning skips unchanged "
-                "students. Exit code 0, 1 if the grader failed on a student, 2 for a usage error.")
+                "Grade SUBMISSIONS into OUT: grades.csv, and in students/<student>/ results.json (Gradescope "
+                "format), feedback.md and feedback.html for the learner, grade.json for you. Rerunning skips "
+                "unchanged students. Learner code runs in a bubblewrap jail (Linux; install the bubblewrap "
+                "package). Exit code 0, 1 if the grader failed on a student, 2 for a usage error.")
     p.add_argument("submissions", metavar="SUBMISSIONS",
                    help="a folder with one folder per student, or a Canvas 'Download Submissions' .zip "
                         "(or its unzipped folder; students are then named <name>_<Canvas id>)")
@@ -288,6 +331,11 @@ def add_subcommand(subparsers) -> None:
                                                                 "SUBMISSIONS)")
     p.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="students graded in parallel (default 1)")
     _instructor_option(p)
+    p.add_argument("--no-jail", action="store_true",
+                   help="grade without the bubblewrap jail, where it cannot run. Gives up: learner code can then "
+                        "read every file its user can (other students' submissions if readable, system files), "
+                        "use the network, and, unless you grade as root, act as you (read and change your files, "
+                        "signal your processes); it is still a separate, limited process returning plain data")
     _sandbox_options(p, 30.0)
     p.set_defaults(run=run_grade)
 
