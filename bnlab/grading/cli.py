@@ -141,22 +141,22 @@ def run_grade(args) -> int:
     except (UsageError, CourseError) as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
-    jailed, refusal = _jail_or_refusal(args)
-    if refusal:
-        print(f"bnlab grade: {refusal}", file=sys.stderr)
-        return 2
-    limits = _limits(args, jail=jailed)
-    if jailed:
-        from bnlab.grading.shared.jail import describe
-        print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
-    else:
-        print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can read "
-              "every file its user can and use the network" + ("" if isolation_of(limits) != "process" else
-              ", and it runs as you") + "; see exercises/README.md", file=sys.stderr)
     start = time.monotonic()
     try:
         with staged_submissions(submissions, out) as folder:  # a Canvas download becomes one folder per student
             check_layout(folder)
+            jailed, refusal = _jail_or_refusal(args)
+            if refusal:
+                print(f"bnlab grade: {refusal}", file=sys.stderr)
+                return 2
+            limits = _limits(args, jail=jailed)
+            if jailed:
+                from bnlab.grading.shared.jail import describe
+                print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
+            else:
+                print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can "
+                      "read every file its user can and use the network" + ("" if isolation_of(limits) != "process"
+                      else ", and it runs as you") + "; see exercises/README.md", file=sys.stderr)
             summary = grade_submissions(folder, out, course, jobs=args.jobs, limits=limits)
     except (UsageError, CanvasError, FileNotFoundError) as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
