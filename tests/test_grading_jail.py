@@ -423,3 +423,19 @@ def test_the_jails_pid_1_is_its_undumpable_server_which_learner_code_cannot_trac
     assert "--jail-server" in cmdline, f"PID 1 is the jail's server, not bwrap: {cmdline}"
     if "--disable-userns" in jail.options({}):
         assert userns[0] == -1, "no new user namespace inside the jail"
+
+
+def test_a_notebook_that_changes_the_mode_of_tmp_retires_its_jail():
+    """Making /tmp (or /dev/shm) read-only would break that student's next notebooks: the jail is retired."""
+    _bwrap_or_fail()
+    from bnlab.grading.shared.sandbox import Limits, jail_session, run_learner
+
+    lock = ("# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n    os.chmod('/tmp', 0o555)\n"
+            "    os.chmod('/dev/shm', 0o555)\n    return 0\n")
+    write = ("# GRADED FUNCTION: probe\ndef probe():\n    open('/tmp/x', 'w').write('x')\n"
+             "    open('/dev/shm/x', 'w').write('x')\n    return 'wrote'\n")
+    limits = Limits(timeout=10, jail=True)
+    with jail_session():
+        assert run_learner([("probe", 0, lock)], _PROBE_CALL, limits).status == "ok"
+        after = run_learner([("probe", 0, write)], _PROBE_CALL, limits)
+    assert after.status == "ok" and after.outcomes["p"]["value"] == "wrote", (after.message, after.outcomes)

@@ -473,11 +473,13 @@ def _jail_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> 
 
 
 def _writable_places() -> dict:
-    """What the jail's writable folders hold: /tmp, and /dev with /dev/shm (bwrap's --dev is a tmpfs)."""
+    """What the jail's writable folders hold, and their mode and owner: /tmp, and /dev with /dev/shm (bwrap's
+    --dev is a tmpfs)."""
     found = {}
     for folder in ("/tmp", "/dev", "/dev/shm"):
         try:
-            found[folder] = sorted(os.listdir(folder))
+            st = os.stat(folder)
+            found[folder] = (st.st_mode, st.st_uid, sorted(os.listdir(folder)))
         except OSError:
             found[folder] = None
     return found
