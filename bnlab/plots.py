@@ -58,7 +58,7 @@ def plot_minibatch_statistics(stats, full_mu, full_var, units):
     One column of panels per unit; top row μ, bottom row σ²; each dot is one mini-batch.
     """
     sizes = list(stats)
-    fig, axes = plt.subplots(2, len(units), figsize=(4.0 * len(units), 6.0), squeeze=False)
+    fig, axes = plt.subplots(2, len(units), figsize=(4.0 * len(units), 6.4), squeeze=False, layout="constrained")
     jitter_rng = np.random.default_rng(0)  # spreads the dots sideways so they do not hide each other
     for row, (name, full) in enumerate([("mean μ", full_mu), ("variance σ²", full_var)]):
         for col, unit in enumerate(units):
@@ -72,9 +72,8 @@ def plot_minibatch_statistics(stats, full_mu, full_var, units):
             ax.set_xlabel("mini-batch size (examples)")
             ax.set_ylabel(f"{name} of Z[1], unit {unit + 1}")
             ax.set_title(f"unit {unit + 1}: {name.split()[0]} per mini-batch")
-    axes[0, 0].legend(loc="upper right", fontsize="small")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False)  # off the dots
     fig.suptitle("Each mini-batch normalizes with its own μ and σ²: noisier for smaller mini-batches")
-    fig.tight_layout()
     return fig
 
 
@@ -84,7 +83,7 @@ NETWORK_HIGHLIGHTS = (None, "bn", "b", "minibatch")
 MAX_UNITS_DRAWN = 6
 _STEP_COLORS = {"z": "#dbe9f6", "bn": "#fde3c8", "a": "#dcefd6"}  # light fills: linear step, Batch Norm, activation
 _BN_HIGHLIGHT_FILL = "#f6a25a"
-_DROPPED_COLOR, _BN_COLOR = "#d62728", "#c05000"                # red: what Batch Norm cancels; dark orange: BN
+_DROPPED_COLOR, _BN_COLOR = "#d62728", "#c05000"                # red: what Batch Norm cancels; dark orange: BN, β
 _RADIUS, _INPUT_RADIUS, _DX, _DY = 0.75, 0.45, 3.6, 1.9         # circle radii, column and row spacing (data units)
 _NETWORK_TITLES = {None: "Each unit: z, then Batch Norm (z̃), then a",
                    "bn": "Batch Norm sits between z and a, in every hidden layer, with that layer's own γ, β",
@@ -154,7 +153,7 @@ def _draw_parameters(ax, l, x, y, has_bn, highlight):
         ax.plot([z_x - 0.32, z_x + 0.32], [y + 0.29, y + 0.61], color=_DROPPED_COLOR, linewidth=2.4 if dropped else 1.5,
                 zorder=6, gid=f"b{l}-crossed")
         ax.text(x, y + 0.85, f"BN($\\gamma^{{[{l}]}},\\ \\beta^{{[{l}]}}$)", ha="center", va="bottom", fontsize=13,
-                color={"bn": _BN_COLOR, "b": _DROPPED_COLOR}.get(highlight, "black"), gid=f"gamma-beta{l}")
+                color=_BN_COLOR if highlight in ("bn", "b") else "black", gid=f"gamma-beta{l}")
         ax.plot([x, x], [y + 0.82, y + 0.02], color="0.4", linewidth=0.8, zorder=1)
     elif highlight == "b":
         ax.text(z_x, y + 0.8, "kept (no BN)", ha="center", va="bottom", fontsize=10, color="0.25")
@@ -190,9 +189,9 @@ def draw_network(layer_sizes=(3, 3, 3, 1), batchnorm=True, highlight=None, ax=No
     """
     sizes, bn = _check_network_drawing(layer_sizes, batchnorm, highlight)
     L = len(sizes) - 1
-    if ax is None:  # margins set by hand: tight_layout would measure every label first (seconds)
-        _, ax = plt.subplots(figsize=(0.72 * (L * _DX + 3.6), 0.72 * ((max(sizes) - 1) * _DY + 2 * _RADIUS + 3.6)))
-        ax.figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.94)
+    new_figure = ax is None
+    if new_figure:
+        _, ax = plt.subplots()
     flow = highlight == "minibatch"
     top = (max(sizes) - 1) / 2 * _DY + _RADIUS            # the top of the tallest column; -top is its bottom
     label_y = -top - (1.15 if flow else 0.25)             # the layers' names, under the columns
@@ -222,7 +221,7 @@ def draw_network(layer_sizes=(3, 3, 3, 1), batchnorm=True, highlight=None, ax=No
         if has_bn and highlight == "b":
             name += f"\nno $b^{{[{l}]}}$: $\\beta^{{[{l}]}}$ is the shift"
         ax.text(x, label_y, f"{name}\n$n^{{[{l}]}} = {sizes[l]}$", ha="center", va="top", fontsize=10,
-                color=_DROPPED_COLOR if has_bn and highlight == "b" else "black")
+                color=_BN_COLOR if has_bn and highlight == "b" else "black")
 
     y_hat_x = xs[-1] + _RADIUS + 1.3                      # the prediction
     for y in _unit_ys(sizes[-1]):
@@ -238,8 +237,12 @@ def draw_network(layer_sizes=(3, 3, 3, 1), batchnorm=True, highlight=None, ax=No
     else:
         key = r"in every unit:  $z = w^{[l]} a^{[l-1]} + b^{[l]}$  $\rightarrow$  $a = g^{[l]}(z)$"
     ax.text(xs[-1] / 2 + 0.6, bottom, key, ha="center", va="top", fontsize=11)
-    ax.set_xlim(-1.0, y_hat_x + 0.8)
-    ax.set_ylim(bottom - 0.9, top + 1.6)
+    ax.set_xlim(-1.4, y_hat_x + 0.8)
+    ax.set_ylim(bottom - 0.9, top + 1.4)
+    if new_figure:  # 0.72 inch per unit of the drawing, whatever it holds; margins set by hand (tight_layout
+        # would measure every label first, which takes seconds)
+        ax.figure.set_size_inches(0.72 * (y_hat_x + 2.2), 0.72 * (top + 2.3 - bottom) / 0.93)
+        ax.figure.subplots_adjust(left=0, right=1, bottom=0, top=0.93)
     ax.set_aspect("equal")
     ax.axis("off")
     title = "Each unit: z, then a (no Batch Norm)" if highlight is None and not any(bn) else _NETWORK_TITLES[highlight]
