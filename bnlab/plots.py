@@ -86,7 +86,7 @@ _BN_HIGHLIGHT_FILL = "#f6a25a"
 _DROPPED_COLOR, _BN_COLOR = "#d62728", "#c05000"                # red: what Batch Norm cancels; dark orange: BN, β
 _RADIUS, _INPUT_RADIUS, _DX, _DY = 0.75, 0.45, 3.6, 1.9         # circle radii, column and row spacing (data units)
 _NETWORK_TITLES = {None: "Each unit: z, then Batch Norm (z̃), then a",
-                   "bn": "Batch Norm sits between z and a, in every hidden layer, with that layer's own γ, β",
+                   "bn": "Batch Norm sits between z and a, with each layer's own γ, β",
                    "b": "b is cancelled by Batch Norm's mean subtraction: dropped, β takes its role",
                    "minibatch": "One mini-batch at a time: each Batch Norm uses that mini-batch's own μ, σ²"}
 
@@ -245,7 +245,8 @@ def draw_network(layer_sizes=(3, 3, 3, 1), batchnorm=True, highlight=None, ax=No
         ax.figure.subplots_adjust(left=0, right=1, bottom=0, top=0.93)
     ax.set_aspect("equal")
     ax.axis("off")
-    title = "Each unit: z, then a (no Batch Norm)" if highlight is None and not any(bn) else _NETWORK_TITLES[highlight]
+    no_bn = not any(bn) and highlight != "minibatch"
+    title = "Each unit: z, then a (no Batch Norm)" if no_bn else _NETWORK_TITLES[highlight]
     ax.set_title(title, fontsize=13)
     return ax.figure
 
