@@ -72,7 +72,7 @@ def plot_minibatch_statistics(stats, full_mu, full_var, units):
             ax.set_xlabel("mini-batch size (examples)")
             ax.set_ylabel(f"{name} of Z[1], unit {unit + 1}")
             ax.set_title(f"unit {unit + 1}: {name.split()[0]} per mini-batch")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False)  # off the dots
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle("Each mini-batch normalizes with its own μ and σ²: noisier for smaller mini-batches")
     return fig
 
@@ -95,7 +95,8 @@ def _check_network_drawing(layer_sizes, batchnorm, highlight):
     """The layer sizes as ints and one bool per hidden layer, or a ValueError saying what was expected."""
     sizes = list(layer_sizes) if np.ndim(layer_sizes) == 1 else None
     if not sizes or len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and n >= 1 for n in sizes):
-        raise ValueError(f"layer_sizes must be [n_x, n[1], ..., n[L]]: at least two positive integers; got {layer_sizes!r}")
+        raise ValueError("layer_sizes must be [n_x, n[1], ..., n[L]]: at least two positive integers; "
+                         f"got {layer_sizes!r}")
     if max(sizes) > MAX_UNITS_DRAWN:
         raise ValueError(f"draw_network draws at most {MAX_UNITS_DRAWN} units per layer (it is a sketch); got "
                          f"layer_sizes {sizes}; draw a small network such as (3, 3, 3, 1)")
@@ -229,7 +230,10 @@ def draw_network(layer_sizes=(3, 3, 3, 1), batchnorm=True, highlight=None, ax=No
                     arrowprops=dict(arrowstyle="->", color="black", linewidth=1.0))
     ax.text(y_hat_x, 0, r"$\hat y$", ha="center", va="center", fontsize=16)
 
-    bottom = _draw_minibatch_flow(ax, xs[-1] + _RADIUS, -top - 2.45) if flow else label_y - (1.35 if highlight == "b" else 0.95)
+    if flow:
+        bottom = _draw_minibatch_flow(ax, xs[-1] + _RADIUS, -top - 2.45)
+    else:
+        bottom = label_y - (1.35 if highlight == "b" else 0.95)   # below the layers' names
     if any(bn):  # the key: what each slice computes
         key = (r"in a unit with Batch Norm:  $z = w^{[l]} a^{[l-1]}$ (no $b$)  $\rightarrow$  "
                r"$\tilde z = \gamma^{[l]} (z - \mu) / \sqrt{\sigma^2 + \varepsilon} + \beta^{[l]}$  $\rightarrow$  "

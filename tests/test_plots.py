@@ -95,9 +95,19 @@ def test_highlights_draw_different_pictures_each_showing_its_point():
     assert artist(b, "b1").get_color() != artist(plain, "b1").get_color()
     assert artist(b, "b3").get_color() == artist(plain, "b3").get_color(), "the output layer keeps its b"
     # "minibatch": every Batch Norm layer shows the mini-batch's own statistics, and only those
-    assert {g for g in gids(figures["minibatch"]) if g.startswith("minibatch-stats")} == {"minibatch-stats1", "minibatch-stats2"}
-    mixed = plots.draw_network(batchnorm=[False, True], highlight="minibatch")
-    assert {g for g in gids(mixed) if g.startswith("minibatch-stats")} == {"minibatch-stats2"}
+    def stats_labels(fig):
+        return {g for g in gids(fig) if g.startswith("minibatch-stats")}
+
+    assert stats_labels(figures["minibatch"]) == {"minibatch-stats1", "minibatch-stats2"}
+    assert stats_labels(plots.draw_network(batchnorm=[False, True], highlight="minibatch")) == {"minibatch-stats2"}
+    assert stats_labels(plots.draw_network(highlight="b")) == set()
+
+
+@pytest.mark.parametrize("highlight", [None, "bn", "b"])
+def test_the_title_says_so_when_no_layer_has_batch_norm(highlight):
+    with_bn = plots.draw_network(highlight=highlight).axes[0].get_title()
+    without = plots.draw_network(batchnorm=False, highlight=highlight).axes[0].get_title()
+    assert "no Batch Norm" in without and "no Batch Norm" not in with_bn
 
 
 def test_draws_on_a_given_axes():
