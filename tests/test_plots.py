@@ -189,3 +189,15 @@ def test_no_legend_covers_a_bar(same_labels):
                 if not (isinstance(patch, matplotlib.patches.Rectangle) and patch.get_height() == 0):
                     assert not overlaps(box, patch.get_window_extent(renderer)), "a legend covers the bars"
             assert not overlaps(box, ax.xaxis.label.get_window_extent(renderer)), "a legend covers an axis label"
+
+
+def test_the_minibatch_statistics_legend_sits_outside_every_panel():
+    rng = np.random.default_rng(2)
+    stats = {size: (rng.normal(size=(2, 20)), rng.uniform(size=(2, 20))) for size in (8, 32)}
+    fig = plots.plot_minibatch_statistics(stats, np.zeros(2), np.ones(2), units=[0, 1])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert [ax.get_legend() for ax in fig.axes] == [None] * 4 and len(fig.legends) == 1
+    box = fig.legends[0].get_window_extent(renderer)
+    for ax in fig.axes:
+        assert not overlaps(box, ax.get_window_extent(renderer)), "the legend covers a panel"
