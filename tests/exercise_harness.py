@@ -1,17 +1,17 @@
 """Shared by the exercise tests: the instructor's solution and mutants as graded-cell sources, and grading.
 
 A solution file holds one or more graded cells, each starting with ``# GRADED FUNCTION: <name>``; a mutant is
-that text with a few replacements (``exercises/instructor/mutants/exNN.py``, applied by ``bnlab.grading.mutants``).
-Splitting such text and putting cells into a notebook is the benchmark's code (``bnlab.grading.bench``), reused here.
+that text with a few replacements (``exercises/instructor/mutants/exNN.py``, applied by ``bnlab.grading.instructor.mutants``).
+Splitting such text and putting cells into a notebook is the benchmark's code (``bnlab.grading.instructor.bench``), reused here.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from bnlab.grading.bench import split_cells, with_cells
-from bnlab.grading.mutants import load_mutants, mutant_sources
-from bnlab.grading.notebook import read_graded_cells
+from bnlab.grading.instructor.bench import split_cells, with_cells
+from bnlab.grading.instructor.mutants import load_mutants, mutant_sources
+from bnlab.grading.shared.notebook import read_graded_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
@@ -51,7 +51,7 @@ def grade(ex_id: str, cells: dict[str, str], folder: Path):
 
     End to end: notebook JSON -> graded cells -> sandboxed learner process -> plain data -> verify.
     """
-    from bnlab.grading.engine import grade_notebook
+    from bnlab.grading.shared.engine import grade_notebook
     from bnlab.grading.exercises import all_checks, load_exercise
 
     exercise = load_exercise(ex_id).EXERCISE

@@ -78,7 +78,7 @@ def test_stored_outputs_of_the_stub_say_not_implemented(ex_id):
 
 def _public_messages(ex_id: str, cells: dict[str, str]):
     """Run the public checks in this process, as the notebook's check cell does."""
-    from bnlab.grading.public import public_result
+    from bnlab.grading.learner.public import public_result
 
     namespace: dict = {}
     for source in cells.values():
@@ -122,7 +122,7 @@ def test_public_feedback_names_the_likely_mistake(ex_id, mutant, words):
 
 
 def _odd_values():
-    from bnlab.grading.plain import Foreign
+    from bnlab.grading.shared.plain import Foreign
 
     arrays = [np.zeros(()), np.zeros((0,)), np.ones((2, 2, 2)), np.array([1 + 2j]), np.array([True, False]),
               np.full((3, 4), np.nan), np.arange(12).reshape(3, 4)]
@@ -135,7 +135,7 @@ def _odd_values():
 
 @pytest.mark.parametrize("ex_id", READY)
 def test_verify_fails_odd_learner_values_with_a_message_and_never_raises(ex_id):
-    from bnlab.grading.spec import CallOutcome
+    from bnlab.grading.shared.spec import CallOutcome
 
     for check in public_checks(ex_id) + load_hidden_checks(ex_id):
         keys = [call.key for call in check.calls()]
@@ -148,8 +148,8 @@ def test_verify_fails_odd_learner_values_with_a_message_and_never_raises(ex_id):
 @pytest.mark.parametrize("ex_id", READY)
 def test_hidden_feedback_does_not_echo_what_the_learner_returned(ex_id):
     """A learner could spell hidden inputs into a returned string, class name or array shape."""
-    from bnlab.grading.plain import Foreign
-    from bnlab.grading.spec import CallOutcome
+    from bnlab.grading.shared.plain import Foreign
+    from bnlab.grading.shared.spec import CallOutcome
 
     leaks = ["SECRET (5, 7)", Foreign("object of type SECRET"), np.zeros((13, 17))]
     values = leaks + [(v, v) for v in leaks] + [(v, v, v) for v in leaks] + [[(v, v)] for v in leaks]

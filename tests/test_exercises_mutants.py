@@ -42,7 +42,7 @@ def test_every_exercise_has_mutants(ex_id):
 
 
 def test_a_replacement_that_does_not_fit_the_solution_names_the_mutant():
-    from bnlab.grading.mutants import apply_replacements
+    from bnlab.grading.instructor.mutants import apply_replacements
 
     solution = "x = 1\ny = 1\n"
     assert apply_replacements(solution, [("y = 1", "y = 2")], "ex01/y_wrong") == "x = 1\ny = 2\n"

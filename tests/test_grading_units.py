@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading import plain
-from bnlab.grading.engine import grade_notebook
-from bnlab.grading.notebook import NotebookError, forbidden_imports, read_graded_cells
-from bnlab.grading.public import public_result
-from bnlab.grading.report import console_report
-from bnlab.grading.sandbox import Limits, run_learner
+from bnlab.grading.shared import plain
+from bnlab.grading.shared.engine import grade_notebook
+from bnlab.grading.shared.notebook import NotebookError, forbidden_imports, read_graded_cells
+from bnlab.grading.learner.public import public_result
+from bnlab.grading.shared.report import console_report
+from bnlab.grading.shared.sandbox import Limits, run_learner
 
 
 # --- plain data ----------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def test_unreadable_notebooks_raise_a_learner_message(tmp_path, content, message
 
 
 def test_a_huge_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from bnlab.grading import notebook
+    from bnlab.grading.shared import notebook
 
     path = fx.notebook(tmp_path / "ex01.ipynb", [fx.DOUBLE_CELL])
     monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 100)
@@ -222,7 +222,7 @@ def test_public_checks_in_a_real_kernel_show_the_learners_line_and_nothing_that_
 
 
 def test_hidden_failure_names_only_builtin_exception_types():
-    from bnlab.grading.engine import _failure_kind
+    from bnlab.grading.shared.engine import _failure_kind
 
     assert _failure_kind("Traceback ...\nValueError: shapes (7,13) and (5,) not aligned") == "your code raised ValueError"
     # A class the learner defines can spell a hidden input's shape in its name: never show it.

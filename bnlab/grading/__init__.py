@@ -7,7 +7,7 @@ from __future__ import annotations
 
 def run_public_checks(ex_id: str, namespace: dict) -> None:
     """Print PASS/FAIL for each public check of ``ex_id`` ("ex01"...) on the functions in ``namespace``."""
-    from bnlab.grading.public import run_public_checks as run
+    from bnlab.grading.learner.public import run_public_checks as run
 
     run(ex_id, namespace)
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 
 def _limits(args):
-    from bnlab.grading.sandbox import Limits
+    from bnlab.grading.shared.sandbox import Limits
 
     return Limits(timeout=args.timeout, memory_mb=args.memory)
 
 
 def _course(args, public_only: bool = False, only: str | None = None):
-    from bnlab.grading.course import load_course, load_course_file
+    from bnlab.grading.shared.course import load_course, load_course_file
 
     if getattr(args, "course", None):
         return load_course_file(args.course)
@@ -27,9 +27,9 @@ def _course(args, public_only: bool = False, only: str | None = None):
 
 
 def run_check(args) -> int:
-    from bnlab.grading.course import CourseError
-    from bnlab.grading.engine import grade_notebook
-    from bnlab.grading.report import console_report
+    from bnlab.grading.shared.course import CourseError
+    from bnlab.grading.shared.engine import grade_notebook
+    from bnlab.grading.shared.report import console_report
 
     path = Path(args.notebook)
     match = re.match(r"(?i)(ex\d+)", path.name)
@@ -54,9 +54,9 @@ def run_check(args) -> int:
 
 
 def run_grade(args) -> int:
-    from bnlab.grading.course import CourseError
-    from bnlab.grading.gradebook import grade_submissions
-    from bnlab.grading.sandbox import _use_uid
+    from bnlab.grading.shared.course import CourseError
+    from bnlab.grading.instructor.gradebook import grade_submissions
+    from bnlab.grading.shared.sandbox import _use_uid
 
     try:
         course = _course(args)
@@ -81,7 +81,7 @@ def run_grade(args) -> int:
 
 
 def run_release(args) -> int:
-    from bnlab.grading.bundles import BundleError, build_release
+    from bnlab.grading.instructor.bundles import BundleError, build_release
 
     try:
         out = build_release(args.out, args.source)
@@ -93,8 +93,8 @@ def run_release(args) -> int:
 
 
 def run_gradescope(args) -> int:
-    from bnlab.grading.bundles import BundleError, build_gradescope
-    from bnlab.grading.course import CourseError
+    from bnlab.grading.instructor.bundles import BundleError, build_gradescope
+    from bnlab.grading.shared.course import CourseError
 
     try:
         out = build_gradescope(args.out, args.instructor, args.source, args.exercises)

@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from bnlab.grading.spec import Check, Exercise
+from bnlab.grading.shared.spec import Check, Exercise
 
 EXERCISE_IDS: tuple[str, ...] = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06")
 

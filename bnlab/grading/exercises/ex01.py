@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises._compare import (Mismatch, Unchanged, check_array, unchanged_inputs,
+from bnlab.grading.exercises.kit import (Mismatch, Unchanged, check_array, unchanged_inputs,
                                               unpack, value_of, verdict)
-from bnlab.grading.spec import Call, Check, Exercise
+from bnlab.grading.shared.spec import Call, Check, Exercise
 
 FN = "batchnorm_forward"
 EXERCISE = Exercise(id="ex01", notebook="ex01_batchnorm_forward.ipynb", functions=(FN,),

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises._compare import Unchanged, check_array, unchanged_inputs, unpack, value_of, verdict
+from bnlab.grading.exercises.kit import Unchanged, check_array, unchanged_inputs, unpack, value_of, verdict
 from bnlab.grading.exercises.ex01 import FN as FN_FORWARD
 from bnlab.grading.exercises.ex01 import BNCase, forward_values_check
-from bnlab.grading.spec import Call, Check, Exercise, Ref
+from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN = "batchnorm_backward"
 EXERCISE = Exercise(id="ex02", notebook="ex02_batchnorm_backward.ipynb", functions=(FN_FORWARD, FN),

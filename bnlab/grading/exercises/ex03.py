@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises._compare import (Mismatch, Unchanged, check_array, unchanged_inputs, unpack, value_of,
+from bnlab.grading.exercises.kit import (Mismatch, Unchanged, check_array, unchanged_inputs, unpack, value_of,
                                               verdict)
 from bnlab.grading.exercises.ex01 import FN as FN_FORWARD
-from bnlab.grading.spec import Call, Check, Exercise
+from bnlab.grading.shared.spec import Call, Check, Exercise
 
 FN = "layer_forward"
 EXERCISE = Exercise(id="ex03", notebook="ex03_layer_forward.ipynb", functions=(FN_FORWARD, FN),

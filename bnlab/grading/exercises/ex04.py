@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnlab.grading.exercises._compare import (Mismatch, Unchanged, as_float_array, describe, unchanged_inputs,
+from bnlab.grading.exercises.kit import (Mismatch, Unchanged, as_float_array, describe, unchanged_inputs,
                                               value_of, verdict)
-from bnlab.grading.spec import Call, Check, Exercise
+from bnlab.grading.shared.spec import Call, Check, Exercise
 
 FN = "random_mini_batches"
 EXERCISE = Exercise(id="ex04", notebook="ex04_mini_batches.ipynb", functions=(FN,), title="Random mini-batches")

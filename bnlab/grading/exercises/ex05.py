@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises._compare import (Mismatch, Unchanged, check_array, describe, unchanged_inputs, unpack,
+from bnlab.grading.exercises.kit import (Mismatch, Unchanged, check_array, describe, unchanged_inputs, unpack,
                                               value_of, verdict)
-from bnlab.grading.spec import Call, Check, Exercise, Ref
+from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN = "update_parameters_with_adam"
 EXERCISE = Exercise(id="ex05", notebook="ex05_adam.ipynb", functions=(FN,), title="Adam on W, gamma and beta")

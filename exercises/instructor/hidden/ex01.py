@@ -2,9 +2,9 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import Unchanged
+from bnlab.grading.exercises.kit import Unchanged
 from bnlab.grading.exercises.ex01 import BNCase, forward_values_check
-from bnlab.grading.spec import Check
+from bnlab.grading.shared.spec import Check
 
 HIDDEN_CHECKS: list[Check] = [
     forward_values_check("other_shapes", 1, "hidden", "correct values for other numbers of units and examples",

@@ -2,10 +2,10 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import Unchanged
+from bnlab.grading.exercises.kit import Unchanged
 from bnlab.grading.exercises.ex01 import BNCase
 from bnlab.grading.exercises.ex02 import BackwardCase, backward_check
-from bnlab.grading.spec import Check
+from bnlab.grading.shared.spec import Check
 
 HIDDEN_CHECKS: list[Check] = [
     backward_check("other_shapes", 1, "hidden", "dZ, dgamma and dbeta for other numbers of units and examples",

@@ -2,9 +2,9 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import Unchanged
+from bnlab.grading.exercises.kit import Unchanged
 from bnlab.grading.exercises.ex03 import LayerCase, layer_check
-from bnlab.grading.spec import Check
+from bnlab.grading.shared.spec import Check
 
 HIDDEN_CHECKS: list[Check] = [
     layer_check("other_shapes", 1, "hidden", "A for other layer sizes and numbers of examples, each activation",

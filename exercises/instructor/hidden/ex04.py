@@ -2,9 +2,9 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import Unchanged
+from bnlab.grading.exercises.kit import Unchanged
 from bnlab.grading.exercises.ex04 import BatchCase, partition_check, seed_check
-from bnlab.grading.spec import Check
+from bnlab.grading.shared.spec import Check
 
 HIDDEN_CHECKS: list[Check] = [
     partition_check("size_divides_m", 1, "hidden",

@@ -2,9 +2,9 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import Unchanged
+from bnlab.grading.exercises.kit import Unchanged
 from bnlab.grading.exercises.ex05 import AdamCase, adam_check
-from bnlab.grading.spec import Check
+from bnlab.grading.shared.spec import Check
 
 HIDDEN_CHECKS: list[Check] = [
     adam_check("later_step", 1, "hidden", "a later step t from a non-zero v and s", AdamCase(seed=1001, t=7)),

@@ -2,9 +2,9 @@
 
 Descriptions and messages name what is checked, never the inputs.
 """
-from bnlab.grading.exercises._compare import Unchanged
+from bnlab.grading.exercises.kit import Unchanged
 from bnlab.grading.exercises.ex06 import StepCase, step_check
-from bnlab.grading.spec import Check
+from bnlab.grading.shared.spec import Check
 
 _KEEP = "build new dicts: new_parameters[name] = parameters[name] - ..."
 

@@ -1,4 +1,4 @@
-"""ex01's mutants: the reference solution with one common mistake each (format: bnlab.grading.mutants)."""
+"""ex01's mutants: the reference solution with one common mistake each (format: bnlab.grading.instructor.mutants)."""
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     # a hard-coded 1e-5 instead of the eps argument
     "eps_argument_ignored": [

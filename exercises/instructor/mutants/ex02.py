@@ -1,4 +1,4 @@
-"""ex02's mutants: the reference solution with one common mistake each (format: bnlab.grading.mutants)."""
+"""ex02's mutants: the reference solution with one common mistake each (format: bnlab.grading.instructor.mutants)."""
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     # dZ = gamma / sqrt(var + eps) * dZ_tilde, as if mu and var were constants
     "dZ_direct_path_only": [

@@ -1,4 +1,4 @@
-"""ex03's mutants: the reference solution with one common mistake each (format: bnlab.grading.mutants)."""
+"""ex03's mutants: the reference solution with one common mistake each (format: bnlab.grading.instructor.mutants)."""
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     # g applied to Z, then Batch Norm
     "activation_before_batchnorm": [

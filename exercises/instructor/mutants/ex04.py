@@ -1,4 +1,4 @@
-"""ex04's mutants: the reference solution with one common mistake each (format: bnlab.grading.mutants)."""
+"""ex04's mutants: the reference solution with one common mistake each (format: bnlab.grading.instructor.mutants)."""
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     # only full mini-batches: the m % mini_batch_size last examples are lost
     "drops_remainder": [

@@ -1,4 +1,4 @@
-"""ex05's mutants: the reference solution with one common mistake each (format: bnlab.grading.mutants)."""
+"""ex05's mutants: the reference solution with one common mistake each (format: bnlab.grading.instructor.mutants)."""
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     # the momentum average uses beta2 and the RMS average beta1
     "beta1_beta2_swapped": [

@@ -1,4 +1,4 @@
-"""ex06's mutants: the reference solution with one common mistake each (format: bnlab.grading.mutants)."""
+"""ex06's mutants: the reference solution with one common mistake each (format: bnlab.grading.instructor.mutants)."""
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     # a hard-coded 0.9 instead of the momentum_beta argument
     "momentum_beta_ignored": [

@@ -4,7 +4,7 @@ Two uses, one code:
 
 - :func:`execute_calls` runs calls against a namespace of learner functions and returns, per call,
   an outcome made of plain data. ``run_public_checks`` in a notebook uses it in the kernel.
-- Run as a script (``python -I .../worker.py RESULTS_PATH``, see :mod:`bnlab.grading.sandbox`), it
+- Run as a script (``python -I .../worker.py RESULTS_PATH``, see :mod:`bnlab.grading.shared.sandbox`), it
   reads a job from stdin, runs the graded cells' source, executes the calls and writes the outcomes
   to RESULTS_PATH, with references to ``open``/``os.replace``/``os._exit`` taken before any learner
   code runs. As a script it imports only the standard library and numpy, never ``bnlab``: the
@@ -45,7 +45,7 @@ _KERNEL_CELL = re.compile(r"ipykernel_\d+[/\\]\d+\.py$")  # a cell run in Jupyte
 
 def _load_plain():
     if __package__:
-        from bnlab.grading import plain
+        from bnlab.grading.shared import plain
         return plain
     spec = importlib.util.spec_from_file_location("_bnlab_plain", Path(__file__).with_name("plain.py"))
     module = importlib.util.module_from_spec(spec)

@@ -13,9 +13,9 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bnlab.grading.notebook import NotebookError, check_functions_present, forbidden_imports, read_graded_cells
-from bnlab.grading.sandbox import Limits, run_learner
-from bnlab.grading.spec import Call, CallOutcome, Check, Exercise, Ref, Verdict
+from bnlab.grading.shared.notebook import NotebookError, check_functions_present, forbidden_imports, read_graded_cells
+from bnlab.grading.shared.sandbox import Limits, run_learner
+from bnlab.grading.shared.spec import Call, CallOutcome, Check, Exercise, Ref, Verdict
 
 
 @dataclass
@@ -150,7 +150,7 @@ def _all_failed(exercise: Exercise, checks: list[Check], notebook: str | None, p
 
 def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits = Limits(),
                 notebook: str | None = None, note: str = "") -> ExerciseResult:
-    """Grade graded cells (:class:`~bnlab.grading.notebook.GradedCell` list) against ``checks``."""
+    """Grade graded cells (:class:`~bnlab.grading.shared.notebook.GradedCell` list) against ``checks``."""
     bad = [f"cell {c.index + 1} ({c.name}) {hit}" for c in cells for hit in forbidden_imports(c.source)]
     if bad:
         return _all_failed(exercise, checks, notebook,

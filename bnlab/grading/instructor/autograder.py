@@ -1,6 +1,6 @@
 """Gradescope entry point: grade ``ROOT/submission`` into ``ROOT/results/results.json``.
 
-``run_autograder`` (built by ``bnlab gradescope``) calls ``python -m bnlab.grading.autograder --root
+``run_autograder`` (built by ``bnlab gradescope``) calls ``python -m bnlab.grading.instructor.autograder --root
 /autograder``; the hidden checks come from ``$BNLAB_INSTRUCTOR``. Each exercise is graded in the same
 sandbox as ``bnlab grade``; Gradescope's container adds the isolation this process cannot.
 """
@@ -11,15 +11,15 @@ import json
 import sys
 from pathlib import Path
 
-from bnlab.grading.course import CourseError, load_course
-from bnlab.grading.engine import grade_notebook
-from bnlab.grading.gradebook import atomic_write, match_notebooks
-from bnlab.grading.report import gradescope_results
-from bnlab.grading.sandbox import Limits
+from bnlab.grading.shared.course import CourseError, load_course
+from bnlab.grading.shared.engine import grade_notebook
+from bnlab.grading.instructor.gradebook import atomic_write, match_notebooks
+from bnlab.grading.shared.report import gradescope_results
+from bnlab.grading.shared.sandbox import Limits
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bnlab.grading.autograder")
+    parser = argparse.ArgumentParser(prog="python -m bnlab.grading.instructor.autograder")
     parser.add_argument("--root", default="/autograder")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--exercises", default="all", help='"all" or ids separated by commas: "ex01,ex02"')

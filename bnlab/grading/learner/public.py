@@ -1,15 +1,15 @@
 """The public-check cell of an exercise notebook: ``run_public_checks("ex01", globals())``.
 
 The calls run in the kernel against the learner's functions, but results still go through plain
-data (:mod:`bnlab.grading.plain`) before ``verify``, exactly as in the grader, and inputs are fresh
+data (:mod:`bnlab.grading.shared.plain`) before ``verify``, exactly as in the grader, and inputs are fresh
 copies. The printed report is deterministic (notebooks store it and nbval compares it).
 """
 from __future__ import annotations
 
-from bnlab.grading import plain, worker
-from bnlab.grading.engine import ExerciseResult, encode_calls, judge, outcome_of
-from bnlab.grading.report import console_report
-from bnlab.grading.spec import Check, Exercise
+from bnlab.grading.shared import plain, worker
+from bnlab.grading.shared.engine import ExerciseResult, encode_calls, judge, outcome_of
+from bnlab.grading.shared.report import console_report
+from bnlab.grading.shared.spec import Check, Exercise
 
 
 def _reference_problem(exercise: Exercise, namespace: dict) -> str:
@@ -26,7 +26,7 @@ def public_result(exercise: Exercise, checks: list[Check], namespace: dict) -> E
     maximum = float(sum(c.points for c in checks))
     problem = _reference_problem(exercise, namespace)
     if problem:
-        from bnlab.grading.engine import _all_failed
+        from bnlab.grading.shared.engine import _all_failed
         return _all_failed(exercise, checks, None, problem)
     worker_calls, per_check = encode_calls(checks)
     worker_calls = plain.unpack(plain.pack(worker_calls))  # fresh copies, as the sandbox would get

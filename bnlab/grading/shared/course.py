@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bnlab
-from bnlab.grading.spec import Check, Exercise
+from bnlab.grading.shared.spec import Check, Exercise
 
 PACKAGE_DIR = Path(bnlab.__file__).resolve().parent
 
@@ -104,4 +104,4 @@ def load_course_file(path: str | Path) -> Course:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     graded = tuple(GradedExercise(ex, tuple(pub), tuple(hid)) for ex, pub, hid in module.EXERCISES)
-    return Course(graded, _hash_files([path] + list(Path(__file__).parent.glob("*.py"))))
+    return Course(graded, _hash_files([path] + list(Path(__file__).parents[1].rglob("*.py"))))

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bnlab.grading import plain
+from bnlab.grading.shared import plain
 
 WORKER = Path(__file__).with_name("worker.py")
 OUTPUT_TAIL = 4000  # characters of learner stdout/stderr kept for the instructor

@@ -1,4 +1,4 @@
-"""Grading benchmark: ``python -m bnlab.grading.bench [--students 100] [--jobs 2]``.
+"""Grading benchmark: ``python -m bnlab.grading.instructor.bench [--students 100] [--jobs 2]``.
 
 Builds a synthetic class (each student submits every exercise: the reference solution, an untouched
 stub or one of the instructor's mutants, seeded), grades it with ``bnlab grade``'s code path into a
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bnlab.grading.course import instructor_dir, load_course
-from bnlab.grading.gradebook import grade_submissions
-from bnlab.grading.mutants import mutant_sources
-from bnlab.grading.sandbox import Limits
+from bnlab.grading.shared.course import instructor_dir, load_course
+from bnlab.grading.instructor.gradebook import grade_submissions
+from bnlab.grading.instructor.mutants import mutant_sources
+from bnlab.grading.shared.sandbox import Limits
 
 _GRADED = re.compile(r"^# GRADED FUNCTION: *(\w+) *$", re.M)
 
@@ -76,7 +76,7 @@ def synthetic_class(folder: Path, students: int, seed: int = 0) -> dict[str, int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bnlab.grading.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bnlab.grading.instructor.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=30.0)

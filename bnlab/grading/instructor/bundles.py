@@ -14,8 +14,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from bnlab.grading.course import PACKAGE_DIR
-from bnlab.grading.mutants import mutant_sources
+from bnlab.grading.shared.course import PACKAGE_DIR
+from bnlab.grading.instructor.mutants import mutant_sources
 
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".pytest_cache")
 TOP_FILES = ("README.md", "LICENSE", "pyproject.toml", "Makefile")  # `make lab` works in the release
@@ -88,7 +88,8 @@ def leaks(bundle: Path, instructor: Path) -> list[str]:
         if not path.is_file():
             continue
         rel = str(path.relative_to(bundle))
-        if "instructor" in path.relative_to(bundle).parts:
+        parts = path.relative_to(bundle).parts
+        if "instructor" in parts and parts[:3] != ("bnlab", "grading", "instructor"):  # that one is the grader's code
             found.append(rel)
             continue
         data = path.read_bytes()
@@ -139,7 +140,7 @@ PYTHON="${BNLAB_PYTHON:-$DEFAULT_PYTHON}"
 export BNLAB_INSTRUCTOR="$ROOT/source/instructor"
 export PYTHONPATH="$ROOT/source/package"
 cd "$ROOT"
-exec "$PYTHON" -m bnlab.grading.autograder --root "$ROOT" --exercises "__EXERCISES__" "$@"
+exec "$PYTHON" -m bnlab.grading.instructor.autograder --root "$ROOT" --exercises "__EXERCISES__" "$@"
 """
 
 
@@ -149,7 +150,7 @@ def build_gradescope(out: str | Path, instructor: str | Path | None = None, sour
 
     exercises: "all" or a comma-separated list ("ex01,ex02"): what one Gradescope assignment grades.
     """
-    from bnlab.grading.course import instructor_dir, load_course
+    from bnlab.grading.shared.course import instructor_dir, load_course
 
     for ex_id in ([] if exercises == "all" else exercises.split(",")):
         load_course(instructor, only=ex_id.strip())  # an unknown id is a CourseError now, not at grading time

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from bnlab.grading.spec import CallOutcome, Verdict
+from bnlab.grading.shared.spec import CallOutcome, Verdict
 
 NOT_IMPLEMENTED = "not implemented yet"
 NAN_HINT = ("a division by zero, or by the square root of a variance of 0? That is what epsilon is for, "
@@ -67,7 +67,7 @@ def describe(value: Any, reveal: bool = True) -> str:
     """
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}" if reveal else "an array"
-    if hasattr(value, "description"):  # a value that was not plain data (bnlab.grading.plain.Foreign)
+    if hasattr(value, "description"):  # a value that was not plain data (bnlab.grading.shared.plain.Foreign)
         return str(value.description) if reveal else "a value that is not numbers, arrays, tuples, lists or dicts"
     if isinstance(value, str):
         return "a string"

@@ -22,11 +22,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from bnlab.grading.course import Course
-from bnlab.grading.engine import ExerciseResult, grade_notebook
-from bnlab.grading.notebook import MAX_NOTEBOOK_BYTES
-from bnlab.grading.report import feedback_markdown, gradescope_results
-from bnlab.grading.sandbox import Limits
+from bnlab.grading.shared.course import Course
+from bnlab.grading.shared.engine import ExerciseResult, grade_notebook
+from bnlab.grading.shared.notebook import MAX_NOTEBOOK_BYTES
+from bnlab.grading.shared.report import feedback_markdown, gradescope_results
+from bnlab.grading.shared.sandbox import Limits
 
 STATE = "grade.json"
 

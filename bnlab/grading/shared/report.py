@@ -5,7 +5,7 @@ no summary says "all tests passed" when only the public checks ran.
 """
 from __future__ import annotations
 
-from bnlab.grading.engine import CheckResult, ExerciseResult
+from bnlab.grading.shared.engine import CheckResult, ExerciseResult
 
 
 def _points(x: float) -> str:

@@ -6,7 +6,7 @@ A check is graded in two halves that never share a process:
 1. ``calls()`` runs in the grader and builds, from a seeded ``numpy.random.Generator``, the inputs of
    the learner calls the check needs (a list of :class:`Call`). Only plain data goes to the learner.
 2. The learner's process executes those calls and sends back plain data only (float arrays,
-   numbers, strings, lists/tuples/dicts of them; see :mod:`bnlab.grading.plain`).
+   numbers, strings, lists/tuples/dicts of them; see :mod:`bnlab.grading.shared.plain`).
 3. ``verify(outputs)`` runs in the grader: it computes the expected values with bnlab's reference
    code and compares them with the plain outputs. It returns a :class:`Verdict`.
 
@@ -60,7 +60,7 @@ class CallOutcome:
     """What came back from one call: plain data or a description of the error."""
 
     ok: bool
-    value: Any = None          # plain data (see bnlab.grading.plain) when ok
+    value: Any = None          # plain data (see bnlab.grading.shared.plain) when ok
     error: str = ""            # exception type and message, with the learner's trimmed traceback
     modified: tuple[str, ...] = ()  # arguments changed in place (when copy_check)
 
