@@ -2,16 +2,15 @@
 
 A solution file holds one or more graded cells, each starting with ``# GRADED FUNCTION: <name>``; a mutant is
 that text with a few replacements (``exercises/instructor/mutants/exNN.py``, applied by ``bnlab.grading.instructor.mutants``).
-Splitting such text and putting cells into a notebook is the benchmark's code (``bnlab.grading.instructor.bench``), reused here.
+Splitting such text and putting cells into a notebook is ``bnlab.grading.shared.notebook``'s.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from bnlab.grading.instructor.bench import split_cells, with_cells
 from bnlab.grading.instructor.mutants import load_mutants, mutant_sources
-from bnlab.grading.shared.notebook import read_graded_cells
+from bnlab.grading.shared.notebook import read_graded_cells, split_cells, with_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"

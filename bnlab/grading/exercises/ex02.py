@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import Unchanged, check_array, unchanged_inputs, unpack, value_of, verdict
-from bnlab.grading.exercises.ex01 import FN as FN_FORWARD
-from bnlab.grading.exercises.ex01 import BNCase, forward_values_check
+from bnlab.grading.exercises.kit import BATCHNORM_FORWARD as FN_FORWARD
+from bnlab.grading.exercises.kit import (BNCase, Unchanged, check_array, forward_values_check, unchanged_inputs,
+                                         unpack, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN = "batchnorm_backward"

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import (Mismatch, Unchanged, check_array, describe, unchanged_inputs, unpack,
-                                              value_of, verdict)
+from bnlab.grading.exercises.kit import (Mismatch, Unchanged, compare_dicts, dict_results, random_dicts,
+                                         unchanged_inputs, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN = "update_parameters_with_adam"
@@ -22,29 +22,6 @@ EXERCISE = Exercise(id="ex05", notebook="ex05_adam.ipynb", functions=(FN,), titl
 RESULTS = ("parameters", "v", "s")
 NAN_HINT = ("a division by zero? The bias correction divides by 1 - beta1**t and 1 - beta2**t, which are 0 "
             "for t = 0: t counts steps from 1")
-
-
-def bn_network_shapes(layer_dims: tuple[int, ...]) -> dict[str, tuple[int, int]]:
-    """Parameter shapes of a Batch Norm network: W, gamma, beta per hidden layer; W, b at the output."""
-    L = len(layer_dims) - 1
-    shapes = {}
-    for l in range(1, L + 1):
-        shapes[f"W{l}"] = (layer_dims[l], layer_dims[l - 1])
-        if l < L:
-            shapes[f"gamma{l}"] = shapes[f"beta{l}"] = (layer_dims[l], 1)
-        else:
-            shapes[f"b{l}"] = (layer_dims[l], 1)
-    return shapes
-
-
-def random_dicts(rng: np.random.Generator, layer_dims: tuple[int, ...], scale: float = 1.0,
-                 positive: bool = False) -> dict[str, np.ndarray]:
-    """scale·N(0, 1) arrays (absolute values if ``positive``) for each parameter of a Batch Norm network."""
-    out = {}
-    for name, shape in bn_network_shapes(layer_dims).items():
-        x = rng.standard_normal(shape) * scale
-        out[name] = np.abs(x) if positive else x
-    return out
 
 
 @dataclass(frozen=True)
@@ -119,51 +96,9 @@ class AdamCase:
         return out
 
 
-def dict_results(outputs, key: str, function: str, names: tuple[str, ...], reveal: bool = True) -> tuple[dict, ...]:
-    """The learner's tuple of dicts (``names``, e.g. parameters, v, s), or :class:`Mismatch`."""
-    found = unpack(value_of(outputs, key, function, reveal), len(names), function, f"({', '.join(names)})", reveal)
-    for what, d in zip(names, found):
-        if not isinstance(d, dict):
-            raise Mismatch(f"{what} must be a dict (name -> array); found "
-                           f"{describe(d, reveal)}")
-    return found
-
-
 def adam_results(outputs, key: str, reveal: bool = True) -> tuple[dict, dict, dict]:
     """The learner's (parameters, v, s) as dicts, or :class:`Mismatch`."""
     return dict_results(outputs, key, FN, RESULTS, reveal)
-
-
-def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tuple[dict, ...],
-                  before: tuple[dict, ...], reveal: bool, only: tuple[str, ...] | None = None,
-                  mistakes: dict[str, dict[str, np.ndarray]] | None = None, optimizer: str = "Adam",
-                  nan_hint: str = NAN_HINT) -> None:
-    """Raise :class:`Mismatch` at the first key of the result dicts ``names`` (e.g. parameters, v, s) that
-    differs from ``expected``; ``only`` keeps keys with these prefixes (gamma, beta); ``before`` holds
-    the inputs (None: do not report "was not updated"); ``mistakes`` names wrong new parameters."""
-    for what, got, want, old_dict in zip(names, found, expected, before):
-        missing = [k for k in want if k not in got]
-        if missing:
-            raise Mismatch((f"{what} has no key {missing[0]!r}" if reveal else f"{what} misses some keys")
-                           + ": return every key, W, gamma and beta of the hidden layers and W, b of the output layer "
-                           "(loop over the names; do not assume a number of layers)"
-                           + (" - v and s use the gradient names, 'dW1', ..." if what != "parameters" else ""))
-        extra = [k for k in got if k not in want]
-        if extra:
-            raise Mismatch((f"{what} has an unexpected key {extra[0]!r}" if reveal else f"{what} has unexpected keys")
-                           + "; its keys are those of "
-                           + ("parameters" if what == "parameters" else "grads ('dW1', 'dgamma1', ...)"))
-        for key in want:
-            if only and not any(key.lstrip("d").startswith(prefix) for prefix in only):
-                continue
-            old = None if old_dict is None else old_dict[key]
-            if old is not None and isinstance(got[key], np.ndarray) and got[key].shape == old.shape \
-                    and np.array_equal(got[key], old):
-                raise Mismatch(f"{what}[{key!r}] was not updated: {optimizer} updates every parameter (W, b, gamma, "
-                               f"beta) the same way, and its {' and '.join(names[1:])}")
-            named = {d: m[key] for d, m in (mistakes or {}).items()} if what == "parameters" else {}
-            check_array(got[key], want[key], f"{what}[{key!r}]", reveal=reveal, rtol=1e-7, atol=1e-10,
-                        mistakes=named, nan_hint=nan_hint)
 
 
 def compare_results(found: tuple[dict, dict, dict], expected: tuple[dict, dict, dict], case: AdamCase,
@@ -171,7 +106,7 @@ def compare_results(found: tuple[dict, dict, dict], expected: tuple[dict, dict, 
     """Raise :class:`Mismatch` at the first key of parameters/v/s (filtered by ``only``) that differs."""
     parameters_in, _, v_in, s_in = case.inputs()
     before = (parameters_in, v_in, s_in) if case.steps == 1 else (None, None, None)
-    compare_dicts(RESULTS, found, expected, before, reveal, only, case.mistakes())
+    compare_dicts(RESULTS, found, expected, before, reveal, only, case.mistakes(), "Adam", NAN_HINT)
 
 
 def adam_check(name: str, points: float, visibility: str, description: str, case: AdamCase,

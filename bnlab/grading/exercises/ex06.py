@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import Unchanged, unchanged_inputs, verdict
-from bnlab.grading.exercises.ex05 import compare_dicts, dict_results, random_dicts
+from bnlab.grading.exercises.kit import Unchanged, compare_dicts, dict_results, random_dicts, unchanged_inputs, verdict
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN_MOMENTUM = "update_parameters_with_momentum"

@@ -6,6 +6,10 @@ transposed or wrongly reduced result, NaN/inf, and, when the found values match 
 
 ``reveal=False`` (hidden checks) keeps shapes and numbers out of every message, so a hidden check's
 feedback never shows its inputs.
+
+At the end, what several exercises check alike, so that no exercise module imports another: the
+Batch Norm forward case and its check (exercises 1-3 call the learner's ``batchnorm_forward``), and
+the parameter dicts of a Batch Norm network with their comparison (the optimizers' exercises).
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from bnlab.grading.shared.spec import CallOutcome, Verdict
+import bnlab
+from bnlab.grading.shared.spec import Call, CallOutcome, Check, Outcome, Verdict
 
 NOT_IMPLEMENTED = "not implemented yet"
 NAN_HINT = ("a division by zero, or by the square root of a variance of 0? That is what epsilon is for, "
@@ -24,7 +29,11 @@ NAN_HINT = ("a division by zero, or by the square root of a variance of 0? That 
 
 
 class Mismatch(Exception):
-    """A learner result that fails a check; its message is the feedback."""
+    """A learner result that fails a check; its message is the feedback, ``outcome`` says why it failed."""
+
+    def __init__(self, message: str, outcome: Outcome = Outcome.FAILED):
+        super().__init__(message)
+        self.outcome = outcome
 
 
 def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str, reveal: bool = True) -> Any:
@@ -38,9 +47,9 @@ def value_of(outputs: Mapping[str, CallOutcome], key: str, function: str, reveal
     if outcome is None:
         raise Mismatch(f"{function} was not run (an earlier call failed)")
     if not outcome.ok:
+        if outcome.not_implemented:
+            raise Mismatch(f"{function}: {NOT_IMPLEMENTED}", Outcome.NOT_IMPLEMENTED)
         error = outcome.error or "unknown error"
-        if "NotImplementedError" in error:
-            raise Mismatch(f"{function}: {NOT_IMPLEMENTED}")
         if not reveal:
             kinds = re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt))\b", error)
             kind = kinds[-1] if kinds and isinstance(getattr(builtins, kinds[-1], None), type) else "an exception"
@@ -143,7 +152,7 @@ def verdict(fn) -> Verdict:
     try:
         message = fn()
     except Mismatch as failure:
-        return Verdict(False, str(failure))
+        return Verdict(False, str(failure), outcome=failure.outcome)
     return Verdict(True, message or "correct")
 
 
@@ -182,3 +191,166 @@ def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str
         shown = ", ".join(modified[:3]) + (f" and {len(modified) - 3} more" if len(modified) > 3 else "")
         raise Mismatch(f"{function} modified {shown} in place; compute new arrays instead ({unchanged.hint})")
     return "the inputs are left unchanged"
+
+
+# --- the Batch Norm forward pass: a seeded case and a values check (exercises 1, 2 and 3) ----------
+
+BATCHNORM_FORWARD = "batchnorm_forward"
+
+
+@dataclass(frozen=True)
+class BNCase:
+    """Seeded inputs of one Batch Norm call: Z (n, m) = offset + scale·N(0, 1), random γ, β (n, 1).
+
+    constant_rows: units whose m values are all equal (variance 0); identity: γ = 1, β = 0;
+    eps: passed as the ``eps`` keyword, or left to the default (1e-5) when None.
+    """
+
+    seed: int
+    n: int
+    m: int
+    scale: float = 1.0
+    offset: float = 0.0
+    constant_rows: tuple[int, ...] = ()
+    identity: bool = False
+    eps: float | None = None
+
+    def inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        Z = self.offset + self.scale * rng.standard_normal((self.n, self.m))
+        for row in self.constant_rows:
+            Z[row, :] = self.offset + 0.5 * self.scale
+        if self.identity:
+            return Z, np.ones((self.n, 1)), np.zeros((self.n, 1))
+        gamma = rng.uniform(0.5, 2.5, (self.n, 1)) * rng.choice([-1.0, 1.0], (self.n, 1))
+        beta = rng.uniform(-3.0, 3.0, (self.n, 1))
+        return Z, gamma, beta
+
+    @property
+    def eps_used(self) -> float:
+        return 1e-5 if self.eps is None else self.eps
+
+    def call(self, key: str, copy_check: bool = False) -> Call:
+        kwargs = {} if self.eps is None else {"eps": self.eps}
+        return Call(BATCHNORM_FORWARD, self.inputs(), kwargs, key=key, copy_check=copy_check)
+
+    def expected(self) -> np.ndarray:
+        Z_tilde, _ = bnlab.batchnorm_forward(*self.inputs(), eps=self.eps_used)
+        return Z_tilde
+
+    def mistakes(self) -> dict[str, np.ndarray]:
+        """What the common mistakes would return for these inputs (to name them in feedback)."""
+        Z, gamma, beta = self.inputs()
+        eps, m = self.eps_used, Z.shape[1]
+        mu, var = Z.mean(axis=1, keepdims=True), Z.var(axis=1, keepdims=True)
+        mu0, var0 = Z.mean(axis=0, keepdims=True), Z.var(axis=0, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            found = {
+                "the unbiased variance 1/(m-1); Batch Norm uses the biased 1/m":
+                    (Z - mu) / np.sqrt(var * m / (m - 1) + eps),
+                "epsilon outside the square root; use sqrt(var + eps)": (Z - mu) / (np.sqrt(var) + eps),
+                "Batch Norm without epsilon": (Z - mu) / np.sqrt(var),
+                "the default eps instead of the eps argument": (Z - mu) / np.sqrt(var + 1e-5),
+                "statistics over the units (axis=0); average over the examples, axis=1":
+                    (Z - mu0) / np.sqrt(var0 + eps),
+                "one mean and variance for the whole matrix; each unit (row) has its own":
+                    (Z - Z.mean()) / np.sqrt(Z.var() + eps),
+            }
+            found = {name: gamma * Z_norm + beta for name, Z_norm in found.items()}
+            Z_norm = (Z - mu) / np.sqrt(var + eps)
+            found["Z_norm: gamma and beta are not applied"] = Z_norm
+            found["gamma and beta swapped (the rule is Z_tilde = gamma * Z_norm + beta)"] = beta * Z_norm + gamma
+            found["Z_norm + beta: gamma is not applied"] = Z_norm + beta
+        return found
+
+
+def forward_result(outputs, key: str = "fwd", reveal: bool = True):
+    """Z_tilde of the learner's ``(Z_tilde, cache)``, or :class:`Mismatch`."""
+    Z_tilde, _cache = unpack(value_of(outputs, key, BATCHNORM_FORWARD, reveal), 2, BATCHNORM_FORWARD, "(Z_tilde, cache)", reveal)
+    return Z_tilde
+
+
+def forward_values_check(name: str, points: float, visibility: str, description: str, case: BNCase,
+                         rtol: float = 1e-6, atol: float = 1e-8, unchanged: Unchanged | None = None) -> Check:
+    """Z_tilde of ``batchnorm_forward`` on ``case`` equals bnlab's reference (and, with ``unchanged``,
+    Z, gamma and beta are left as they were)."""
+    reveal = visibility == "public"
+
+    def verify(outputs):
+        def judge():
+            check_array(forward_result(outputs, reveal=reveal), case.expected(), "Z_tilde", reveal=reveal,
+                        rtol=rtol, atol=atol, mistakes=case.mistakes())
+            if unchanged:
+                return unchanged_inputs(outputs, "fwd", BATCHNORM_FORWARD, unchanged, reveal)
+            return "Z_tilde is correct"
+        return verdict(judge)
+
+    return Check(name, points, visibility, lambda: [case.call("fwd", copy_check=bool(unchanged))], verify,
+                 description)
+
+
+# --- a Batch Norm network's parameter dicts (the optimizers' exercises) ---------------------------
+
+def bn_network_shapes(layer_dims: tuple[int, ...]) -> dict[str, tuple[int, int]]:
+    """Parameter shapes of a Batch Norm network: W, gamma, beta per hidden layer; W, b at the output."""
+    L = len(layer_dims) - 1
+    shapes = {}
+    for l in range(1, L + 1):
+        shapes[f"W{l}"] = (layer_dims[l], layer_dims[l - 1])
+        if l < L:
+            shapes[f"gamma{l}"] = shapes[f"beta{l}"] = (layer_dims[l], 1)
+        else:
+            shapes[f"b{l}"] = (layer_dims[l], 1)
+    return shapes
+
+
+def random_dicts(rng: np.random.Generator, layer_dims: tuple[int, ...], scale: float = 1.0,
+                 positive: bool = False) -> dict[str, np.ndarray]:
+    """scale·N(0, 1) arrays (absolute values if ``positive``) for each parameter of a Batch Norm network."""
+    out = {}
+    for name, shape in bn_network_shapes(layer_dims).items():
+        x = rng.standard_normal(shape) * scale
+        out[name] = np.abs(x) if positive else x
+    return out
+
+
+def dict_results(outputs, key: str, function: str, names: tuple[str, ...], reveal: bool = True) -> tuple[dict, ...]:
+    """The learner's tuple of dicts (``names``, e.g. parameters, v, s), or :class:`Mismatch`."""
+    found = unpack(value_of(outputs, key, function, reveal), len(names), function, f"({', '.join(names)})", reveal)
+    for what, d in zip(names, found):
+        if not isinstance(d, dict):
+            raise Mismatch(f"{what} must be a dict (name -> array); found "
+                           f"{describe(d, reveal)}")
+    return found
+
+
+def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tuple[dict, ...],
+                  before: tuple[dict, ...], reveal: bool, only: tuple[str, ...] | None,
+                  mistakes: dict[str, dict[str, np.ndarray]] | None, optimizer: str, nan_hint: str) -> None:
+    """Raise :class:`Mismatch` at the first key of the result dicts ``names`` (e.g. parameters, v, s) that
+    differs from ``expected``; ``only`` keeps keys with these prefixes (gamma, beta); ``before`` holds
+    the inputs (None: do not report "was not updated"); ``mistakes`` names wrong new parameters;
+    ``optimizer`` and ``nan_hint`` word the messages."""
+    for what, got, want, old_dict in zip(names, found, expected, before):
+        missing = [k for k in want if k not in got]
+        if missing:
+            raise Mismatch((f"{what} has no key {missing[0]!r}" if reveal else f"{what} misses some keys")
+                           + ": return every key, W, gamma and beta of the hidden layers and W, b of the output layer "
+                           "(loop over the names; do not assume a number of layers)"
+                           + (" - v and s use the gradient names, 'dW1', ..." if what != "parameters" else ""))
+        extra = [k for k in got if k not in want]
+        if extra:
+            raise Mismatch((f"{what} has an unexpected key {extra[0]!r}" if reveal else f"{what} has unexpected keys")
+                           + "; its keys are those of "
+                           + ("parameters" if what == "parameters" else "grads ('dW1', 'dgamma1', ...)"))
+        for key in want:
+            if only and not any(key.lstrip("d").startswith(prefix) for prefix in only):
+                continue
+            old = None if old_dict is None else old_dict[key]
+            if old is not None and isinstance(got[key], np.ndarray) and got[key].shape == old.shape \
+                    and np.array_equal(got[key], old):
+                raise Mismatch(f"{what}[{key!r}] was not updated: {optimizer} updates every parameter (W, b, gamma, "
+                               f"beta) the same way, and its {' and '.join(names[1:])}")
+            named = {d: m[key] for d, m in (mistakes or {}).items()} if what == "parameters" else {}
+            check_array(got[key], want[key], f"{what}[{key!r}]", reveal=reveal, rtol=1e-7, atol=1e-10,
+                        mistakes=named, nan_hint=nan_hint)

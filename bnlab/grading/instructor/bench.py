@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,27 +22,8 @@ import numpy as np
 from bnlab.grading.shared.course import instructor_dir, load_course
 from bnlab.grading.instructor.gradebook import grade_submissions
 from bnlab.grading.instructor.mutants import mutant_sources
+from bnlab.grading.shared.notebook import split_cells, with_cells
 from bnlab.grading.shared.sandbox import Limits
-
-_GRADED = re.compile(r"^# GRADED FUNCTION: *(\w+) *$", re.M)
-
-
-def split_cells(text: str) -> dict[str, str]:
-    """The graded cells of a solution/mutant file, by function name."""
-    starts = [m.start() for m in _GRADED.finditer(text)] + [len(text)]
-    return {_GRADED.match(text[a:b]).group(1): text[a:b] for a, b in zip(starts, starts[1:])}
-
-
-def with_cells(notebook: dict, cells: dict[str, str]) -> dict:
-    """A copy of ``notebook`` whose graded cells hold ``cells`` (by function name)."""
-    nb = json.loads(json.dumps(notebook))
-    for cell in nb["cells"]:
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        match = _GRADED.match(source)
-        if cell["cell_type"] == "code" and match and match.group(1) in cells:
-            cell["source"] = cells[match.group(1)]
-    return nb
-
 
 def synthetic_class(folder: Path, students: int, seed: int = 0) -> dict[str, int]:
     """Write ``students`` folders into ``folder``; returns how many submissions of each kind were made."""

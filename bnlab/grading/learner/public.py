@@ -7,9 +7,9 @@ copies. The printed report is deterministic (notebooks store it and nbval compar
 from __future__ import annotations
 
 from bnlab.grading.shared import plain, worker
-from bnlab.grading.shared.engine import ExerciseResult, encode_calls, judge, outcome_of
+from bnlab.grading.shared.engine import ExerciseResult, encode_calls, judge, outcome_of, ungraded
 from bnlab.grading.shared.report import console_report
-from bnlab.grading.shared.spec import Check, Exercise
+from bnlab.grading.shared.spec import Check, Exercise, Outcome
 
 
 def _reference_problem(exercise: Exercise, namespace: dict) -> str:
@@ -26,8 +26,7 @@ def public_result(exercise: Exercise, checks: list[Check], namespace: dict) -> E
     maximum = float(sum(c.points for c in checks))
     problem = _reference_problem(exercise, namespace)
     if problem:
-        from bnlab.grading.shared.engine import _all_failed
-        return _all_failed(exercise, checks, None, problem)
+        return ungraded(exercise, checks, None, problem, Outcome.REFUSED)
     worker_calls, per_check = encode_calls(checks)
     worker_calls = plain.unpack(plain.pack(worker_calls))  # fresh copies, as the sandbox would get
     raw = worker.execute_calls(worker_calls, namespace)

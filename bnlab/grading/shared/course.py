@@ -1,21 +1,34 @@
 """The graded course: each exercise with its public and hidden checks, and a version of them all.
 
-The version is a hash of the code that decides a grade (the bnlab package, which holds the
-reference implementation, the engine and the public checks, plus the hidden checks), so
-``bnlab grade`` regrades everyone when any of it changes.
+The version is a hash of the code that decides a grade, so ``bnlab grade`` regrades everyone when
+any of it changes and no one when other code does (a plot's label, the benchmark, a notebook helper):
+
+- the grader, ``bnlab/grading/**`` (engine, sandbox, public checks, the check kit, ...);
+- the hidden checks (``<instructor>/hidden/*.py``), or the course file;
+- the reference code the checks call: the bnlab modules that the checks (``bnlab/grading/exercises``
+  and the hidden checks or course file) use (``bnlab.batchnorm_forward`` is bnlab/batchnorm.py), with
+  the bnlab modules those import, and ``bnlab/__init__.py``, which binds the names.
+  :func:`reference_modules` finds them by reading the source, so a check that starts calling another
+  module brings it into the version.
+
+The version is computed when first asked for (``bnlab grade`` needs it, ``bnlab check`` does not).
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import os
+import types
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import bnlab
 from bnlab.grading.shared.spec import Check, Exercise
 
 PACKAGE_DIR = Path(bnlab.__file__).resolve().parent
+GRADING = "bnlab.grading"
 
 
 class CourseError(ValueError):
@@ -36,7 +49,11 @@ class GradedExercise:
 @dataclass(frozen=True)
 class Course:
     exercises: tuple[GradedExercise, ...]
-    version: str
+    check_files: tuple[Path, ...]  # the hidden checks or the course file
+
+    @cached_property
+    def version(self) -> str:
+        return course_version(list(self.check_files))
 
     def get(self, ex_id: str) -> GradedExercise:
         for graded in self.exercises:
@@ -46,10 +63,59 @@ class Course:
         raise CourseError(f"unknown exercise {ex_id!r}; the course has {known}")
 
 
-def _hash_files(paths: list[Path]) -> str:
+def _defining_module(name: str) -> str | None:
+    """The bnlab module behind ``bnlab.<name>`` ("batchnorm_forward" -> "bnlab.batchnorm")."""
+    value = getattr(bnlab, name, None)
+    module = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+    return module if isinstance(module, str) and (module == "bnlab" or module.startswith("bnlab.")) else None
+
+
+def _modules_used(source: str) -> set[str]:
+    """The bnlab modules a source uses: ``import bnlab.x``, ``from bnlab.x import ...``, ``from bnlab import
+    name`` and ``bnlab.name`` (each name resolved to the module that defines it)."""
+    used: set[str | None] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            used.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            module = node.module if node.level == 0 else "bnlab." + node.module  # relative: inside bnlab
+            used.update([_defining_module(a.name) for a in node.names] if module == "bnlab" else [module])
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "bnlab":
+            used.add(_defining_module(node.attr))
+    return {m for m in used if m and (m == "bnlab" or m.startswith("bnlab."))}
+
+
+def _module_file(module: str, package_dir: Path) -> Path:
+    parts = module.split(".")[1:]
+    path = package_dir.joinpath(*parts)
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def reference_modules(check_files: list[Path], package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """bnlab's modules outside the grader that ``check_files`` use, with those they import in turn."""
+    found: dict[str, Path] = {"bnlab": _module_file("bnlab", package_dir)}
+    todo = [m for path in check_files for m in _modules_used(path.read_text(encoding="utf-8"))]
+    while todo:
+        module = todo.pop()
+        path = _module_file(module, package_dir)
+        if module in found or module == GRADING or module.startswith(GRADING + ".") or not path.is_file():
+            continue
+        found[module] = path
+        todo += _modules_used(path.read_text(encoding="utf-8"))
+    return sorted(found.values())
+
+
+def course_version(check_files: list[Path], package_dir: Path = PACKAGE_DIR) -> str:
+    """Hash of the grader (``package_dir/grading``), ``check_files`` (hidden checks or a course file) and
+    the reference modules that the checks use."""
+    grader = sorted((package_dir / "grading").rglob("*.py"))
+    public_checks = sorted((package_dir / "grading" / "exercises").rglob("*.py"))
+    files = {f"bnlab/{p.relative_to(package_dir).as_posix()}": p
+             for p in grader + reference_modules(public_checks + check_files, package_dir)}
+    files.update({f"checks/{p.name}": p for p in check_files})
     digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(str(path.name).encode() + b"\0" + path.read_bytes() + b"\0")
+    for label in sorted(files):
+        digest.update(label.encode() + b"\0" + files[label].read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -72,7 +138,6 @@ def load_course(instructor: str | Path | None = None, public_only: bool = False,
     ``instructor``). An exercise whose module is not written yet is left out."""
     from bnlab.grading.exercises import EXERCISE_IDS, load_exercise, load_hidden_checks
 
-    files = list(PACKAGE_DIR.rglob("*.py"))
     folder = None if public_only else instructor_dir(instructor)
     graded = []
     for ex_id in EXERCISE_IDS if only is None else [only]:
@@ -89,9 +154,8 @@ def load_course(instructor: str | Path | None = None, public_only: bool = False,
         except FileNotFoundError as exc:
             raise CourseError(str(exc)) from None
         graded.append(GradedExercise(module.EXERCISE, tuple(module.PUBLIC_CHECKS), hidden))
-    if folder is not None:
-        files += list((folder / "hidden").glob("*.py"))
-    return Course(tuple(graded), _hash_files(files))
+    hidden_files = sorted((folder / "hidden").glob("*.py")) if folder is not None else []
+    return Course(tuple(graded), tuple(hidden_files))
 
 
 def load_course_file(path: str | Path) -> Course:
@@ -104,4 +168,4 @@ def load_course_file(path: str | Path) -> Course:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     graded = tuple(GradedExercise(ex, tuple(pub), tuple(hid)) for ex, pub, hid in module.EXERCISES)
-    return Course(graded, _hash_files([path] + list(Path(__file__).parents[1].rglob("*.py"))))
+    return Course(graded, (path,))

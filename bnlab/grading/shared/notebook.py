@@ -3,6 +3,9 @@
 A graded cell is a code cell whose first line is ``# GRADED FUNCTION: <name>``. The grader runs the
 source of all graded cells, in notebook order, so helpers a learner defines in them work and the
 last definition of a name wins. Other cells are never run.
+
+For the instructor's side (the benchmark's synthetic class, the tests): :func:`split_cells` cuts a
+solution file into its graded cells and :func:`with_cells` puts cells into a copy of a notebook.
 """
 from __future__ import annotations
 
@@ -61,11 +64,40 @@ def read_graded_cells(path: str | Path) -> list[GradedCell]:
             source = "".join(str(part) for part in source)
         if not isinstance(source, str):
             continue
-        first = source.lstrip("\n").split("\n", 1)[0]
-        match = _GRADED.match(first)
-        if match:
-            graded.append(GradedCell(match.group(1), index, source))
+        name = _graded_name(source)
+        if name is not None:
+            graded.append(GradedCell(name, index, source))
     return graded
+
+
+def _graded_name(source: str) -> str | None:
+    """The function named on the first line of ``source`` if it is a ``# GRADED FUNCTION`` line."""
+    match = _GRADED.match(source.lstrip("\n").split("\n", 1)[0])
+    return match.group(1) if match else None
+
+
+def split_cells(text: str) -> dict[str, str]:
+    """The graded cells of a file of several (a solution, a mutant), by function name: each runs from its
+    ``# GRADED FUNCTION: <name>`` line to the next one (text before the first is dropped)."""
+    cells: dict[str, str] = {}
+    name = None
+    for line in text.splitlines(keepends=True):
+        starts = _graded_name(line)
+        if starts is not None:
+            name, cells[starts] = starts, ""
+        if name is not None:
+            cells[name] += line
+    return cells
+
+
+def with_cells(notebook: dict, cells: dict[str, str]) -> dict:
+    """A copy of ``notebook`` (its JSON as a dict) whose graded cells hold ``cells`` (by function name)."""
+    nb = json.loads(json.dumps(notebook))
+    for cell in nb["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code" and _graded_name(source) in cells:
+            cell["source"] = cells[_graded_name(source)]
+    return nb
 
 
 def check_functions_present(cells: list[GradedCell], functions: tuple[str, ...], notebook: str) -> None:

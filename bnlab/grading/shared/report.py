@@ -6,6 +6,7 @@ no summary says "all tests passed" when only the public checks ran.
 from __future__ import annotations
 
 from bnlab.grading.shared.engine import CheckResult, ExerciseResult
+from bnlab.grading.shared.spec import Outcome
 
 
 def _points(x: float) -> str:
@@ -18,7 +19,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 def check_lines(check: CheckResult) -> str:
     """``PASS name (1/1): message`` / ``FAIL ...`` / ``TODO name: not implemented yet``."""
-    if not check.passed and "not implemented yet" in check.message and "\n" not in check.message:
+    if check.outcome is Outcome.NOT_IMPLEMENTED:
         return f"TODO {check.name}: not implemented yet"
     status = "PASS" if check.passed else "FAIL"
     head = f"{status} {check.name} ({_points(check.points)}/{_points(check.max_points)})"

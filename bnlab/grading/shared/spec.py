@@ -12,13 +12,29 @@ A check is graded in two halves that never share a process:
 
 The same Check objects serve the in-notebook public checks (calls run in the kernel, still
 converted to plain data first) and the isolated grader (calls run in a sandboxed process).
+
+Each graded check ends with an :class:`Outcome`; the reports print from it, never from message text.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Callable, Literal
 
 Visibility = Literal["public", "hidden"]
+
+
+class Outcome(str, Enum):
+    """How a check ended. Its value is what results files store ("not implemented", ...)."""
+
+    PASSED = "passed"                    # the check ran and verify accepted the learner's result
+    FAILED = "failed"                    # the check ran and verify rejected the result (or could not read it)
+    NOT_IMPLEMENTED = "not implemented"  # a function the check needs still raises NotImplementedError
+    TIMED_OUT = "timed out"              # the learner's process hit the wall-clock limit: no check ran
+    CRASHED = "crashed"                  # the learner's code did not run to the end (its process died, or a
+                                         # graded cell raised or did not compile): no check ran
+    REFUSED = "refused"                  # the grader would not run it (no or unreadable notebook, a graded
+                                         # cell missing, bnlab imported): no check ran
 
 
 @dataclass(frozen=True)
@@ -63,15 +79,21 @@ class CallOutcome:
     value: Any = None          # plain data (see bnlab.grading.shared.plain) when ok
     error: str = ""            # exception type and message, with the learner's trimmed traceback
     modified: tuple[str, ...] = ()  # arguments changed in place (when copy_check)
+    not_implemented: bool = False   # the function raised NotImplementedError (an untouched stub)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A check's result. ``message`` is shown to the learner (for hidden checks: without inputs)."""
+    """A check's result. ``message`` is shown to the learner (for hidden checks: without inputs).
+
+    ``outcome`` says why a check failed (FAILED or NOT_IMPLEMENTED); None lets the engine decide:
+    NOT_IMPLEMENTED when the first of the check's calls that failed raised NotImplementedError.
+    """
 
     passed: bool
     message: str = ""
     fraction: float | None = None  # partial credit in [0, 1]; None means all-or-nothing
+    outcome: Outcome | None = None
 
 
 @dataclass(frozen=True)

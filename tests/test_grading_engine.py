@@ -1,0 +1,133 @@
+"""The engine: each check's score and typed outcome, from the sandbox run through verify."""
+from __future__ import annotations
+
+import pytest
+
+import grading_fixture as fx
+from bnlab.grading.shared.engine import CheckResult, ExerciseResult, grade_notebook, judge, outcome_of
+from bnlab.grading.shared.sandbox import Limits
+from bnlab.grading.shared.spec import CallOutcome, Check, Outcome, Verdict
+
+CHECKS = fx.EX01_PUBLIC + fx.EX01_HIDDEN
+STUB = "# GRADED FUNCTION: double\ndef double(x):\n    raise NotImplementedError\n"
+
+
+def _grade(tmp_path, cells, name="ex01_double.ipynb", timeout=5.0):
+    return grade_notebook(fx.notebook(tmp_path / name, cells), fx.EX01, CHECKS, Limits(timeout=timeout))
+
+
+def test_a_correct_notebook_gets_full_marks_and_a_stub_gets_zero(tmp_path):
+    good = _grade(tmp_path, [fx.DOUBLE_CELL], "a.ipynb")
+    assert good.points == good.max_points == 4 and not good.problem
+    assert [c.outcome for c in good.checks] == [Outcome.PASSED] * 3
+    todo = _grade(tmp_path, [STUB], "b.ipynb")
+    assert todo.points == 0
+    assert [c.message for c in todo.checks] == ["double is not implemented yet (it raised NotImplementedError)",
+                                                "it is not implemented yet", "it is not implemented yet"]
+    assert [c.outcome for c in todo.checks] == [Outcome.NOT_IMPLEMENTED] * 3
+
+
+def test_not_implemented_comes_from_the_exception_not_from_message_text(tmp_path):
+    says_it = "# GRADED FUNCTION: double\ndef double(x):\n    raise ValueError('not implemented yet')\n"
+    result = _grade(tmp_path, [says_it])
+    assert [c.outcome for c in result.checks] == [Outcome.FAILED] * 3
+    assert result.checks[1].message == "your code raised ValueError"
+
+
+@pytest.mark.parametrize("cells, timeout, outcome, words", [
+    (["# GRADED FUNCTION: double\ndef double(x):\n    while True:\n        pass\n"], 1.0, Outcome.TIMED_OUT,
+     "timed out after 1 s"),
+    (["# GRADED FUNCTION: double\nimport os\n\ndef double(x):\n    os._exit(0)\n"], 5.0, Outcome.CRASHED, "os._exit"),
+    (["# GRADED FUNCTION: double\ndef double(x):\n    return 2 * x +\n"], 5.0, Outcome.CRASHED, "SyntaxError"),
+    (["# GRADED FUNCTION: double\nraise RuntimeError('at import')\n"], 5.0, Outcome.CRASHED, "failed"),
+    (["# GRADED FUNCTION: double\nfrom bnlab import relu as double\n"], 5.0, Outcome.REFUSED, "imports bnlab"),
+    (["# GRADED FUNCTION: double\nm = __import__('bn' + 'lab')\n\ndef double(x):\n    return 2 * x\n"], 5.0,
+     Outcome.REFUSED, "tried to import bnlab"),
+    (["# GRADED FUNCTION: helper\nx = 1\n"], 5.0, Outcome.REFUSED, "no cell starting with"),
+])
+def test_when_no_check_runs_every_check_gets_the_reason_as_its_outcome(tmp_path, cells, timeout, outcome, words):
+    result = _grade(tmp_path, cells, timeout=timeout)
+    assert result.points == 0 and words in result.problem
+    assert [c.outcome for c in result.checks] == [outcome] * 3
+    assert all(c.message.startswith("not graded: ") for c in result.checks)
+
+
+def test_a_missing_or_unreadable_notebook_is_refused(tmp_path):
+    missing = grade_notebook(None, fx.EX01, CHECKS)
+    (tmp_path / "ex01_x.ipynb").write_text("{oops")
+    unreadable = grade_notebook(tmp_path / "ex01_x.ipynb", fx.EX01, CHECKS)
+    for result, words in ((missing, "missing notebook"), (unreadable, "not JSON")):
+        assert words in result.problem and {c.outcome for c in result.checks} == {Outcome.REFUSED}
+
+
+def _check(visibility, verdict):
+    return Check("c", 2, visibility, lambda: [], lambda outputs: verdict)
+
+
+NOT_IMPLEMENTED_CALL = CallOutcome(False, error="f is not implemented yet (it raised NotImplementedError)",
+                                   not_implemented=True)
+RAISED_CALL = CallOutcome(False, error="Traceback (your code, most recent call last):\nValueError: bad")
+
+
+def test_judge_takes_the_outcome_of_the_verdict_or_else_of_the_first_failed_call():
+    ok = CallOutcome(True, value=1)
+    assert judge(_check("public", Verdict(True, "fine")), {"a": ok}).outcome is Outcome.PASSED
+    assert judge(_check("public", Verdict(False, "x", outcome=Outcome.NOT_IMPLEMENTED)), {"a": ok}).outcome \
+        is Outcome.NOT_IMPLEMENTED
+    assert judge(_check("public", Verdict(False, "x", outcome=Outcome.FAILED)),
+                 {"a": NOT_IMPLEMENTED_CALL}).outcome is Outcome.FAILED
+    assert judge(_check("public", Verdict(False, "x")), {"a": RAISED_CALL, "b": NOT_IMPLEMENTED_CALL}).outcome \
+        is Outcome.FAILED
+    assert judge(_check("public", Verdict(False, "x")), {"a": ok, "b": NOT_IMPLEMENTED_CALL}).outcome \
+        is Outcome.NOT_IMPLEMENTED
+    assert judge(_check("public", Verdict(True, "x", fraction=0.0)), {}).outcome is Outcome.FAILED
+
+
+def test_a_hidden_check_shows_and_is_judged_by_its_first_failed_call():
+    hidden = judge(_check("hidden", Verdict(False, "f: not implemented yet", outcome=Outcome.FAILED)),
+                   {"a": NOT_IMPLEMENTED_CALL, "b": RAISED_CALL})
+    assert (hidden.outcome, hidden.message) == (Outcome.NOT_IMPLEMENTED, "it is not implemented yet")
+    raised = judge(_check("hidden", Verdict(False, "x", outcome=Outcome.NOT_IMPLEMENTED)),
+                   {"a": RAISED_CALL, "b": NOT_IMPLEMENTED_CALL})
+    assert (raised.outcome, raised.message) == (Outcome.FAILED, "your code raised ValueError")
+
+
+def test_a_verify_that_raises_fails_the_check_only():
+    def verify(outputs):
+        raise KeyError("boom")
+
+    result = judge(Check("c", 1, "public", lambda: [], verify), {})
+    assert result.outcome is Outcome.FAILED and result.points == 0 and "KeyError" in result.detail
+
+
+def test_the_worker_flag_travels_to_the_call_outcome():
+    assert outcome_of({"ok": False, "error": "e", "not_implemented": True}).not_implemented
+    assert not outcome_of({"ok": False, "error": "NotImplementedError: e"}).not_implemented
+    assert not outcome_of({"ok": True, "value": 1, "not_implemented": True}).not_implemented
+    assert not outcome_of("junk").ok
+
+
+def test_results_round_trip_through_json_with_outcome_and_passed(tmp_path):
+    import json
+
+    result = _grade(tmp_path, [STUB])
+    stored = json.loads(json.dumps(result.to_dict()))
+    assert stored["checks"][0]["outcome"] == "not implemented" and stored["checks"][0]["passed"] is False
+    assert ExerciseResult.from_dict(stored) == result
+    older = {**stored, "checks": [{k: v for k, v in c.items() if k != "outcome"} for c in stored["checks"]]}
+    older["checks"][0]["passed"] = True
+    assert [c.outcome for c in ExerciseResult.from_dict(older).checks] == [Outcome.PASSED] + [Outcome.FAILED] * 2
+    assert isinstance(ExerciseResult.from_dict(older).checks[0], CheckResult)
+
+
+def test_hidden_failure_names_only_builtin_exception_types():
+    from bnlab.grading.shared.engine import _failure_kind
+    from bnlab.grading.shared.spec import CallOutcome
+
+    def kind(error):
+        return _failure_kind(CallOutcome(False, error=error))
+
+    assert kind("Traceback ...\nValueError: shapes (7,13) and (5,) not aligned") == "your code raised ValueError"
+    # A class the learner defines can spell a hidden input's shape in its name: never show it.
+    leaked = kind("Traceback ...\nShape7x13Error: boom")
+    assert "7x13" not in leaked and leaked == "your code raised an exception"
