@@ -8,11 +8,11 @@ NO_BROWSER ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 # The course's matrices are tiny: one BLAS thread is fastest (several threads on a busy 2-core machine run the
 # notebooks up to 6x slower) and gives the same round-off as the stored outputs (`make notebooks` uses one too).
-test notebooks: export OPENBLAS_NUM_THREADS ?= 1
-test notebooks: export OMP_NUM_THREADS ?= 1
-test notebooks: export MKL_NUM_THREADS ?= 1
+test notebooks exercises: export OPENBLAS_NUM_THREADS ?= 1
+test notebooks exercises: export OMP_NUM_THREADS ?= 1
+test notebooks exercises: export MKL_NUM_THREADS ?= 1
 
-.PHONY: lab test notebooks bench clean
+.PHONY: lab test notebooks exercises bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,14 @@ test: $(VENV)/.test
 
 # Re-execute every course and exercise notebook in place (deterministic), storing fresh outputs.
 notebooks: $(VENV)/.test
+	$(BIN)/python -m bnlab.grading.instructor.authoring
 	$(BIN)/python -m bnlab.notebook_tools execute notebooks/*.ipynb exercises/*.ipynb
+
+# Write the exercise stubs and exercises/README.md's table from exercises/instructor/source, then store the
+# stubs' outputs (exercises/AUTHORING.md).
+exercises: $(VENV)/.test
+	$(BIN)/python -m bnlab.grading.instructor.authoring
+	$(BIN)/python -m bnlab.notebook_tools execute exercises/*.ipynb
 
 bench: $(VENV)/.test
 	$(BIN)/bnlab bench

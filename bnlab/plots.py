@@ -342,11 +342,12 @@ def plot_accuracy_curves(histories, title, target=None, ax=None):
     return ax.figure
 
 
-def plot_activation_input_percentiles(history, layer, unit, title, ax=None):
+def plot_activation_input_percentiles(history, layer, unit, title, ax=None, color="C0"):
     """The 15th, 50th and 85th percentiles, over the test examples, of the input to one unit's activation,
     against training step (History.percentiles; the unit must be one of history.tracked_units[layer]).
 
     This is Figure 1(b, c) of Ioffe & Szegedy (2015): the input is Z[l] without Batch Norm, Z̃[l] with it.
+    The median is solid and the two percentiles dashed, all in ``color`` (the colour names the network).
     """
     units = list(history.tracked_units[layer])
     if unit not in units:
@@ -354,9 +355,9 @@ def plot_activation_input_percentiles(history, layer, unit, title, ax=None):
     values = history.percentiles[layer][:, units.index(unit), :]       # (evaluations, 3)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.0))
-    ax.plot(history.eval_steps, values[:, 1], "-", color="C0", label="median (50th percentile)")
-    ax.plot(history.eval_steps, values[:, 0], "--", color="C1", label="15th and 85th percentiles")
-    ax.plot(history.eval_steps, values[:, 2], "--", color="C1")
+    ax.plot(history.eval_steps, values[:, 1], "-", color=color, linewidth=2, label="median (50th percentile)")
+    ax.plot(history.eval_steps, values[:, 0], "--", color=color, linewidth=1, label="15th and 85th percentiles")
+    ax.plot(history.eval_steps, values[:, 2], "--", color=color, linewidth=1)
     ax.set_xlabel("training step (mini-batch)")
     ax.set_ylabel(f"input to the activation (Z or Z̃), unit {unit + 1} of layer {layer}", fontsize="small")
     ax.set_title(title)
@@ -373,8 +374,10 @@ def plot_paper_figure1(without_bn, with_bn, layer, unit, target=None):
     fig, axes = plt.subplots(1, 3, figsize=(15.0, 4.2))
     plot_accuracy_curves({"without Batch Norm": without_bn, "with Batch Norm": with_bn},
                          "(a) test accuracy", target=target, ax=axes[0])
-    plot_activation_input_percentiles(without_bn, layer, unit, "(b) input to a sigmoid, without Batch Norm", ax=axes[1])
-    plot_activation_input_percentiles(with_bn, layer, unit, "(c) input to the same sigmoid, with Batch Norm", ax=axes[2])
+    plot_activation_input_percentiles(without_bn, layer, unit, "(b) input to a sigmoid, without Batch Norm", ax=axes[1],
+                                      color="C0")  # one colour per network in all three panels, as in (a)
+    plot_activation_input_percentiles(with_bn, layer, unit, "(c) input to the same sigmoid, with Batch Norm", ax=axes[2],
+                                      color="C1")
     low = min(axes[1].get_ylim()[0], axes[2].get_ylim()[0])
     high = max(axes[1].get_ylim()[1], axes[2].get_ylim()[1])
     axes[1].set_ylim(low, high)
@@ -438,4 +441,117 @@ def plot_estimates_vs_step(curves, true_value, ylabel, title):
     ax.set_title(title)
     ax.legend(loc="best")
     fig.tight_layout()
+    return fig
+
+
+
+# --- Figures over seeds and inside a run (notebooks 4 and 5: why Batch Norm helps) ---
+
+def _median_and_band(ax, x, runs, label, color, marker="o-"):
+    """The median over the runs (rows of ``runs``) as a line, their smallest-to-largest range as a band."""
+    from bnlab.experiments import spread
+
+    median, low, high = spread(runs, axis=0)
+    ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+    ax.plot(x, median, marker, color=color, label=label)
+
+
+def plot_learning_rate_sweeps_over_seeds(learning_rates, panels, title, target=None):
+    """Test accuracy against the learning rate (log scale), over seeds: the median as a line, the range from
+    the worst to the best seed as a band; one panel per optimizer.
+
+    panels: {panel title: {label: (seeds, len(learning_rates)) accuracies, NaN where a run diverged}}.
+    A learning rate at which some seed diverged gets an ✗ at the bottom of the panel.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.2), sharey=True, squeeze=False)
+    for ax, (panel_title, runs_by_label) in zip(axes[0], panels.items()):
+        for index, (label, runs) in enumerate(runs_by_label.items()):
+            runs = np.asarray(runs, dtype=np.float64)
+            _median_and_band(ax, learning_rates, runs, f"{label} (median of {len(runs)} seeds)", f"C{index}")
+            diverged = np.isnan(runs).any(axis=0)
+            if diverged.any():
+                ax.plot(np.asarray(learning_rates)[diverged], np.full(diverged.sum(), 0.02 + 0.04 * index), "x",
+                        color=f"C{index}", markersize=10, mew=2, label=f"{label}: some seeds diverged")
+        if target is not None:
+            ax.axhline(target, color="gray", linestyle=":", label=f"{target:.0%} accuracy")
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("learning rate α (log scale)")
+        ax.set_title(panel_title)
+    axes[0, 0].set_ylabel("test accuracy after training (fraction)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()   # the same labels in every panel: one legend, below
+    fig.suptitle(title + "\n(line: median over seeds; shaded: from the worst seed to the best)")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small", frameon=False)
+    return fig
+
+
+def plot_weight_scale_runs(panels, factors, title, smooth=10, ymax=10.0):
+    """Training loss against step for initial hidden W scaled by each factor, over seeds: the median as a line,
+    the range over the seeds as a band; one panel per entry (e.g. without and with Batch Norm).
+
+    panels: {panel title: (len(factors), seeds, steps) losses, NaN after a run diverged}; factors: the scales.
+    A factor keeps its colour in every panel. Losses are the running mean of ``smooth`` steps, on a log scale
+    cut at ``ymax`` (a loss of 1e12 would hide everything else); the title of a panel says what was cut.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.2), sharey=True, squeeze=False)
+    colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(factors)))
+    kernel = np.ones(smooth) / smooth
+    for ax, (panel_title, loss) in zip(axes[0], panels.items()):
+        loss = np.asarray(loss, dtype=np.float64)
+        steps = np.arange(smooth, loss.shape[2] + 1)
+        above = []
+        for factor, runs, color, style in zip(factors, loss, colors, ["-", "--", "-.", ":"] * len(factors)):
+            smoothed = np.array([np.convolve(run, kernel, mode="valid") for run in runs])
+            _median_and_band(ax, steps, smoothed, f"W × {factor:g}", color, marker=style)  # styles: overlaps show
+            if np.nanmax(smoothed) > ymax:
+                above.append(f"{factor:g}")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step (mini-batch)")
+        ax.set_title(panel_title + (f"\n(W × {', '.join(above)}: loss goes above {ymax:g}, off the top)" if above else ""),
+                     fontsize="medium")
+    losses = np.concatenate([np.ravel(loss) for loss in panels.values()])
+    lowest = np.nanmin(losses[losses > 0], initial=ymax)
+    axes[0, 0].set_ylim(min(lowest, ymax) / 1.5, ymax)         # shared by the panels (sharey)
+    axes[0, 0].set_ylabel(f"loss, mean of {smooth} steps (log scale)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()   # the same factors in every panel: one legend, below
+    fig.suptitle(title + "\n(line: median over seeds; shaded: from the lowest seed to the highest)")
+    fig.tight_layout(rect=(0, 0.11, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), title="initial hidden W", frameon=False,
+               fontsize="small")
+    return fig
+
+
+def plot_layer_histograms(grid, xlabel, title, bins=40, value_range=None):
+    """Histograms of each layer's values in a grid of panels, e.g. rows = without / with Batch Norm and
+    columns = training steps; in every panel one line per layer (the same colour for a layer everywhere).
+
+    grid: {row title: {column title: {layer label: 1-D values}}}; value_range: (low, high) of the bins,
+    shared by every panel (default: the range of all values). The vertical axis is the fraction of the
+    values per bin, so panels with different numbers of values compare.
+    """
+    rows = list(grid)
+    columns = list(grid[rows[0]])
+    all_values = np.concatenate([np.ravel(v) for row in grid.values() for col in row.values() for v in col.values()])
+    edges = np.histogram_bin_edges(all_values, bins=bins, range=value_range)
+    centers = (edges[:-1] + edges[1:]) / 2
+    layers = list(grid[rows[0]][columns[0]])
+    colors = dict(zip(layers, plt.cm.viridis(np.linspace(0.0, 0.8, len(layers)))))
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(4.2 * len(columns), 3.0 * len(rows)),
+                             sharex=True, squeeze=False)
+    for r, row in enumerate(rows):
+        for c, column in enumerate(columns):
+            ax = axes[r, c]
+            for layer, values in grid[row][column].items():
+                counts, _ = np.histogram(np.clip(np.ravel(values), edges[0], edges[-1]), bins=edges)
+                ax.plot(centers, counts / max(counts.sum(), 1), "-", color=colors[layer], label=layer)
+            ax.set_title(f"{row}, {column}", fontsize="medium")
+            if c == 0:
+                ax.set_ylabel("fraction of values")
+            if r == len(rows) - 1:
+                ax.set_xlabel(xlabel)
+    handles, labels = axes[0, 0].get_legend_handles_labels()   # the same layers in every panel: one legend, below
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     return fig

@@ -1,4 +1,5 @@
-"""Training the same network at several learning rates, for the "which learning rates still train?" figure.
+"""Training the same network at several learning rates (and over several seeds), for the "which learning rates
+still train?" figure.
 
 A run that diverges (``TrainingDiverged``: the loss or a parameter stopped being finite) is not an error
 here but a result: its accuracy is NaN, which the plots draw as "diverged".
@@ -33,3 +34,15 @@ def learning_rate_sweep(layer_dims, optimizer, learning_rates, data, num_steps, 
                 continue
             accuracies[i] = net.accuracy(data.X_test, data.y_test)
     return accuracies
+
+
+def learning_rate_sweep_over_seeds(layer_dims, optimizer, learning_rates, data, num_steps, seeds, batchnorm=True,
+                                   mini_batch_size=64, activation="relu"):
+    """:func:`learning_rate_sweep` once per seed (the seed of the initial network and of the shuffles).
+
+    Returns a (len(seeds), len(learning_rates)) array of test accuracies, NaN where a run diverged; row i is
+    exactly ``learning_rate_sweep(..., seed=seeds[i])``. ``bnlab.experiments.spread`` gives its median and range.
+    """
+    return np.array([learning_rate_sweep(layer_dims, optimizer, learning_rates, data, num_steps, batchnorm=batchnorm,
+                                         mini_batch_size=mini_batch_size, seed=seed, activation=activation)
+                     for seed in seeds]).reshape(len(seeds), len(learning_rates))

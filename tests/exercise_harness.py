@@ -1,14 +1,17 @@
 """Shared by the exercise tests: the instructor's solution and mutants as graded-cell sources, and grading.
 
-A solution file holds one or more graded cells, each starting with ``# GRADED FUNCTION: <name>``; a mutant is
+The solution is the graded cells of the exercise's source notebook (``exercises/instructor/source``, read by
+``bnlab.grading.instructor.authoring``), each starting with ``# GRADED FUNCTION: <name>``; a mutant is
 that text with a few replacements (``exercises/instructor/mutants/exNN.py``, applied by ``bnlab.grading.instructor.mutants``).
 Splitting such text and putting cells into a notebook is ``bnlab.grading.shared.notebook``'s.
 """
 from __future__ import annotations
 
 import json
+import runpy
 from pathlib import Path
 
+from bnlab.grading.instructor import authoring
 from bnlab.grading.instructor.mutants import load_mutants, mutant_sources
 from bnlab.grading.shared.notebook import read_graded_cells, split_cells, with_cells
 
@@ -18,11 +21,16 @@ INSTRUCTOR = EXERCISES / "instructor"
 
 
 def solution_cells(ex_id: str) -> dict[str, str]:
-    return split_cells((INSTRUCTOR / "solutions" / f"{ex_id}.py").read_text())
+    return authoring.solution_cells(INSTRUCTOR, ex_id)
 
 
 def mutant_names(ex_id: str) -> list[str]:
     return sorted(load_mutants(INSTRUCTOR, ex_id))
+
+
+def expected_messages(ex_id: str) -> dict[str, list[str]]:
+    """``MESSAGES`` of the exercise's mutants file: mistake -> words its feedback must contain."""
+    return runpy.run_path(str(INSTRUCTOR / "mutants" / f"{ex_id}.py")).get("MESSAGES", {})
 
 
 def mutant_cells(ex_id: str, name: str) -> dict[str, str]:

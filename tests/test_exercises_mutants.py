@@ -1,6 +1,7 @@
 """Check quality, graded end to end by the engine: the reference solution earns full marks, the
 untouched stub 0, and every mutant (the reference with one common mistake,
-a <mistake> entry of exercises/instructor/mutants/exNN.py) fewer points than the reference.
+a <mistake> entry of exercises/instructor/mutants/exNN.py) fewer points than the reference, with the
+words that exercise's ``MESSAGES`` expects for it in its feedback.
 """
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import re
 import pytest
 
 from bnlab.grading.exercises import EXERCISE_IDS, all_checks
-from exercise_harness import INSTRUCTOR, grade, mutant_cells, mutant_names, solution_cells, stub_cells
+from exercise_harness import expected_messages, grade, mutant_cells, mutant_names, solution_cells, stub_cells
 
-READY = [ex for ex in EXERCISE_IDS if (INSTRUCTOR / "solutions" / f"{ex}.py").exists()]
+READY = list(EXERCISE_IDS)
 MUTANTS = [(ex, name) for ex in READY for name in mutant_names(ex)]
 SHAPE = re.compile(r"\(\d+, *\d+\)")
 
@@ -59,6 +60,12 @@ def test_mutant_scores_below_reference(ex_id, mutant, tmp_path):
     assert result.points < full_marks(ex_id), f"mutant {mutant} passed every check"
     failed = [c for c in result.checks if not c.passed]
     assert all(c.message and c.message != "correct" for c in failed)
+    feedback = "\n".join(c.message for c in failed)
+    for words in expected_messages(ex_id).get(mutant, []):  # the exercise's own MESSAGES table
+        if words.startswith("not:"):  # a misleading name the feedback must not give
+            assert words[4:] not in feedback, f"{ex_id} mutant {mutant}: the feedback says {words[4:]!r}:\n{feedback}"
+        else:
+            assert words in feedback, f"{ex_id} mutant {mutant}: the feedback does not say {words!r}:\n{feedback}"
     for check in result.checks:  # hidden feedback never shows the inputs' shapes or values
         if check.visibility == "hidden":
             assert not SHAPE.search(check.message), check.message

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bnlab.grading.instructor.authoring import solution_text
 from bnlab.grading.instructor.bundles import leaks
 from exercise_harness import INSTRUCTOR, ROOT, notebook_path, notebook_with, solution_cells
 
@@ -65,7 +66,7 @@ def test_the_student_release_has_no_instructor_material(tmp_path):
 def test_the_leak_scan_finds_planted_solution_code(tmp_path):
     bundle = tmp_path / "bundle"
     bundle.mkdir()
-    solution = (INSTRUCTOR / "solutions" / "ex01.py").read_text()
+    solution = solution_text(INSTRUCTOR, "ex01")
     body = solution.split("# YOUR CODE STARTS HERE")[1].split("# YOUR CODE ENDS HERE")[0]
     (bundle / "notes.py").write_text("# copied\n" + "# YOUR CODE STARTS HERE" + body + "# YOUR CODE ENDS HERE\n")
     shutil.copy(INSTRUCTOR / "hidden" / "ex01.py", bundle / "renamed.py")

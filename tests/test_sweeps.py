@@ -34,3 +34,14 @@ def test_a_diverged_run_is_nan_and_the_others_are_kept(moons):
 def test_a_learning_rate_that_is_not_positive_is_refused(moons):
     with pytest.raises(ValueError, match="learning_rates"):
         learning_rate_sweep([2, 4, 2], bnlab.Adam, [0.1, -1.0], moons, num_steps=5)
+
+
+def test_sweep_over_seeds_repeats_each_seed_and_seeds_differ(moons):
+    from bnlab.sweeps import learning_rate_sweep_over_seeds
+    rates = [0.3, 0.03]
+    runs = learning_rate_sweep_over_seeds([2, 8, 8, 2], bnlab.GradientDescent, rates, moons, num_steps=30,
+                                          seeds=[0, 3], mini_batch_size=32)
+    assert runs.shape == (2, 2)
+    np.testing.assert_array_equal(runs[1], learning_rate_sweep([2, 8, 8, 2], bnlab.GradientDescent, rates, moons,
+                                                               num_steps=30, mini_batch_size=32, seed=3))
+    assert not np.array_equal(runs[0], runs[1])

@@ -1,5 +1,8 @@
 """The exercises: one module per notebook, each defining ``EXERCISE`` and ``PUBLIC_CHECKS``.
 
+The exercise ids are found, not listed: every module ``exNN.py`` of this package is an exercise
+(``exercises/AUTHORING.md`` says what else a new one needs).
+
 Hidden checks are instructor-only and live outside the package, in
 ``exercises/instructor/hidden/exNN.py`` (each defining ``HIDDEN_CHECKS``), so the student release
 (which ships the package) never contains them. :func:`load_hidden_checks` reads them from there.
@@ -8,12 +11,21 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import pkgutil
+import re
 from pathlib import Path
 from types import ModuleType
 
 from bnlab.grading.shared.spec import Check, Exercise
 
-EXERCISE_IDS: tuple[str, ...] = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06")
+
+
+def _discover() -> tuple[str, ...]:
+    """The ids of this package's ``exNN`` modules, in order."""
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"ex\d\d", m.name)))
+
+
+EXERCISE_IDS: tuple[str, ...] = _discover()
 
 
 def load_exercise(ex_id: str) -> ModuleType:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from bnlab.grading.exercises.kit import BATCHNORM_FORWARD as FN
-from bnlab.grading.exercises.kit import BNCase, Mismatch, check_array, forward_result, forward_values_check, verdict
+from bnlab.grading.exercises.kit import (BNCase, Mismatch, Unchanged, check_array, forward_result, forward_values_check,
+                                         verdict)
 from bnlab.grading.shared.spec import Check, Exercise
 
 EXERCISE = Exercise(id="ex01", notebook="ex01_batchnorm_forward.ipynb", functions=(FN,),
@@ -46,6 +47,7 @@ def _normalized_check() -> Check:
 PUBLIC_CHECKS: list[Check] = [
     _normalized_check(),
     forward_values_check("scale_and_shift", 2, "public",
-                         "Z_tilde = gamma * Z_norm + beta matches the reference for Z of shape (4, 6)",
-                         BNCase(seed=103, n=4, m=6)),
+                         "Z_tilde = gamma * Z_norm + beta matches the reference for Z of shape (4, 6), "
+                         "and Z, gamma, beta are left unchanged",
+                         BNCase(seed=103, n=4, m=6), unchanged=Unchanged(("Z", "gamma", "beta"))),
 ]

@@ -1,4 +1,5 @@
-"""Exercise 2: ``batchnorm_backward(dZ_tilde, cache) -> (dZ, dgamma, dbeta)``.
+"""Exercise 2: ``batchnorm_backward_steps(dZ_tilde, cache)`` (node by node through the forward pass's graph)
+and ``batchnorm_backward(dZ_tilde, cache)`` (the compact form derived from it), each -> ``(dZ, dgamma, dbeta)``.
 
 Graded with the cache of the learner's own ``batchnorm_forward`` (repeated in a graded cell of the
 notebook): each check calls the learner's forward, keeps its cache in the learner's process
@@ -13,13 +14,15 @@ import numpy as np
 
 import bnlab
 from bnlab.grading.exercises.kit import BATCHNORM_FORWARD as FN_FORWARD
-from bnlab.grading.exercises.kit import (BNCase, Unchanged, check_array, forward_values_check, unchanged_inputs,
-                                         unpack, value_of, verdict)
-from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
+from bnlab.grading.exercises.kit import (BNCase, Mismatch, Unchanged, check_array, forward_values_check,
+                                         unchanged_inputs, unpack, value_of, verdict)
+from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
 
 FN = "batchnorm_backward"
-EXERCISE = Exercise(id="ex02", notebook="ex02_batchnorm_backward.ipynb", functions=(FN_FORWARD, FN),
+FN_STEPS = "batchnorm_backward_steps"
+EXERCISE = Exercise(id="ex02", notebook="ex02_batchnorm_backward.ipynb", functions=(FN_FORWARD, FN_STEPS, FN),
                     title="Batch Norm backward pass")
+FORWARD_WRONG = "your forward pass is wrong: fix ex01 first (your batchnorm_forward, repeated here, gives {})"
 GRADIENTS = ("dZ", "dgamma", "dbeta")
 
 
@@ -34,8 +37,9 @@ class BackwardCase:
         rng = np.random.default_rng(self.forward.seed + 1000)
         return self.dscale * rng.standard_normal((self.forward.n, self.forward.m))
 
-    def calls(self, copy_check: bool = False) -> list[Call]:
-        return [self.forward.call("fwd"), Call(FN, (self.dZ_tilde(), Ref("fwd", 1)), key="bwd", copy_check=copy_check)]
+    def calls(self, copy_check: bool = False, function: str = FN) -> list[Call]:
+        return [self.forward.call("fwd"),
+                Call(function, (self.dZ_tilde(), Ref("fwd", 1)), key="bwd", copy_check=copy_check)]
 
     def expected(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         Z, gamma, beta = self.forward.inputs()
@@ -66,40 +70,98 @@ class BackwardCase:
         }
 
 
-def backward_result(outputs, reveal: bool = True) -> tuple:
+def backward_result(outputs, reveal: bool = True, key: str = "bwd", function: str = FN) -> tuple:
     """The learner's (dZ, dgamma, dbeta), or :class:`Mismatch`."""
-    return unpack(value_of(outputs, "bwd", FN, reveal), 3, FN, "(dZ, dgamma, dbeta)", reveal)
+    return unpack(value_of(outputs, key, function, reveal), 3, function, "(dZ, dgamma, dbeta)", reveal)
+
+
+def forward_is_right(outputs, case: BNCase, reveal: bool) -> None:
+    """Raise :class:`Mismatch` saying to fix exercise 1 if the learner's repeated forward is wrong."""
+    try:
+        forward_values_check_result(outputs, case, reveal)
+    except Mismatch as failure:
+        if failure.outcome is not Outcome.FAILED:
+            raise  # not implemented yet: say so, not that the result is wrong
+        raise Mismatch(FORWARD_WRONG.format(failure)) from None
+
+
+def forward_values_check_result(outputs, case: BNCase, reveal: bool) -> None:
+    Z_tilde, _ = unpack(value_of(outputs, "fwd", FN_FORWARD, reveal), 2, FN_FORWARD, "(Z_tilde, cache)", reveal)
+    check_array(Z_tilde, case.expected(), "Z_tilde", reveal=reveal, mistakes=case.mistakes())
 
 
 def backward_check(name: str, points: float, visibility: str, description: str, case: BackwardCase,
                    which: tuple[str, ...] = GRADIENTS, rtol: float = 1e-6, atol: float = 1e-8,
-                   unchanged: Unchanged | None = None) -> Check:
-    """The gradients named in ``which`` equal bnlab's reference (each compared as a float64 array);
-    with ``unchanged``, dZ_tilde is also left as it was."""
+                   unchanged: Unchanged | None = None, function: str = FN) -> Check:
+    """The gradients named in ``which`` of ``function`` (the compact or the step-by-step backward) equal bnlab's
+    reference (each compared as a float64 array); with ``unchanged``, dZ_tilde is also left as it was."""
     reveal = visibility == "public"
 
     def verify(outputs):
         def judge():
-            value_of(outputs, "fwd", FN_FORWARD, reveal)
-            found = dict(zip(GRADIENTS, backward_result(outputs, reveal)))
+            forward_is_right(outputs, case.forward, reveal)
+            found = dict(zip(GRADIENTS, backward_result(outputs, reveal, function=function)))
             expected, mistakes = dict(zip(GRADIENTS, case.expected())), case.mistakes()
             for grad in which:
                 check_array(found[grad], expected[grad], grad, reveal=reveal, rtol=rtol, atol=atol,
                             mistakes=mistakes[grad])
             if unchanged:
-                return unchanged_inputs(outputs, "bwd", FN, unchanged, reveal)
+                return unchanged_inputs(outputs, "bwd", function, unchanged, reveal)
             return f"{', '.join(which)} correct"
         return verdict(judge)
 
-    return Check(name, points, visibility, lambda: case.calls(copy_check=bool(unchanged)), verify, description)
+    return Check(name, points, visibility, lambda: case.calls(bool(unchanged), function), verify, description)
+
+
+def compact_matches_steps_check(name: str, points: float, visibility: str, description: str,
+                                case: BackwardCase) -> Check:
+    """The compact form equals the learner's own step-by-step form on the same cache (and both are right)."""
+    reveal = visibility == "public"
+
+    def calls():
+        return case.calls() + [Call(FN_STEPS, (case.dZ_tilde(), Ref("fwd", 1)), key="steps")]
+
+    def verify(outputs):
+        def judge():
+            forward_is_right(outputs, case.forward, reveal)
+            expected = dict(zip(GRADIENTS, case.expected()))
+            steps = dict(zip(GRADIENTS, backward_result(outputs, reveal, "steps", FN_STEPS)))
+            try:
+                for grad in GRADIENTS:
+                    check_array(steps[grad], expected[grad], grad, reveal=reveal)
+            except Mismatch as failure:
+                if failure.outcome is not Outcome.FAILED:
+                    raise  # not implemented yet: say so, not that the result is wrong
+                raise Mismatch(f"fix {FN_STEPS} first: the compact form is checked against it ({failure})") from None
+            compact = dict(zip(GRADIENTS, backward_result(outputs, reveal)))
+            for grad in GRADIENTS:
+                try:
+                    check_array(compact[grad], steps[grad], grad, reveal=reveal, mistakes=case.mistakes()[grad])
+                except Mismatch as failure:
+                    if failure.outcome is not Outcome.FAILED:
+                        raise  # not implemented yet: say so, not that the result is wrong
+                    raise Mismatch(f"your compact {FN} differs from your {FN_STEPS}, which is right: {failure}. "
+                                   "Redo the substitution of section 2 step by step") from None
+            return "the compact form gives the same gradients as the steps"
+        return verdict(judge)
+
+    return Check(name, points, visibility, calls, verify, description)
 
 
 PUBLIC_CHECKS: list[Check] = [
     forward_values_check("forward_pass", 1, "public",
                          "your batchnorm_forward (repeated from exercise 1) gives the right Z_tilde",
                          BNCase(seed=300, n=3, m=4)),
-    backward_check("dgamma_and_dbeta", 2, "public", "dgamma and dbeta match the reference for Z of shape (3, 5)",
+    backward_check("steps_dgamma_and_dbeta", 1, "public",
+                   "batchnorm_backward_steps: dgamma and dbeta match the reference for Z of shape (3, 5)",
+                   BackwardCase(BNCase(seed=301, n=3, m=5)), which=("dgamma", "dbeta"), function=FN_STEPS),
+    backward_check("steps_dZ", 2, "public", "batchnorm_backward_steps: dZ matches the reference for Z of shape (4, 6)",
+                   BackwardCase(BNCase(seed=304, n=4, m=6)), which=("dZ",), function=FN_STEPS),
+    backward_check("dgamma_and_dbeta", 1, "public", "dgamma and dbeta match the reference for Z of shape (3, 5)",
                    BackwardCase(BNCase(seed=302, n=3, m=5)), which=("dgamma", "dbeta")),
     backward_check("dZ", 2, "public", "dZ matches the reference for Z of shape (4, 6)",
                    BackwardCase(BNCase(seed=303, n=4, m=6)), which=("dZ",)),
+    compact_matches_steps_check("compact_matches_steps", 1, "public",
+                                "the compact form gives the same dZ, dgamma, dbeta as your step-by-step form",
+                                BackwardCase(BNCase(seed=305, n=5, m=7))),
 ]

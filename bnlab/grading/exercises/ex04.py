@@ -81,7 +81,8 @@ def check_partition(case: BatchCase, batches, reveal: bool = True) -> np.ndarray
     if sizes != expected:
         said = f": expected sizes {expected}, found {sizes}" if reveal else ""
         if sum(sizes) < case.m and sizes == expected[:len(sizes)]:
-            hint = "the last, smaller mini-batch is missing (keep the m % mini_batch_size remaining examples)"
+            hint = "the last, smaller mini-batch is missing (keep the m % mini_batch_size remaining examples"
+            hint += ", even a single one)" if case.m % (case.expected_sizes[0] or 1) == 1 else ")"
         elif sizes and sizes[-1] == 0:
             hint = "the last mini-batch is empty (add a last mini-batch only when m % mini_batch_size != 0)"
         else:
@@ -148,6 +149,9 @@ PUBLIC_CHECKS: list[Check] = [
     partition_check("sizes_and_partition", 2, "public",
                     "m = 148, mini_batch_size = 64: sizes [64, 64, 20], every example once, X and Y paired, shuffled",
                     BatchCase(seed=701, n_x=5, n_y=3, m=148, size=64)),
+    partition_check("size_divides_m_no_empty_batch", 1, "public",
+                    "m = 40, mini_batch_size = 8: five full mini-batches and no empty one at the end",
+                    BatchCase(seed=703, n_x=3, n_y=2, m=40, size=8)),
     seed_check("same_seed_same_batches", 1, "public", "two calls with seed = 3 give the same mini-batches",
                BatchCase(seed=702, n_x=4, n_y=2, m=30, size=8, call_seed=3), other_seed=None),
 ]

@@ -1,10 +1,9 @@
-"""Exercise 5: ``update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, beta1=0.9,
-beta2=0.999, epsilon=1e-8) -> (parameters, v, s)`` for a Batch Norm network.
+"""Exercise 5: momentum and RMSprop on a Batch Norm network's W, gamma, beta (and the output b).
 
-The keys are those of a Batch Norm network: ``W1, gamma1, beta1, …`` in the hidden layers (no b) and
-``WL, bL`` in the output layer; ``grads``, ``v`` and ``s`` use the gradient names ``dW1, dgamma1, …``.
-Expected values come from ``bnlab.update_parameters_with_adam`` at t = 1, 2 and later steps; one
-check tests the bias correction at t = 1 on its own.
+``update_parameters_with_momentum(parameters, grads, v, learning_rate, momentum_beta=0.9) -> (parameters, v)``
+``update_parameters_with_rmsprop(parameters, grads, s, learning_rate, beta2=0.999, epsilon=1e-8) -> (parameters, s)``
+
+The two halves of Adam (exercise 6) on their own, with bnlab's keys and reference functions.
 """
 from __future__ import annotations
 
@@ -13,162 +12,121 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import (Mismatch, Unchanged, compare_dicts, dict_results, random_dicts,
-                                         unchanged_inputs, verdict)
+from bnlab.grading.exercises.kit import Unchanged, compare_dicts, dict_results, random_dicts, unchanged_inputs, verdict
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
-FN = "update_parameters_with_adam"
-EXERCISE = Exercise(id="ex05", notebook="ex05_adam.ipynb", functions=(FN,), title="Adam on W, gamma and beta")
-RESULTS = ("parameters", "v", "s")
-NAN_HINT = ("a division by zero? The bias correction divides by 1 - beta1**t and 1 - beta2**t, which are 0 "
-            "for t = 0: t counts steps from 1")
+FN_MOMENTUM = "update_parameters_with_momentum"
+FN_RMSPROP = "update_parameters_with_rmsprop"
+EXERCISE = Exercise(id="ex05", notebook="ex05_momentum_rmsprop.ipynb", functions=(FN_MOMENTUM, FN_RMSPROP),
+                    title="Momentum and RMSprop on W, gamma and beta")
+RULES = {  # rule -> (function, names of the returned dicts, bnlab's reference)
+    "momentum": (FN_MOMENTUM, ("parameters", "v"), bnlab.update_parameters_with_momentum),
+    "rmsprop": (FN_RMSPROP, ("parameters", "s"), bnlab.update_parameters_with_rmsprop),
+}
+NAN_HINT = "a division by zero? RMSprop divides by sqrt(s) + epsilon, with epsilon outside the square root"
 
 
 @dataclass(frozen=True)
-class AdamCase:
-    """Seeded parameters, gradients and Adam state at step ``t`` (zero state when t = 1).
+class StepCase:
+    """Seeded parameters, gradients (one set per step) and the optimizer's state (zeros when ``fresh``)."""
 
-    steps: how many consecutive steps t, t+1, … the learner's own outputs are chained through
-    (each step with fresh gradients); hyper: keyword hyperparameters (defaults when empty).
-    """
-
+    rule: str
     seed: int
     layer_dims: tuple[int, ...] = (4, 5, 3, 2)
-    t: int = 1
+    fresh: bool = True
     steps: int = 1
     grad_scale: float = 1.0
+    learning_rate: float = 0.1
     hyper: dict = field(default_factory=dict)
 
-    def _random(self, rng, scale=1.0, positive=False) -> dict[str, np.ndarray]:
-        return random_dicts(rng, self.layer_dims, scale, positive)
+    @property
+    def function(self) -> str:
+        return RULES[self.rule][0]
 
-    def inputs(self) -> tuple[dict, list[dict], dict, dict]:
-        """parameters, the gradients of each step, v and s (keys of v, s and grads start with "d")."""
+    @property
+    def names(self) -> tuple[str, str]:
+        return RULES[self.rule][1]
+
+    def inputs(self) -> tuple[dict, list[dict], dict]:
         rng = np.random.default_rng(self.seed)
-        parameters = self._random(rng)
-        grads = [{"d" + k: g for k, g in self._random(rng, self.grad_scale).items()} for _ in range(self.steps)]
-        if self.t == 1:
-            v = {k: np.zeros_like(g) for k, g in grads[0].items()}
-            s = {k: np.zeros_like(g) for k, g in grads[0].items()}
-        else:  # a state as after t - 1 steps: v ~ recent gradients, s ~ their squares
-            v = {"d" + k: x for k, x in self._random(rng, 0.5 * self.grad_scale).items()}
-            s = {"d" + k: x for k, x in self._random(rng, 0.5 * self.grad_scale**2, positive=True).items()}
-        return parameters, grads, v, s
+        parameters = random_dicts(rng, self.layer_dims)
+        grads = [{"d" + k: g for k, g in random_dicts(rng, self.layer_dims, self.grad_scale).items()}
+                 for _ in range(self.steps)]
+        if self.fresh:
+            state = {k: np.zeros_like(g) for k, g in grads[0].items()}
+        else:  # momentum: a running mean of gradients; RMSprop: of squared gradients (positive)
+            scale = 0.5 * self.grad_scale ** (2 if self.rule == "rmsprop" else 1)
+            state = {"d" + k: x for k, x in
+                     random_dicts(rng, self.layer_dims, scale, positive=self.rule == "rmsprop").items()}
+        return parameters, grads, state
 
     def calls(self, copy_check: bool = False) -> list[Call]:
-        parameters, grads, v, s = self.inputs()
-        calls = [Call(FN, (parameters, grads[0], v, s, self.t), dict(self.hyper), key="step0", copy_check=copy_check)]
+        parameters, grads, state = self.inputs()
+        calls = [Call(self.function, (parameters, grads[0], state, self.learning_rate), dict(self.hyper),
+                      key="step0", copy_check=copy_check)]
         for k in range(1, self.steps):
             previous = f"step{k - 1}"
-            calls.append(Call(FN, (Ref(previous, 0), grads[k], Ref(previous, 1), Ref(previous, 2), self.t + k),
+            calls.append(Call(self.function, (Ref(previous, 0), grads[k], Ref(previous, 1), self.learning_rate),
                               dict(self.hyper), key=f"step{k}"))
         return calls
 
-    def expected(self) -> tuple[dict, dict, dict]:
-        """bnlab's (parameters, v, s) after the last step."""
-        parameters, grads, v, s = self.inputs()
+    def expected(self) -> tuple[dict, dict]:
+        parameters, grads, state = self.inputs()
+        reference = RULES[self.rule][2]
         for k in range(self.steps):
-            parameters, v, s = bnlab.update_parameters_with_adam(parameters, grads[k], v, s, self.t + k, **self.hyper)
-        return parameters, v, s
+            parameters, state = reference(parameters, grads[k], state, self.learning_rate, **self.hyper)
+        return parameters, state
 
     def mistakes(self) -> dict[str, dict[str, np.ndarray]]:
-        """New parameters the common mistakes would give (single-step cases only), by description."""
+        """New parameters common mistakes would give (single-step cases), by description."""
         if self.steps != 1:
             return {}
-        parameters, (grads,), v, s = self.inputs()
-        lr, b1, b2, eps = (self.hyper.get(k, d) for k, d in
-                           (("learning_rate", 0.01), ("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8)))
-        t, out = self.t, {}
-        rules = {
-            "Adam without bias correction": lambda vv, ss: vv / (np.sqrt(ss) + eps),
-            "a bias correction with t - 1 (t starts at 1)":
-                lambda vv, ss: (vv / (1 - b1 ** (t - 1))) / (np.sqrt(ss / (1 - b2 ** (t - 1))) + eps),
-            "epsilon inside the square root; use sqrt(s_corrected) + epsilon":
-                lambda vv, ss: (vv / (1 - b1**t)) / np.sqrt(ss / (1 - b2**t) + eps),
-        }
+        parameters, (grads,), state = self.inputs()
+        lr = self.learning_rate
+        if self.rule == "momentum":
+            b = self.hyper.get("momentum_beta", 0.9)
+            rules = {"v = momentum_beta * v + dW, without the factor (1 - momentum_beta)":
+                         lambda p, g, v: p - lr * (b * v + g),
+                     "an update with the gradient instead of v": lambda p, g, v: p - lr * g}
+        else:
+            b2, eps = self.hyper.get("beta2", 0.999), self.hyper.get("epsilon", 1e-8)
+            new_s = lambda g, s: b2 * s + (1 - b2) * g**2  # noqa: E731
+            rules = {"epsilon inside the square root; use sqrt(s) + epsilon":
+                         lambda p, g, s: p - lr * g / np.sqrt(new_s(g, s) + eps),
+                     "a division by s instead of by its square root":
+                         lambda p, g, s: p - lr * g / (new_s(g, s) + eps)}
         with np.errstate(all="ignore"):
-            for description, rule in rules.items():
-                out[description] = {}
-                for name, p in parameters.items():
-                    g = grads["d" + name]
-                    vv, ss = b1 * v["d" + name] + (1 - b1) * g, b2 * s["d" + name] + (1 - b2) * g**2
-                    out[description][name] = p - lr * rule(vv, ss)
-        return out
+            return {d: {k: rule(p, grads["d" + k], state["d" + k]) for k, p in parameters.items()}
+                    for d, rule in rules.items()}
 
 
-def adam_results(outputs, key: str, reveal: bool = True) -> tuple[dict, dict, dict]:
-    """The learner's (parameters, v, s) as dicts, or :class:`Mismatch`."""
-    return dict_results(outputs, key, FN, RESULTS, reveal)
-
-
-def compare_results(found: tuple[dict, dict, dict], expected: tuple[dict, dict, dict], case: AdamCase,
-                    reveal: bool, only: tuple[str, ...] | None = None) -> None:
-    """Raise :class:`Mismatch` at the first key of parameters/v/s (filtered by ``only``) that differs."""
-    parameters_in, _, v_in, s_in = case.inputs()
-    before = (parameters_in, v_in, s_in) if case.steps == 1 else (None, None, None)
-    compare_dicts(RESULTS, found, expected, before, reveal, only, case.mistakes(), "Adam", NAN_HINT)
-
-
-def adam_check(name: str, points: float, visibility: str, description: str, case: AdamCase,
+def step_check(name: str, points: float, visibility: str, description: str, case: StepCase,
                only: tuple[str, ...] | None = None, unchanged: Unchanged | None = None) -> Check:
-    """(parameters, v, s) after the case's last step equal bnlab's (``only``: keys with these prefixes);
-    with ``unchanged``, the first call also leaves its input dicts and arrays as they were."""
+    """The two dicts after the case's last step equal bnlab's (``only``: keys with these prefixes)."""
     reveal = visibility == "public"
 
     def verify(outputs):
         def judge():
-            for k in range(case.steps - 1):
-                adam_results(outputs, f"step{k}", reveal)
-            found = adam_results(outputs, f"step{case.steps - 1}", reveal)
-            compare_results(found, case.expected(), case, reveal, only)
+            for k in range(case.steps):
+                found = dict_results(outputs, f"step{k}", case.function, case.names, reveal)
+            parameters, _, state = case.inputs()
+            before = (parameters, state) if case.steps == 1 else (None, None)
+            optimizer = "momentum" if case.rule == "momentum" else "RMSprop"
+            compare_dicts(case.names, found, case.expected(), before, reveal, only, case.mistakes(), optimizer,
+                          NAN_HINT)
             if unchanged:
-                return unchanged_inputs(outputs, "step0", FN, unchanged, reveal)
-            return "parameters, v and s are correct"
+                return unchanged_inputs(outputs, "step0", case.function, unchanged, reveal)
+            return f"{' and '.join(case.names)} are correct"
         return verdict(judge)
 
     return Check(name, points, visibility, lambda: case.calls(copy_check=bool(unchanged)), verify, description)
 
 
-def _bias_correction_check() -> Check:
-    """At t = 1 from v = s = 0, the corrected step is learning_rate · g/(|g| + ε) ≈ learning_rate · sign(g)."""
-    case = AdamCase(seed=901, t=1)
-    learning_rate = 0.01
-
-    def verify(outputs):
-        def judge():
-            found, _, _ = adam_results(outputs, "step0")
-            parameters, (grads,), _, _ = case.inputs()
-            for name, p in parameters.items():
-                got, g = found.get(name), grads["d" + name]
-                if not isinstance(got, np.ndarray) or got.shape != p.shape:
-                    raise Mismatch(f"parameters[{name!r}] is missing or has the wrong shape")
-                step = got.astype(np.float64) - p
-                expected = -learning_rate * g / (np.abs(g) + 1e-8)   # v_corrected = g, s_corrected = g**2
-                if not np.allclose(step, expected, rtol=1e-6, atol=1e-12):
-                    ratio = float(np.median(np.abs(step) / learning_rate))
-                    if abs(ratio - 0.1 / np.sqrt(0.001)) < 0.05:
-                        hint = (" (about 3.16 = 0.1/sqrt(0.001): v and s are not bias-corrected; divide them by "
-                                "1 - beta1**t and 1 - beta2**t)")
-                    elif ratio == 0:
-                        hint = f" ({name} was not updated: Adam updates gamma, beta and b exactly like W)"
-                    elif not np.isfinite(ratio):
-                        hint = f" ({NAN_HINT})"
-                    else:
-                        hint = ""
-                    raise Mismatch(f"at t = 1 (v = s = 0) every parameter must move by about learning_rate "
-                                   f"against its gradient; {name} moved by {ratio:.3g} x learning_rate{hint}")
-            return "bias correction: the first step moves every parameter by learning_rate"
-        return verdict(judge)
-
-    return Check("bias_correction_at_t1", 1, "public", case.calls, verify,
-                 "at t = 1 from v = s = 0 the bias-corrected step moves each parameter by learning_rate")
-
-
 PUBLIC_CHECKS: list[Check] = [
-    _bias_correction_check(),
-    adam_check("first_step", 3, "public", "t = 1 from v = s = 0, network 4-5-3-2: parameters, v and s",
-               AdamCase(seed=902, t=1)),
-    adam_check("two_steps", 1, "public",
-               "t = 1 then t = 2, the second step using the first step's results: parameters, v and s",
-               AdamCase(seed=903, t=1, steps=2)),
+    step_check("momentum_step", 2, "public",
+               "momentum from a non-zero v, learning_rate = 0.1, network 4-5-3-2: parameters and v",
+               StepCase("momentum", seed=1101, fresh=False)),
+    step_check("rmsprop_first_step", 2, "public",
+               "RMSprop from s = 0, learning_rate = 0.1, network 4-5-3-2: parameters and s",
+               StepCase("rmsprop", seed=1102)),
 ]

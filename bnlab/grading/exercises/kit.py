@@ -249,8 +249,10 @@ class BNCase:
                 "the unbiased variance 1/(m-1); Batch Norm uses the biased 1/m":
                     (Z - mu) / np.sqrt(var * m / (m - 1) + eps),
                 "epsilon outside the square root; use sqrt(var + eps)": (Z - mu) / (np.sqrt(var) + eps),
-                "Batch Norm without epsilon": (Z - mu) / np.sqrt(var),
                 "the default eps instead of the eps argument": (Z - mu) / np.sqrt(var + 1e-5),
+                # no epsilon and a hard-coded 1e-8 give the same numbers here: the message names both
+                "an epsilon other than the eps argument (none, or a hard-coded value); use sqrt(var + eps) with "
+                "the eps passed in": (Z - mu) / np.sqrt(var),
                 "statistics over the units (axis=0); average over the examples, axis=1":
                     (Z - mu0) / np.sqrt(var0 + eps),
                 "one mean and variance for the whole matrix; each unit (row) has its own":
@@ -354,3 +356,14 @@ def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tup
             named = {d: m[key] for d, m in (mistakes or {}).items()} if what == "parameters" else {}
             check_array(got[key], want[key], f"{what}[{key!r}]", reveal=reveal, rtol=1e-7, atol=1e-10,
                         mistakes=named, nan_hint=nan_hint)
+
+
+def require_float64(found: Any, what: str) -> None:
+    """Raise :class:`Mismatch` if ``found`` is a float array of lower precision than float64 (float32, float16).
+
+    Its values are then off by round-off (about 1e-7 relative for float32), which a values check would report
+    as a wrong result; the dtype is the mistake to name. Anything else is left to :func:`check_array`.
+    """
+    if isinstance(found, np.ndarray) and found.dtype.kind == "f" and found.dtype.itemsize < 8:
+        raise Mismatch(f"{what} is {found.dtype}: keep float64 (numpy's default) all the way; float32 rounds every "
+                       "entry to about 7 digits. Did an np.float32 or .astype(np.float32) slip in?")

@@ -21,6 +21,8 @@ import numpy as np
 
 from bnlab.grading.shared.course import instructor_dir, load_course
 from bnlab.grading.instructor.gradebook import grade_submissions
+from bnlab.grading.instructor.authoring import solution_cells as reference_cells
+from bnlab.grading.instructor.authoring import source_notebooks
 from bnlab.grading.instructor.mutants import mutant_sources
 from bnlab.grading.shared.notebook import split_cells, with_cells
 from bnlab.grading.shared.sandbox import Limits
@@ -34,11 +36,10 @@ def synthetic_class(folder: Path, students: int, seed: int = 0) -> dict[str, int
     for graded in load_course().exercises:
         ex_id = graded.exercise.id
         notebook_file = exercises_dir / graded.exercise.notebook
-        solution = root / "solutions" / f"{ex_id}.py"
-        if not notebook_file.is_file() or not solution.is_file():
+        if not notebook_file.is_file() or ex_id not in source_notebooks(root):
             continue
         stub_nb = json.loads(notebook_file.read_text())
-        solution_cells = split_cells(solution.read_text())
+        solution_cells = reference_cells(root, ex_id)
         mutants = list(mutant_sources(root, ex_id).values())  # full texts, sorted by mistake name
         for i in range(students):
             kind = rng.choice(["solution", "stub", "mutant"], p=[0.6, 0.2, 0.2])
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         notebook = next((tmp / "submissions").glob(f"*/{first.notebook}"))
         correct = tmp / first.notebook
         correct.write_text(json.dumps(with_cells(json.loads(notebook.read_text()),
-                                                 split_cells((instructor_dir() / "solutions" / f"{first.id}.py").read_text()))))
+                                                 reference_cells(instructor_dir(), first.id))))
         start = time.monotonic()
         check = subprocess.run([sys.executable, "-m", "bnlab.grading.cli", "check", str(correct)],
                                capture_output=True, text=True)

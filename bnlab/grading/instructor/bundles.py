@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 from bnlab.grading.shared.course import PACKAGE_DIR
+from bnlab.grading.instructor.authoring import solution_text, source_notebooks
 from bnlab.grading.instructor.mutants import mutant_sources
 
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".pytest_cache")
@@ -61,6 +62,7 @@ def instructor_fingerprints(instructor: Path) -> tuple[set[bytes], list[str]]:
             data = path.read_bytes()
             contents.add(data)
             texts.append(data.decode("utf-8", "replace"))
+    texts += [solution_text(instructor, ex_id) for ex_id in source_notebooks(instructor)]  # the notebooks' JSON hides them
     for path in sorted((instructor / "mutants").glob("*.py")):
         texts += mutant_sources(instructor, path.stem).values()
     bodies = list(dict.fromkeys(b.strip() for text in texts for b in _SOLUTION_BODY.findall(text) if b.strip()))

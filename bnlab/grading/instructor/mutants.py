@@ -1,7 +1,8 @@
 """The instructor's mutants: the reference solution with one common mistake each, stored as text patches.
 
 ``<instructor>/mutants/exNN.py`` defines ``MUTANTS``: mistake name -> list of ``(old, new)`` replacements,
-applied in order to the text of ``<instructor>/solutions/exNN.py`` (all its graded cells). Each ``old``
+applied in order to the reference solution (all graded cells of ``<instructor>/source/exNN_*.ipynb``, see
+:func:`bnlab.grading.instructor.authoring.solution_text`). Each ``old``
 must occur exactly once in the text it is applied to, so a patch that no longer fits the solution fails
 loudly instead of silently grading the reference.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import runpy
 from pathlib import Path
+
+from bnlab.grading.instructor.authoring import solution_text
 
 
 def load_mutants(instructor: str | Path, ex_id: str) -> dict[str, list[tuple[str, str]]]:
@@ -33,5 +36,5 @@ def mutant_sources(instructor: str | Path, ex_id: str) -> dict[str, str]:
     mutants = load_mutants(instructor, ex_id)
     if not mutants:
         return {}
-    solution = (Path(instructor) / "solutions" / f"{ex_id}.py").read_text()
+    solution = solution_text(instructor, ex_id)
     return {name: apply_replacements(solution, mutants[name], f"{ex_id}/{name}") for name in sorted(mutants)}

@@ -3,7 +3,7 @@
 Descriptions and messages name what is checked, never the inputs.
 """
 from bnlab.grading.exercises.kit import Unchanged
-from bnlab.grading.exercises.ex01 import BNCase, forward_values_check
+from bnlab.grading.exercises.kit import BNCase, forward_values_check
 from bnlab.grading.shared.spec import Check
 
 HIDDEN_CHECKS: list[Check] = [

@@ -3,8 +3,8 @@
 Descriptions and messages name what is checked, never the inputs.
 """
 from bnlab.grading.exercises.kit import Unchanged
-from bnlab.grading.exercises.ex01 import BNCase
-from bnlab.grading.exercises.ex02 import BackwardCase, backward_check
+from bnlab.grading.exercises.kit import BNCase
+from bnlab.grading.exercises.ex02 import FN_STEPS, BackwardCase, backward_check
 from bnlab.grading.shared.spec import Check
 
 HIDDEN_CHECKS: list[Check] = [
@@ -24,4 +24,9 @@ HIDDEN_CHECKS: list[Check] = [
                    BackwardCase(BNCase(seed=408, n=4, m=5)),
                    unchanged=Unchanged(("dZ_tilde", "cache"),
                                        "e.g. dZ = dZ_tilde - ..., not dZ = dZ_tilde; dZ -= ...")),
+    backward_check("steps_other_shapes", 1, "hidden", "the step-by-step form for other shapes and large values",
+                   BackwardCase(BNCase(seed=411, n=6, m=9, scale=1e3, offset=-2e3)), function=FN_STEPS),
+    backward_check("steps_two_examples_and_eps", 1, "hidden",
+                   "the step-by-step form on two examples, with the epsilon given to the forward pass",
+                   BackwardCase(BNCase(seed=412, n=4, m=2, eps=1e-3)), function=FN_STEPS),
 ]

@@ -64,3 +64,19 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
          "var = np.mean((Z - mu) ** 2, axis=0, keepdims=True)"),
     ],
 }
+
+# mistake -> words the feedback (all checks, hidden ones included) must contain; tests/test_exercises_mutants.py
+MUTANTS.update({
+    # a hard-coded 1e-8 instead of the eps argument
+    "eps_hard_coded": [("inv_std = 1.0 / np.sqrt(var + eps)", "inv_std = 1.0 / np.sqrt(var + 1e-8)")],
+})
+
+MESSAGES: dict[str, list[str]] = {
+    "eps_hard_coded": ["the eps argument", "not:without epsilon"],
+    "eps_missing": ["inside the square root", "sqrt(var + eps)"],
+    "modifies_input_in_place": ["modified Z in place", "Z -= mu"],
+    "wrong_axis": ["axis=1"],
+    "transposed_output": ["expected (3, 5), found (5, 3)", "transposed"],
+    "unbiased_variance": ["1/(m-1)"],
+    "gamma_beta_swapped": ["swapped"],
+}

@@ -59,3 +59,14 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
          "return A.T, cache"),
     ],
 }
+
+# mistake -> words the feedback (all checks, hidden ones included) must contain; tests/test_exercises_mutants.py
+MESSAGES: dict[str, list[str]] = {
+    "no_batchnorm": ["no Batch Norm"],
+    "no_activation": ["no activation"],
+    "transposed_output": ["transposed"],
+    "no_value_error": ["must raise a ValueError"],
+    "activation_ignored": ["relu activation instead of sigmoid"],
+    "activation_before_batchnorm": ["before Batch Norm"],
+    "beta_as_bias": ["bias b before Batch Norm"],
+}

@@ -59,3 +59,24 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
          "permutation = np.random.permutation(m)"),
     ],
 }
+
+# mistake -> words the feedback (all checks, hidden ones included) must contain; tests/test_exercises_mutants.py
+MUTANTS.update({
+    # a leftover of a single example dropped (as if it were no mini-batch)
+    "drops_leftover_of_one": [
+        ("        mini_batches.append((X_shuffled[:, start:end], Y_shuffled[:, start:end]))\n",
+         "        if m - start > 1:\n"
+         "            mini_batches.append((X_shuffled[:, start:end], Y_shuffled[:, start:end]))\n"),
+    ],
+})
+
+MESSAGES: dict[str, list[str]] = {
+    "no_shuffle": ["original order"],
+    "shuffles_rows": ["shuffle whole columns"],
+    "seed_ignored": ["must use the seed argument"],
+    "unseeded_shuffle": ["same seed gave different"],
+    "drops_leftover_of_one": ["smaller mini-batch is missing", "even a single one"],
+    "empty_last_batch": ["the last mini-batch is empty"],
+    "unpaired_X_Y": ["paired"],
+    "drops_remainder": ["[64, 64, 20]", "smaller mini-batch is missing"],
+}

@@ -1,70 +1,76 @@
 """ex05's mutants: the reference solution with one common mistake each (format: bnlab.grading.instructor.mutants)."""
 MUTANTS: dict[str, list[tuple[str, str]]] = {
-    # the momentum average uses beta2 and the RMS average beta1
-    "beta1_beta2_swapped": [
-        ("new_v[d] = beta1 * v[d] + (1 - beta1) * grads[d]",
-         "new_v[d] = beta2 * v[d] + (1 - beta2) * grads[d]"),
-        ("new_s[d] = beta2 * s[d] + (1 - beta2) * grads[d] ** 2",
-         "new_s[d] = beta1 * s[d] + (1 - beta1) * grads[d] ** 2"),
+    # a hard-coded 0.9 instead of the momentum_beta argument
+    "momentum_beta_ignored": [
+        ("    new_parameters, new_v = {}, {}\n",
+         "    new_parameters, new_v = {}, {}\n"
+         "    momentum_beta = 0.9\n"),
     ],
-    # the bias-corrected v and s are stored as the new v and s
-    "corrected_v_stored": [
-        ("        new_parameters[name] = p - learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)\n",
-         "        new_parameters[name] = p - learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)\n"
-         "        new_v[d], new_s[d] = v_corrected, s_corrected\n"),
-    ],
-    # sqrt(s_corrected + epsilon)
-    "epsilon_inside_sqrt": [
-        ("new_parameters[name] = p - learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)",
-         "new_parameters[name] = p - learning_rate * v_corrected / np.sqrt(s_corrected + epsilon)"),
-    ],
-    # assumes a network with exactly two hidden layers
-    "fixed_number_of_layers": [
-        ("    for name, p in parameters.items():\n",
-         '    names = ["W1", "gamma1", "beta1", "W2", "gamma2", "beta2", "W3", "b3"]\n'
-         "    for name, p in ((n, parameters[n]) for n in names if n in parameters):\n"),
-    ],
-    # only W and b are updated; gamma, beta and their v, s are copied unchanged
-    "gamma_beta_not_updated": [
-        ('        d = "d" + name\n',
-         '        d = "d" + name\n'
+    # only W and b are updated; gamma, beta and their v are copied
+    "momentum_gamma_beta_not_updated": [
+        ("        new_v[d] = momentum_beta * v[d] + (1 - momentum_beta) * grads[d]\n",
          '        if name.startswith(("gamma", "beta")):\n'
-         "            new_parameters[name], new_v[d], new_s[d] = p, v[d], s[d]\n"
-         "            continue\n"),
+         "            new_parameters[name], new_v[d] = p, v[d]\n"
+         "            continue\n"
+         "        new_v[d] = momentum_beta * v[d] + (1 - momentum_beta) * grads[d]\n"),
     ],
-    # the step is added instead of subtracted
-    "gradient_ascent": [
-        ("new_parameters[name] = p - learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)",
-         "new_parameters[name] = p + learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)"),
+    # updates the given dicts in place and returns them
+    "momentum_modifies_in_place": [
+        ("new_parameters, new_v = {}, {}",
+         "new_parameters, new_v = parameters, v"),
     ],
-    # hard-coded learning rate 0.01 and epsilon 1e-8
-    "hyperparameters_ignored": [
-        ("    new_parameters, new_v, new_s = {}, {}, {}\n",
-         "    new_parameters, new_v, new_s = {}, {}, {}\n"
-         "    learning_rate, epsilon = 0.01, 1e-8\n"),
+    # v is computed but the parameters move by the gradient
+    "momentum_updates_with_gradient": [
+        ("new_parameters[name] = p - learning_rate * new_v[d]",
+         "new_parameters[name] = p - learning_rate * grads[d]"),
     ],
-    # updates the given dicts and arrays in place and returns them
-    "modifies_in_place": [
-        ("new_parameters, new_v, new_s = {}, {}, {}",
-         "new_parameters, new_v, new_s = parameters, v, s"),
+    # v = momentum_beta * v + dW, without (1 - momentum_beta)
+    "momentum_without_one_minus_beta": [
+        ("new_v[d] = momentum_beta * v[d] + (1 - momentum_beta) * grads[d]",
+         "new_v[d] = momentum_beta * v[d] + grads[d]"),
     ],
-    # v and s used without dividing by 1 - beta**t
-    "no_bias_correction": [
-        ("v_corrected = new_v[d] / (1 - beta1 ** t)",
-         "v_corrected = new_v[d]"),
-        ("s_corrected = new_s[d] / (1 - beta2 ** t)",
-         "s_corrected = new_s[d]"),
+    # sqrt(s + epsilon)
+    "rmsprop_epsilon_inside_sqrt": [
+        ("new_parameters[name] = p - learning_rate * grads[d] / (np.sqrt(new_s[d]) + epsilon)",
+         "new_parameters[name] = p - learning_rate * grads[d] / np.sqrt(new_s[d] + epsilon)"),
     ],
-    # s averages the gradient, not its square
-    "s_without_square": [
+    # only W and b are updated; gamma, beta and their s are copied
+    "rmsprop_gamma_beta_not_updated": [
+        ("        new_s[d] = beta2 * s[d] + (1 - beta2) * grads[d] ** 2\n",
+         '        if name.startswith(("gamma", "beta")):\n'
+         "            new_parameters[name], new_s[d] = p, s[d]\n"
+         "            continue\n"
+         "        new_s[d] = beta2 * s[d] + (1 - beta2) * grads[d] ** 2\n"),
+    ],
+    # s averages |dW| instead of dW squared
+    "rmsprop_gradient_not_squared": [
         ("new_s[d] = beta2 * s[d] + (1 - beta2) * grads[d] ** 2",
          "new_s[d] = beta2 * s[d] + (1 - beta2) * np.abs(grads[d])"),
     ],
-    # bias correction with t - 1, as if the first step were t = 0
-    "t_starts_at_zero": [
-        ("v_corrected = new_v[d] / (1 - beta1 ** t)",
-         "v_corrected = new_v[d] / (1 - beta1 ** (t - 1))"),
-        ("s_corrected = new_s[d] / (1 - beta2 ** t)",
-         "s_corrected = new_s[d] / (1 - beta2 ** (t - 1))"),
+    # hard-coded beta2 = 0.999 and epsilon = 1e-8
+    "rmsprop_hyperparameters_ignored": [
+        ("    new_parameters, new_s = {}, {}\n",
+         "    new_parameters, new_s = {}, {}\n"
+         "    beta2, epsilon = 0.999, 1e-8\n"),
     ],
+    # divides by s + epsilon instead of sqrt(s) + epsilon
+    "rmsprop_no_square_root": [
+        ("new_parameters[name] = p - learning_rate * grads[d] / (np.sqrt(new_s[d]) + epsilon)",
+         "new_parameters[name] = p - learning_rate * grads[d] / (new_s[d] + epsilon)"),
+    ],
+    # the update divides by the previous s, not the new one
+    "rmsprop_old_s_in_update": [
+        ("new_parameters[name] = p - learning_rate * grads[d] / (np.sqrt(new_s[d]) + epsilon)",
+         "new_parameters[name] = p - learning_rate * grads[d] / (np.sqrt(s[d]) + epsilon)"),
+    ],
+}
+
+# mistake -> words the feedback (all checks, hidden ones included) must contain; tests/test_exercises_mutants.py
+MESSAGES: dict[str, list[str]] = {
+    "momentum_updates_with_gradient": ["an update with the gradient instead of v"],
+    "momentum_without_one_minus_beta": ["(1 - momentum_beta)"],
+    "momentum_gamma_beta_not_updated": ["gamma1", "not updated"],
+    "rmsprop_epsilon_inside_sqrt": ["epsilon inside the square root"],
+    "rmsprop_no_square_root": ["instead of by its square root"],
+    "momentum_modifies_in_place": ["in place"],
 }
