@@ -6,11 +6,11 @@ from bnlab.activations import (activation_backward, activation_forward, relu, re
                                sigmoid_derivative, tanh, tanh_derivative)
 from bnlab.batchnorm import (BatchNormCache, batchnorm_backward, batchnorm_backward_steps, batchnorm_eval,
                              batchnorm_forward, update_running_averages)
-from bnlab.data import Digits, load_digits, make_circles, make_moons, make_spirals, random_mini_batches
+from bnlab.data import Digits, load_digits, make_circles, make_moons, make_spirals, one_hot, random_mini_batches
 from bnlab.gradcheck import check_network_gradients, gradient_check, numerical_gradient, relative_error
 from bnlab.linear import linear_backward, linear_forward
-from bnlab.losses import one_hot, sigmoid_cross_entropy, softmax, softmax_cross_entropy
-from bnlab.network import Network, initialize_parameters, layer_backward, layer_forward
+from bnlab.losses import sigmoid_cross_entropy, softmax, softmax_cross_entropy
+from bnlab.network import LayerCache, Network, initialize_parameters, layer_backward, layer_forward
 from bnlab.optimizers import (Adam, GradientDescent, Momentum, RMSprop, initialize_adam, initialize_rmsprop,
                               initialize_velocity, update_parameters_with_adam, update_parameters_with_gd,
                               update_parameters_with_momentum, update_parameters_with_rmsprop)

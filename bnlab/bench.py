@@ -1,13 +1,14 @@
 """``bnlab bench``: how fast bnlab's Batch Norm and training are, measured side by side in one run.
 
 Prints one table (see issue 3, "Speed"):
-- Batch Norm forward+backward for Z of (100, 60), (256, 256), (1024, 4096) float64, with the compact and
-  the step-by-step backward, and, where PyTorch is importable, ``torch.nn.functional.batch_norm``;
+- Batch Norm forward+backward for Z of (100, 60), (256, 256), (1024, 4096) float64 as ``Network`` runs it
+  (``bnlab._kernels``), with the compact and the step-by-step backward, and, where PyTorch is importable,
+  ``torch.nn.functional.batch_norm``;
 - the memory-traffic bound from a copy measured in the same run, and the peak memory (tracemalloc);
 - training steps per second of the Batch Norm paper's MNIST net (784-100-100-100-10, sigmoid, Batch Norm
   on the hidden layers, Adam) at mini-batch 60 and 512, against an equivalent ``torch.nn.Sequential``, and
-  the same steps done by bnlab's kernels alone (no checks, no Python layers) and the "numpy floor": the
-  step reduced to the work no numpy implementation can skip, for scale;
+  the same steps without ``train``'s bookkeeping (``Network.loss_and_grads`` and ``Adam.step`` alone) and the
+  "numpy floor": the step reduced to the work no numpy implementation can skip, for scale;
 - the targets of issue 3, each with PASS or FAIL.
 
 Timings are wall-clock medians over repeats that take turns (bnlab, then torch, then bnlab, …) after a
@@ -17,6 +18,7 @@ PyTorch is never a dependency: ``pip install torch==2.13.0`` (a CPU build) adds 
 """
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import platform
@@ -27,16 +29,12 @@ import tracemalloc
 import numpy as np
 
 import bnlab
-from bnlab.activations import _sigmoid_derivative_from_output, sigmoid
-from bnlab.batchnorm import _backward_block, _forward_block, _row_sum
-from bnlab.data import mini_batch_indices
-from bnlab.losses import softmax_cross_entropy
-from bnlab.optimizers import _adam_rule
+from bnlab import _kernels
 
 PAPER_NET = [784, 100, 100, 100, 10]
 BN_SHAPES = [(100, 60), (256, 256), (1024, 4096)]
 BN_SHAPES_QUICK = [(100, 60), (256, 256), (256, 1024)]
-# Shapes that fit in one cache block each (<= bnlab.batchnorm._BLOCK_ELEMENTS entries): counting the Python
+# Shapes that fit in one cache block each (<= bnlab._kernels.BLOCK_ELEMENTS entries): counting the Python
 # calls on them shows whether any Python loop runs over the examples or the units.
 LOOP_SHAPES = [(16, 4096), (256, 256), (4096, 16)]
 
@@ -101,12 +99,13 @@ def _bn_inputs(shape, seed=0):
     return Z, rng.standard_normal((n, m)), rng.uniform(0.5, 1.5, (n, 1)), rng.uniform(-0.5, 0.5, (n, 1))
 
 
-def bnlab_batchnorm(shape, backward=bnlab.batchnorm_backward):
-    """A function running one bnlab Batch Norm forward+backward on fixed inputs of ``shape``."""
+def bnlab_batchnorm(shape, backward=_kernels.batchnorm_backward):
+    """A function running one Batch Norm forward+backward on fixed inputs of ``shape``, as ``Network`` runs it:
+    with the kernels (``bnlab._kernels``), and ``backward`` (the compact kernel, or the step-by-step backward)."""
     Z, dZ_tilde, gamma, beta = _bn_inputs(shape)
 
     def run():
-        _, cache = bnlab.batchnorm_forward(Z, gamma, beta)
+        _, cache = _kernels.batchnorm_forward(Z, gamma, beta, 1e-5)
         return backward(dZ_tilde, cache)
     return run
 
@@ -132,19 +131,16 @@ def torch_batchnorm(torch, shape):
 
 
 def peak_memory(shape):
-    """Peak bytes allocated (tracemalloc) by one bnlab forward+backward, outputs and cache included.
-
-    Z and dZ̃ exist before tracing starts. Returns (peak bytes, Z's bytes).
-    """
-    Z, dZ_tilde, gamma, beta = _bn_inputs(shape)
+    """Peak bytes allocated (tracemalloc) by one forward+backward of :func:`bnlab_batchnorm`, outputs and cache
+    included. Z and dZ̃ exist before tracing starts. Returns (peak bytes, Z's bytes)."""
+    run = bnlab_batchnorm(shape)
     tracemalloc.start()
     try:
-        Z_tilde, cache = bnlab.batchnorm_forward(Z, gamma, beta)
-        dZ, dgamma, dbeta = bnlab.batchnorm_backward(dZ_tilde, cache)
+        run()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    return peak, Z.nbytes
+    return peak, shape[0] * shape[1] * 8
 
 
 def array_copy(shape):
@@ -214,75 +210,28 @@ def numpy_floor(mini_batch_size, steps, seed=0):
                 np.matmul(dA[l + 1], A[l].T, out=dW[l])
                 if l > 0:
                     np.matmul(W[l].T, dA[l + 1], out=dA[l])
-            _adam_rule(p, g, v, s, scratch, new_p, t, 0.001, 0.9, 0.999, 1e-8)
+            _kernels.adam_rule(p, g, v, s, scratch, new_p, t, 0.001, 0.9, 0.999, 1e-8)
     return run
 
 
-def bnlab_kernels(mini_batch_size, steps, seed=0, parameters=None):
-    """bnlab's own arithmetic for a training step of the paper's net and nothing else: the same matrix
-    products, Batch Norm blocks (``_forward_block``, ``_backward_block``), sigmoid, softmax, loss and Adam
-    rule as ``bnlab.train``, and the same shuffled mini-batches gathered the same way, on the parameters as
-    one flat vector, with no input checks, no Python layers or dicts, no divergence check, no running
-    averages and no accuracy before and after. What is left when everything but the arithmetic is taken
-    away: how fast bnlab could be with its structure gone.
-    ``parameters``: a Network's parameter dict to start from (for tests); ``run.parameters()`` lists them now."""
-    dims, m, L = PAPER_NET, mini_batch_size, len(PAPER_NET) - 1
-    X, Y = _digits_like(10 * m, seed)
-    X_rows, Y_rows = X.T.copy(), Y.T.copy()  # gathered as bnlab.train gathers them (see there)
-    shapes = [(n, n_prev) for n_prev, n in zip(dims[:-1], dims[1:])] + [(n, 1) for n in dims[1:-1] for _ in "γβ"]
-    shapes.append((dims[-1], 1))                                # b[L]
-    ends = np.cumsum([a * b for a, b in shapes]).tolist()
-    p, new_p, g, v, s, scratch = (np.zeros(ends[-1]) for _ in range(6))
-
-    def views(flat):  # W1..WL, γ1, β1, …, b[L], each a view into flat
-        return [flat[start:end].reshape(shape) for start, end, shape in zip([0] + ends, ends, shapes)]
-    if parameters is None:
-        parameters = bnlab.initialize_parameters(dims, "sigmoid", batchnorm=True, seed=seed)
-    names = [f"W{l}" for l in range(1, L + 1)] + [f"{k}{l}" for l in range(1, L) for k in ("gamma", "beta")] + [f"b{L}"]
-    for view, name in zip(views(p), names):
-        view[...] = parameters[name]
-    grads = views(g)
-    dW, dgamma, dbeta, db = grads[:L], grads[L:-1:2], grads[L + 1:-1:2], grads[-1]
-
-    P, new_P = views(p), views(new_p)  # each buffer's views, made once: the two swap roles every step
-    t = 0  # Adam's step count, across calls
-
-    def batches():
-        for epoch in range(steps):  # enough epochs: each has at least one mini-batch
-            for idx in mini_batch_indices(X_rows.shape[0], m, seed + epoch):
-                yield X_rows[idx].T, Y_rows[idx].T
+def bnlab_steps(mini_batch_size, steps, seed=0):
+    """A function running ``steps`` training steps of the paper's net as ``bnlab.train`` runs them (the same
+    mini-batches, ``Network.loss_and_grads``, ``Adam.step``) and nothing else: no divergence check and no
+    accuracies before and after, so the gap to :func:`bnlab_training` is what train's bookkeeping costs."""
+    X, Y = _digits_like(10 * mini_batch_size, seed)
+    X, Y = np.asfortranarray(X), np.asfortranarray(Y)  # as train shuffles them
+    net = bnlab.Network(PAPER_NET, activation="sigmoid", batchnorm=True, output="softmax", seed=seed)
+    optimizer = bnlab.Adam(learning_rate=0.001)
+    calls = iter(range(10**9))
 
     def run():
-        nonlocal p, new_p, P, new_P, t
-        for _, (X_t, Y_t) in zip(range(steps), batches()):
-            t += 1
-            W, gamma, beta, b = P[:L], P[L:-1:2], P[L + 1:-1:2], P[-1]
-            A, kept = X_t, []
-            for l in range(L - 1):                              # hidden layers: Z = W A → BN → sigmoid
-                Z = W[l] @ A
-                mu = _row_sum(Z) / m
-                Z_tilde = np.empty_like(Z)
-                _, inv_std = _forward_block(Z, mu, gamma[l], beta[l], 1e-5, Z_tilde)
-                kept.append((A, Z, mu, inv_std))
-                A = sigmoid(Z_tilde)
-            ZL = W[-1] @ A
-            ZL += b
-            _loss, dZ = softmax_cross_entropy(ZL, Y_t)
-            np.matmul(dZ, A.T, out=dW[-1])
-            np.sum(dZ, axis=1, keepdims=True, out=db)
-            dA = W[-1].T @ dZ
-            for l in reversed(range(L - 1)):
-                A_prev, Z, mu, inv_std = kept[l]
-                dZ_tilde = dA * _sigmoid_derivative_from_output(A)
-                dZ = np.empty_like(Z)
-                dgamma[l][...], dbeta[l][...] = _backward_block(dZ_tilde, Z, mu, inv_std, gamma[l], dZ)
-                np.matmul(dZ, A_prev.T, out=dW[l])
-                if l > 0:
-                    dA = W[l].T @ dZ
-                A = A_prev
-            _adam_rule(p, g, v, s, scratch, new_p, t, 0.001, 0.9, 0.999, 1e-8)
-            p, new_p, P, new_P = new_p, p, new_P, P
-    run.parameters = lambda: dict(zip(names, views(p)))
+        seed = next(calls)  # as bnlab_training: epoch e of call c shuffles with seed c + e
+        batches = (batch for epoch in itertools.count()
+                   for batch in bnlab.random_mini_batches(X, Y, mini_batch_size, seed + epoch))
+        for _, (X_t, Y_t) in zip(range(steps), batches):
+            _, grads = net.loss_and_grads(X_t, Y_t)
+            net.parameters = optimizer.step(net.parameters, grads)
+    run.net = net
     return run
 
 
@@ -457,7 +406,7 @@ def run(args):
               target="same for all", ok=len(set(bn_calls)) == 1)
     table.add("Python calls per training step, mini-batch 60 / 512", "/".join(map(str, step_calls)),
               target="same for both", ok=len(set(step_calls)) == 1)
-    blocks = len(bnlab.batchnorm._row_blocks(*big))
+    blocks = len(_kernels.row_blocks(*big))
     table.add(f"  (Z {big} runs in {blocks} cache blocks of {big[0] // blocks} units x {big[1]} examples)")
 
     # Batch Norm forward+backward.
@@ -503,7 +452,7 @@ def run(args):
         # 20 epochs of 10 mini-batches at 60, 10 epochs at 512: long enough that what a call does once (train's
         # transposed copy of X, the two accuracy evaluations on all examples, torch's the same) is a small part.
         steps = (5 if quick else 100) if mb == 512 else (20 if quick else 200)
-        functions = {"bnlab": bnlab_training(mb, steps), "kernels": bnlab_kernels(mb, steps),
+        functions = {"bnlab": bnlab_training(mb, steps), "steps": bnlab_steps(mb, steps),
                      "floor": numpy_floor(mb, steps)}
         if torch is not None:
             functions["torch"] = torch_training(torch, mb, steps)
@@ -513,14 +462,14 @@ def run(args):
             ratio = paired_ratio(samples, "torch", "bnlab")  # steps/s over torch's = torch's time over ours
             table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", f"torch {rate['torch']:.0f}/s",
                       _ratio_cell(ratio), f">= {target:g} x torch", ok=ratio[0] >= target)
-            table.add(f"  bnlab's kernels only (see below), mini-batch {mb}", f"{rate['kernels']:.0f}/s",
-                      f"torch {rate['torch']:.0f}/s", _ratio_cell(paired_ratio(samples, "torch", "kernels")))
+            table.add(f"  the steps alone (see below), mini-batch {mb}", f"{rate['steps']:.0f}/s",
+                      f"torch {rate['torch']:.0f}/s", _ratio_cell(paired_ratio(samples, "torch", "steps")))
             table.add(f"  numpy floor (see below), mini-batch {mb}", f"{rate['floor']:.0f}/s",
                       f"torch {rate['torch']:.0f}/s", _ratio_cell(paired_ratio(samples, "torch", "floor")))
         else:
             table.add(f"steps/s, mini-batch {mb}", f"{rate['bnlab']:.0f}/s", "", "", torch_target)
-            table.add(f"  bnlab's kernels only (see below), mini-batch {mb}", f"{rate['kernels']:.0f}/s",
-                      f"bnlab {rate['bnlab']:.0f}/s", _ratio_cell(paired_ratio(samples, "bnlab", "kernels")))
+            table.add(f"  the steps alone (see below), mini-batch {mb}", f"{rate['steps']:.0f}/s",
+                      f"bnlab {rate['bnlab']:.0f}/s", _ratio_cell(paired_ratio(samples, "bnlab", "steps")))
             table.add(f"  numpy floor (see below), mini-batch {mb}", f"{rate['floor']:.0f}/s",
                       f"bnlab {rate['bnlab']:.0f}/s", _ratio_cell(paired_ratio(samples, "bnlab", "floor")))
 
@@ -538,10 +487,9 @@ def run(args):
           "machine; above it, the gap between the two lines is Batch Norm's and sigmoid's arithmetic on small "
           "arrays, the rest of the loop, and Python.",
           file=out)
-    print("Kernels only: bnlab's own arithmetic for the same steps (the matrix products, the Batch Norm blocks, "
-          "sigmoid, softmax, the loss and the Adam rule) with everything else taken away: input checks, Python layers "
-          "and dicts, the divergence check, shuffling. The gap to the bnlab line is what bnlab's structure costs; "
-          "the gap to the floor is the arithmetic on small arrays that the floor leaves out.", file=out)
+    print("Steps alone: the same mini-batch steps through Network.loss_and_grads and Adam.step, without train's "
+          "divergence check and accuracies. The gap to the bnlab line is what train's bookkeeping costs; the gap "
+          "to the floor is Batch Norm, the rest of the arithmetic on small arrays, the checks and Python.", file=out)
     print("Ratios: the median over the rounds of the ratio within a round (runs next to each other share the "
           "machine's load), with the lowest and highest in brackets; targets are judged on the median.", file=out)
     print("Training: bnlab.train (reshuffles every epoch, checks each step for divergence, measures the accuracy "

@@ -17,18 +17,6 @@ def softmax(Z):
     return E / E.sum(axis=0, keepdims=True)
 
 
-def one_hot(labels, num_classes):
-    """(m,) integer labels → (num_classes, m) one-hot columns."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D array of integers; got {labels.dtype} array of shape {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}; found values {labels.min()}..{labels.max()}")
-    Y = np.zeros((num_classes, labels.size))
-    Y[labels, np.arange(labels.size)] = 1.0
-    return Y
-
-
 def softmax_cross_entropy(ZL, Y):
     """Mean cross-entropy of softmax(ZL) against one-hot Y.
 

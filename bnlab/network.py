@@ -2,45 +2,72 @@
 
 Hidden layer l (with Batch Norm):   Z[l] = W[l] A[l−1] → Z̃[l] = BN_γ[l],β[l](Z[l]) → A[l] = g(Z̃[l])
 Hidden layer l (without):           Z[l] = W[l] A[l−1] + b[l] → A[l] = g(Z[l])
-Output layer L:                     Z[L] = W[L] A[L−1] + b[L] → softmax or sigmoid (inside the loss)
+Output layer L:                     Z[L] = W[L] A[L−1] + b[L] → softmax or sigmoid
 
 Parameters are a dict keyed as in the lecture: with Batch Norm ``W1, gamma1, beta1, …, WL, bL`` (the
 hidden layers have no ``b`` key at all: β[l] plays the bias); without it ``W1, b1, …, WL, bL``.
 Gradients use the same keys with a ``d`` in front. Shapes: W[l] (n[l], n[l−1]); b, γ, β (n[l], 1).
+Every layer keeps a :class:`LayerCache` for the backward pass.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from bnlab import _kernels
 from bnlab._validate import NonFiniteError, as_matrix, fraction, positive_int, positive_number, require_finite
-from bnlab.activations import activation_backward, activation_forward, check_activation, sigmoid
-from bnlab.batchnorm import batchnorm_backward, batchnorm_eval, batchnorm_forward, update_running_averages
-from bnlab.linear import linear_backward, linear_forward
+from bnlab.activations import ACTIVATIONS, activation_backward, activation_forward, check_activation
+from bnlab.batchnorm import (BatchNormCache, batchnorm_backward, batchnorm_forward, checked_eval_inputs,
+                             checked_inputs, update_running_averages)
+from bnlab.linear import linear_forward
 from bnlab.losses import LOSSES, softmax
+
+# g by name: the hidden activations and the output layer's (sigmoid is both).
+_G = {**ACTIVATIONS, "softmax": softmax}
+
+
+class LayerCache(NamedTuple):
+    """What a layer's forward pass keeps for its backward pass.
+
+    The first five are exercise 3's cache: A_prev (n[l−1], m); W (n[l], n[l−1]); Z = W A_prev (+ b)
+    (n[l], m); bn_cache, the :class:`~bnlab.batchnorm.BatchNormCache` (None where no train-mode Batch Norm
+    ran: eval mode, a network without it, the output layer); Z_tilde (n[l], m), the activation's input
+    (Z itself where no Batch Norm ran). Then the activation's name ("relu", …, or the output's "softmax",
+    "sigmoid") and its output A (n[l], m), from which g'(Z̃) is computed without recomputing g.
+    """
+
+    A_prev: np.ndarray
+    W: np.ndarray
+    Z: np.ndarray
+    bn_cache: BatchNormCache | None
+    Z_tilde: np.ndarray
+    activation: str
+    A: np.ndarray
 
 
 def layer_forward(A_prev, W, gamma, beta, activation, eps=1e-5):
     """One hidden layer with Batch Norm, train mode: Z = W A_prev (no b) → Z̃ = BN(Z) → A = g(Z̃).
 
     A_prev: (n[l−1], m); W: (n[l], n[l−1]); gamma, beta: (n[l], 1); activation: "relu", "sigmoid" or "tanh".
-    Returns A (n[l], m) and the cache for :func:`layer_backward`: (linear cache, Batch Norm cache
-    (a :class:`~bnlab.batchnorm.BatchNormCache`, with this layer's μ and σ²), Z̃, activation name, A).
+    Returns A (n[l], m) and a :class:`LayerCache` for :func:`layer_backward` (``cache.bn_cache`` holds this
+    layer's μ and σ²).
     """
-    Z, linear_cache = linear_forward(A_prev, W)
+    Z, (A_prev, W, _) = linear_forward(A_prev, W)   # Z = W A_prev: no b, β takes its role
     Z_tilde, bn_cache = batchnorm_forward(Z, gamma, beta, eps)
-    A, activation_cache = activation_forward(Z_tilde, activation)
-    return A, (linear_cache, bn_cache, activation_cache, activation, A)
+    A, _ = activation_forward(Z_tilde, activation)
+    return A, LayerCache(A_prev, W, Z, bn_cache, Z_tilde, activation, A)
 
 
-def layer_backward(dA, cache, need_dA_prev=True):
+def layer_backward(dA, cache: LayerCache, need_dA_prev=True):
     """Backward through :func:`layer_forward`. dA: (n[l], m). Returns dA_prev, dW, dgamma, dbeta.
 
-    need_dA_prev=False (the first layer) returns None for dA_prev, see :func:`linear_backward`.
+    need_dA_prev=False (the first layer, whose A_prev is X) returns None for dA_prev: nobody needs dX.
     """
-    linear_cache, bn_cache, activation_cache, activation, A = cache
-    dZ_tilde = activation_backward(dA, activation_cache, activation, A)  # g' from A: no g recomputed
-    dZ, dgamma, dbeta = batchnorm_backward(dZ_tilde, bn_cache)
-    dA_prev, dW, _ = linear_backward(dZ, linear_cache, need_dA_prev)
+    dZ_tilde = activation_backward(dA, cache.Z_tilde, cache.activation)    # dA ⊙ g'(Z̃)
+    dZ, dgamma, dbeta = batchnorm_backward(dZ_tilde, cache.bn_cache)
+    dW = dZ @ cache.A_prev.T                                              # the 1/m is inside dZ already
+    dA_prev = cache.W.T @ dZ if need_dA_prev else None
     return dA_prev, dW, dgamma, dbeta
 
 
@@ -113,41 +140,46 @@ class Network:
 
         train=True normalizes with each mini-batch's own μ, σ² (and, if update_running, folds them into
         the running averages); train=False (eval mode) uses the running averages, so it works for m = 1.
-        Returns AL (n[L], m), the output probabilities, and caches for :meth:`backward`; caches[l−1]["Z_tilde"]
-        is the input of layer l's activation (Z[l] itself when there is no Batch Norm).
+        Returns AL (n[L], m), the output probabilities, and the caches, one :class:`LayerCache` per layer
+        (``caches[l − 1]`` for layer l), for :meth:`backward`.
         """
         X = as_matrix("X", X, rows=self.layer_dims[0])
         try:
-            AL, caches = self._forward(X, train, update_running)
+            A, caches = X, []
+            for l in range(1, self.L + 1):
+                A, cache = self._layer_forward(A, l, train)
+                caches.append(cache)
+                if cache.bn_cache is not None and update_running:
+                    self._update_running(l, cache.bn_cache)
         except NonFiniteError:
             require_finite("X", X)  # if the NaN/inf came with X, name X rather than a layer's Z
             raise
-        if not np.isfinite(AL).all():  # cheap test on the small output; without BN a NaN in X ends up here
+        if not np.isfinite(A).all():  # cheap test on the small output; without BN a NaN in X ends up here
             require_finite("X", X)
-        return AL, caches
+        return A, caches
 
-    def _forward(self, A, train, update_running):
-        """:meth:`forward` on a checked X (here A = A[0])."""
-        p = self.parameters
-        caches = []
-        for l in range(1, self.L):
-            if self.batchnorm and train:
-                A, cache = layer_forward(A, p[f"W{l}"], p[f"gamma{l}"], p[f"beta{l}"], self.activation, self.eps)
-                bn_cache = cache[1]
-                if update_running:
-                    self.running[f"mu{l}"], self.running[f"var{l}"] = update_running_averages(
-                        self.running[f"mu{l}"], self.running[f"var{l}"], bn_cache.mu, bn_cache.var, self.running_decay)
-                caches.append({"layer": cache, "Z_tilde": cache[2]})  # the activation cache is its input Z̃
-                continue
-            Z, linear_cache = linear_forward(A, p[f"W{l}"], p.get(f"b{l}"))
-            if self.batchnorm:  # eval mode
-                Z = batchnorm_eval(Z, p[f"gamma{l}"], p[f"beta{l}"], self.running[f"mu{l}"], self.running[f"var{l}"], self.eps)
-            A, activation_cache = activation_forward(Z, self.activation)
-            caches.append({"linear": linear_cache, "activation": activation_cache, "Z_tilde": Z})
-        ZL, linear_cache = linear_forward(A, p[f"W{self.L}"], p[f"b{self.L}"])
-        caches.append({"linear": linear_cache, "ZL": ZL})
-        AL = softmax(ZL) if self.output == "softmax" else sigmoid(ZL)
-        return AL, caches
+    def _layer_forward(self, A_prev, l, train):
+        """Layer l: Z = W A_prev (+ b) → Z̃ (Batch Norm of Z in a hidden layer, else Z itself) → A = g(Z̃).
+
+        The same formulas as :func:`layer_forward`, with Batch Norm from ``bnlab._kernels`` (block by block, in place).
+        """
+        p, hidden = self.parameters, l < self.L
+        Z, (A_prev, W, _) = linear_forward(A_prev, p[f"W{l}"], p.get(f"b{l}"))
+        bn_cache = None
+        if hidden and self.batchnorm and train:
+            Z_tilde, bn_cache = _kernels.batchnorm_forward(*checked_inputs(Z, p[f"gamma{l}"], p[f"beta{l}"], self.eps))
+        elif hidden and self.batchnorm:  # eval mode: the running averages instead of the batch's μ, σ²
+            Z_tilde = _kernels.batchnorm_eval(*checked_eval_inputs(
+                Z, p[f"gamma{l}"], p[f"beta{l}"], self.running[f"mu{l}"], self.running[f"var{l}"], self.eps))
+        else:  # no Batch Norm: the output layer, or a network without it
+            Z_tilde = Z
+        g = self.activation if hidden else self.output
+        A = _G[g](Z_tilde)
+        return A, LayerCache(A_prev, W, Z, bn_cache, Z_tilde, g, A)
+
+    def _update_running(self, l, bn_cache):
+        self.running[f"mu{l}"], self.running[f"var{l}"] = update_running_averages(
+            self.running[f"mu{l}"], self.running[f"var{l}"], bn_cache.mu, bn_cache.var, self.running_decay)
 
     def backward(self, Y, caches):
         """Back propagation from the loss against Y ((n[L], m) one-hot, or (1, m) 0/1 labels).
@@ -165,22 +197,27 @@ class Network:
     def loss(self, X, Y, train=False):
         """The mean loss on (X, Y); eval mode by default (running averages, nothing updated)."""
         _, caches = self.forward(X, train=train, update_running=False)
-        return LOSSES[self.output](caches[-1]["ZL"], Y)[0]
+        return LOSSES[self.output](caches[-1].Z, Y)[0]
 
     def _loss_and_backward(self, Y, caches):
-        if self.batchnorm and self.L > 1 and "layer" not in caches[0]:  # L = 1: no hidden layer, no BN
+        """The loss against Y, then each layer's gradients, last layer first."""
+        if self.batchnorm and any(cache.bn_cache is None for cache in caches[:-1]):
             raise ValueError("backward needs the caches of a train-mode forward (train=True)")
-        loss, dZ = LOSSES[self.output](caches[-1]["ZL"], Y)
+        loss, dZ = LOSSES[self.output](caches[-1].Z, Y)   # dZ[L] = (AL − Y)/m
         grads = {}
-        # Layer 1 skips dA[0] = dX: no parameter is upstream of X (need_dA_prev=False).
-        dA, grads[f"dW{self.L}"], grads[f"db{self.L}"] = linear_backward(dZ, caches[-1]["linear"], self.L > 1)
-        for l in range(self.L - 1, 0, -1):
+        for l in range(self.L, 0, -1):
             cache = caches[l - 1]
-            if self.batchnorm:
-                dA, grads[f"dW{l}"], grads[f"dgamma{l}"], grads[f"dbeta{l}"] = layer_backward(dA, cache["layer"], l > 1)
-            else:
-                dZ = activation_backward(dA, cache["activation"], self.activation)
-                dA, grads[f"dW{l}"], grads[f"db{l}"] = linear_backward(dZ, cache["linear"], l > 1)
+            if l < self.L:  # a hidden layer: back through g, then through Batch Norm
+                dZ_tilde = _kernels.activation_backward(dA, cache.A, cache.activation)    # dA ⊙ g'(Z̃)
+                if cache.bn_cache is not None:
+                    dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = _kernels.batchnorm_backward(dZ_tilde, cache.bn_cache)
+                else:
+                    dZ = dZ_tilde  # no Batch Norm: Z̃ is Z
+            grads[f"dW{l}"] = dZ @ cache.A_prev.T
+            if f"b{l}" in self.parameters:
+                grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)
+            if l > 1:  # layer 1's A_prev is X: nobody needs dX
+                dA = cache.W.T @ dZ
         # Same order as the parameters: dW1, dgamma1, dbeta1, …
         return loss, {f"d{name}": grads[f"d{name}"] for name in self.parameters}
 

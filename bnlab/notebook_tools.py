@@ -21,7 +21,12 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
+try:
+    import nbformat
+except ImportError as error:  # a maintainer tool: bnlab itself runs without it
+    raise ImportError(
+        "bnlab.notebook_tools needs nbformat and nbclient, which bnlab's test extra installs: "
+        "pip install 'bnlab[test]' (or pip install -e '.[test]' in a clone; `make notebooks` does it)") from error
 
 KERNEL_NAME = "python3"
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

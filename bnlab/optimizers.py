@@ -13,14 +13,15 @@ learned (n[l], 1) shift stored as ``parameters["beta1"]``, ``parameters["beta2"]
 never reads a parameter's name to decide anything, it updates Batch Norm's β[l] exactly like W[l].
 Hyperparameters are checked to be numbers in [0, 1), so passing an array by mistake is an error.
 
-The ``update_parameters_with_*`` functions follow the lecture and return new dicts without modifying
-their inputs; the classes keep v, s and t for the training loop and apply the same rules to all the
-parameters at once, as one flat vector (see ``_Optimizer``), with the same results.
+The ``update_parameters_with_*`` functions follow the lecture and exercises 5 and 6, and return new dicts
+without modifying their inputs. The classes keep v, s and t for the training loop and apply the same rules
+to all the parameters at once, as one flat vector (``bnlab._kernels``): the same numbers to round-off.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from bnlab import _kernels
 from bnlab._validate import fraction, positive_int, positive_number
 
 
@@ -50,7 +51,16 @@ def update_parameters_with_gd(parameters, grads, learning_rate):
     """p := p − α·dp for every parameter. Returns the new parameters dict."""
     learning_rate = positive_number("learning_rate", learning_rate)
     _check_grads(parameters, grads)
-    return _apply(_gd_rule, parameters, grads, [], learning_rate)[0]
+    new_parameters = {}
+    for name, p in parameters.items():
+        p, dp = _float64(p), _float64(grads[f"d{name}"])
+        new_parameters[name] = p - learning_rate * dp
+    return new_parameters
+
+
+def _float64(a):
+    """a as float64 (0-d arrays and float32 parameters give the same numbers as float64 ones)."""
+    return np.asarray(a, dtype=np.float64)
 
 
 def _zeros_like_grads(parameters):
@@ -78,8 +88,13 @@ def update_parameters_with_momentum(parameters, grads, v, learning_rate, momentu
     momentum_beta = fraction("momentum_beta", momentum_beta)
     _check_grads(parameters, grads)
     _check_state("v", v, grads)
-    parameters, (v,) = _apply(_momentum_rule, parameters, grads, [v], learning_rate, momentum_beta)
-    return parameters, v
+    new_parameters, new_v = {}, {}
+    for name, p in parameters.items():
+        d = f"d{name}"
+        p, dp = _float64(p), _float64(grads[d])
+        new_v[d] = momentum_beta * v[d] + (1 - momentum_beta) * dp
+        new_parameters[name] = p - learning_rate * new_v[d]
+    return new_parameters, new_v
 
 
 def update_parameters_with_rmsprop(parameters, grads, s, learning_rate, beta2=0.999, epsilon=1e-8):
@@ -89,8 +104,13 @@ def update_parameters_with_rmsprop(parameters, grads, s, learning_rate, beta2=0.
     epsilon = positive_number("epsilon", epsilon)
     _check_grads(parameters, grads)
     _check_state("s", s, grads)
-    parameters, (s,) = _apply(_rmsprop_rule, parameters, grads, [s], learning_rate, beta2, epsilon)
-    return parameters, s
+    new_parameters, new_s = {}, {}
+    for name, p in parameters.items():
+        d = f"d{name}"
+        p, dp = _float64(p), _float64(grads[d])
+        new_s[d] = beta2 * s[d] + (1 - beta2) * dp**2
+        new_parameters[name] = p - learning_rate * dp / (np.sqrt(new_s[d]) + epsilon)
+    return new_parameters, new_s
 
 
 def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8):
@@ -106,149 +126,32 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, 
     _check_grads(parameters, grads)
     _check_state("v", v, grads)
     _check_state("s", s, grads)
-    parameters, (v, s) = _apply(_adam_rule, parameters, grads, [v, s], t, learning_rate, beta1, beta2, epsilon)
-    return parameters, v, s
-
-
-def _apply(rule, parameters, grads, states, *hyperparameters):
-    """The functions' loop: ``rule`` on each parameter with its gradient and its entries of the state dicts
-    (v, s), in float64. The states are copied first, so the caller's v and s stay as they were.
-    Returns the new parameters dict and the list of new state dicts."""
-    states = [{k: np.array(a, dtype=np.float64) for k, a in state.items()} for state in states]
-    new = {}
+    new_parameters, new_v, new_s = {}, {}, {}
     for name, p in parameters.items():
-        k = f"d{name}"
-        p, dp = np.asarray(p, dtype=np.float64), np.asarray(grads[k], dtype=np.float64)
-        new[name] = rule(p, dp, *(state[k] for state in states), np.empty(p.shape), np.empty(p.shape),
-                         *hyperparameters)
-    return new, states
+        d = f"d{name}"
+        p, dp = _float64(p), _float64(grads[d])
+        new_v[d] = beta1 * v[d] + (1 - beta1) * dp
+        new_s[d] = beta2 * s[d] + (1 - beta2) * dp**2
+        v_corrected = new_v[d] / (1 - beta1**t)          # v̂: v is biased towards its start 0 at small t
+        s_corrected = new_s[d] / (1 - beta2**t)          # ŝ
+        new_parameters[name] = p - learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)
+    return new_parameters, new_v, new_s
 
 
-# --- The update rules ------------------------------------------------------------------------------------
-# One rule per optimizer, written once and used twice: by the functions above on each parameter, and by the
-# classes below on all the parameters at once (one flat vector). A rule updates its state (v, s) in place,
-# computes in ``scratch`` and writes the new p into ``out`` (float64 arrays of p's shape), so the p it was
-# given is never changed. In place, because on arrays this small allocating and first touching a new
-# temporary costs more than the arithmetic.
+# --- The classes: the same rules, on all parameters at once (one flat vector, see bnlab._kernels) ----------
 
-def _gd_rule(p, dp, scratch, out, learning_rate):
-    np.multiply(dp, learning_rate, out=scratch)
-    return np.subtract(p, scratch, out=out)          # p − α·dp
-
-
-def _momentum_rule(p, dp, v, scratch, out, learning_rate, momentum_beta):
-    v *= momentum_beta
-    np.multiply(dp, 1 - momentum_beta, out=scratch)
-    v += scratch                                     # v = β_m·v + (1 − β_m)·dp
-    np.multiply(v, learning_rate, out=scratch)
-    return np.subtract(p, scratch, out=out)          # p − α·v
-
-
-def _rmsprop_rule(p, dp, s, scratch, out, learning_rate, beta2, epsilon):
-    _decayed_average_of_squares(s, dp, beta2, scratch)
-    np.sqrt(s, out=scratch)
-    scratch += epsilon                               # √s + ε
-    np.multiply(dp, learning_rate, out=out)          # out holds the step first
-    out /= scratch                                   # α·dp/(√s + ε)
-    return np.subtract(p, out, out=out)
-
-
-def _adam_rule(p, dp, v, s, scratch, out, t, learning_rate, beta1, beta2, epsilon):
-    np.multiply(dp, 1 - beta1, out=scratch)
-    v *= beta1
-    v += scratch                                     # v = β1·v + (1 − β1)·dp
-    _decayed_average_of_squares(s, dp, beta2, scratch)
-    # α·v̂/(√ŝ + ε) with v̂ = v/c1, ŝ = s/c2 is, multiplying above and below by √c2,
-    # (α·√c2/c1)·v/(√s + ε·√c2): the bias corrections become two scalars (as in PyTorch's Adam),
-    # which saves two passes over every parameter. Same formula; the last bit can differ from the
-    # textbook order of operations (round-off, about 1e-16 relative).
-    c1, root_c2 = 1 - beta1**t, np.sqrt(1 - beta2**t)
-    np.sqrt(s, out=scratch)
-    scratch += epsilon * root_c2                     # √s + ε·√c2
-    np.divide(v, scratch, out=out)                   # out holds the step first
-    out *= learning_rate * root_c2 / c1              # α·v̂/(√ŝ + ε)
-    return np.subtract(p, out, out=out)
-
-
-def _decayed_average_of_squares(s, dp, beta2, scratch):
-    """s = β2·s + (1 − β2)·dp², in place (RMSprop and Adam)."""
-    np.square(dp, out=scratch)
-    scratch *= 1 - beta2
-    s *= beta2
-    s += scratch
-
-
-# --- The classes: the same rules, on all parameters at once ---------------------------------------------
-
-class _Optimizer:
-    """What the four optimizer classes share: they keep their state for one network, in flat vectors.
-
-    A step is 2 to 12 elementwise passes over every parameter. Done per array (11 arrays for the paper's
-    784-100-100-100-10 net) that is one small numpy call per array per pass, and the calls' fixed cost
-    outweighs the arithmetic; so the classes hold v, s and the parameters they return each as ONE float64
-    vector, and apply the rule once to the whole vector. Same rules, same numbers as the functions (tested).
+class _Optimizer(_kernels.FlatOptimizer):
+    """What the four optimizer classes share: they keep their state for one network.
 
     ``v`` and ``s`` read like the functions' dicts, keyed by gradient name (``adam.v["dW1"]``): views into the
     state vectors, so they always show the current state (and writing into them, ``adam.v["dW1"][:] = 0``,
-    changes it). The parameters returned are views into a new vector at each step: earlier parameters never
-    change, and one kept array keeps that whole vector (all the parameters of that step) in memory.
+    changes it). The parameters returned are new arrays at each step: earlier parameters never change.
     """
-
-    _state = ()  # names of the state vectors: ("v",), ("s",) or ("v", "s")
-
-    def __init__(self):
-        self._shapes = None       # {name: shape} of the parameters, in the order of the first step
-        self._slices = None       # where each parameter sits in a flat vector
-        self._scratch = None
-        self._flat_state = []     # one flat vector per name in _state
-        self._returned = None     # (flat vector, [(name, view)]) of the parameters the last step returned
 
     def step(self, parameters, grads):
         """Update every parameter from its gradient; returns the new parameters dict (inputs unchanged)."""
         _check_grads(parameters, grads)  # from here on grads has the names and shapes of parameters
-        if not parameters:
-            return {}
-        p = self._last_vector(parameters)
-        if p is None:  # not the parameters this optimizer returned last: check the layout, then copy them in
-            if self._shapes != {name: np.shape(a) for name, a in parameters.items()}:
-                if self._shapes is not None:
-                    for name in self._state:  # another network than before: say how v, s and grads differ
-                        _check_state(name, self._state_views(name), grads)
-                self._start(parameters)  # the first step (or gradient descent, which keeps no state, on another network)
-            p = np.concatenate([np.ravel(parameters[name]) for name in self._shapes], dtype=np.float64)
-        dp = np.concatenate([np.ravel(grads[f"d{name}"]) for name in self._shapes], dtype=np.float64)
-        new_p = self._update(p, dp, *self._flat_state, self._scratch, np.empty_like(self._scratch))
-        views = self._views(new_p, prefix="")
-        self._returned = new_p, list(views.items())  # not the dict itself: the caller may put new arrays in it
-        return views
-
-    def _start(self, parameters):
-        self._returned = None
-        self._shapes = {name: np.shape(p) for name, p in parameters.items()}
-        ends = np.cumsum([int(np.prod(shape)) for shape in self._shapes.values()]).tolist()
-        self._slices = [slice(start, end) for start, end in zip([0] + ends, ends)]
-        self._scratch = np.empty(ends[-1])
-        self._flat_state = [np.zeros_like(self._scratch) for _ in self._state]
-
-    def _state_views(self, name):
-        """The state vector ``name`` ("v" or "s") as a dict keyed by gradient name; None before the first step."""
-        if self._shapes is None:
-            return None
-        return self._views(self._flat_state[self._state.index(name)], prefix="d")
-
-    def _views(self, flat, prefix):
-        """{prefix + name: the part of ``flat`` holding that parameter, in its shape}."""
-        return {prefix + name: flat[part].reshape(shape)
-                for (name, shape), part in zip(self._shapes.items(), self._slices)}
-
-    def _last_vector(self, parameters):
-        """The vector behind the parameters the last step returned, if ``parameters`` are exactly those views
-        (the usual case in a training loop: no copy, and the layout is known); else None."""
-        if self._returned is not None:
-            flat, views = self._returned
-            if len(parameters) == len(views) and all(parameters.get(k) is a for k, a in views):
-                return flat
-        return None
+        return self._flat_step(parameters, grads, check_state=lambda name, state: _check_state(name, state, grads))
 
 
 class GradientDescent(_Optimizer):
@@ -259,7 +162,7 @@ class GradientDescent(_Optimizer):
         self.learning_rate = positive_number("learning_rate", learning_rate)
 
     def _update(self, p, dp, scratch, out):
-        return _gd_rule(p, dp, scratch, out, self.learning_rate)
+        return _kernels.gd_rule(p, dp, scratch, out, self.learning_rate)
 
     def __repr__(self):
         return f"GradientDescent(learning_rate={self.learning_rate:g})"
@@ -281,7 +184,7 @@ class Momentum(_Optimizer):
         return self._state_views("v")
 
     def _update(self, p, dp, v, scratch, out):
-        return _momentum_rule(p, dp, v, scratch, out, self.learning_rate, self.momentum_beta)
+        return _kernels.momentum_rule(p, dp, v, scratch, out, self.learning_rate, self.momentum_beta)
 
     def __repr__(self):
         return f"Momentum(learning_rate={self.learning_rate:g}, momentum_beta={self.momentum_beta:g})"
@@ -304,7 +207,7 @@ class RMSprop(_Optimizer):
         return self._state_views("s")
 
     def _update(self, p, dp, s, scratch, out):
-        return _rmsprop_rule(p, dp, s, scratch, out, self.learning_rate, self.beta2, self.epsilon)
+        return _kernels.rmsprop_rule(p, dp, s, scratch, out, self.learning_rate, self.beta2, self.epsilon)
 
     def __repr__(self):
         return f"RMSprop(learning_rate={self.learning_rate:g}, beta2={self.beta2:g})"
@@ -334,7 +237,8 @@ class Adam(_Optimizer):
 
     def _update(self, p, dp, v, s, scratch, out):
         self.t += 1  # step() calls _update once its checks have passed: this is step t
-        return _adam_rule(p, dp, v, s, scratch, out, self.t, self.learning_rate, self.beta1, self.beta2, self.epsilon)
+        return _kernels.adam_rule(p, dp, v, s, scratch, out, self.t, self.learning_rate, self.beta1, self.beta2,
+                                  self.epsilon)
 
     def __repr__(self):
         return f"Adam(learning_rate={self.learning_rate:g}, beta1={self.beta1:g}, beta2={self.beta2:g})"

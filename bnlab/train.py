@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnlab._validate import NonFiniteError, as_matrix, positive_int, require_finite
-from bnlab.data import mini_batch_indices
+from bnlab.data import random_mini_batches
 
 
 class TrainingDiverged(FloatingPointError):
@@ -42,31 +43,6 @@ class History:
     percentiles: dict = field(default_factory=dict)
 
 
-@contextmanager
-def _non_finite_is_divergence(step, num_steps, optimizer):
-    """X and Y are checked before training, so a NaN/inf met inside the network means the run diverged."""
-    try:
-        yield
-    except NonFiniteError as error:
-        raise TrainingDiverged(
-            f"the network's values became non-finite at step {step} of {num_steps} with {optimizer!r} ({error}); "
-            "the network keeps its last finite parameters. Try a smaller learning rate.") from error
-
-
-def _non_finite(parameters):
-    """Names of the arrays holding a NaN or inf. A NaN or inf anywhere makes an array's sum of squares
-    (one BLAS dot product, no temporary) non-finite, so the usual case (all finite) costs one read per
-    array; only then the exact scan (huge finite values may overflow the sum: the scan then finds none)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if math.isfinite(sum(float(np.vdot(p, p).real) for p in parameters.values())):
-            return []
-    return [name for name, p in parameters.items() if not np.isfinite(p).all()]
-
-
-def _labels(Y, output):
-    return Y.argmax(axis=0) if output == "softmax" else Y[0].astype(int)
-
-
 def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_every=None,
           X_test=None, y_test=None, track_units=0, progress=None):
     """Train ``net`` in place for ``num_steps`` mini-batch steps and return a :class:`History`.
@@ -79,6 +55,37 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
     Raises TrainingDiverged, leaving the last finite parameters in ``net``, if the loss or an update
     stops being finite.
     """
+    X, Y, num_steps, mini_batch_size, eval_every = _checked_arguments(
+        net, X, Y, num_steps, mini_batch_size, eval_every, X_test, y_test)
+    recorder = _Recorder(net, X, Y, X_test, y_test, track_units, progress, num_steps)
+    recorder.evaluate(0)
+    loss = np.empty(num_steps)
+    # One copy with each example contiguous in memory: every epoch's shuffle then copies whole columns (faster).
+    X_F, Y_F = np.asfortranarray(X), np.asfortranarray(Y)
+    batches = _mini_batches(X_F, Y_F, mini_batch_size, seed, skip_single=net.batchnorm)
+    for t, (X_t, Y_t) in zip(range(1, num_steps + 1), batches):
+        with _non_finite_is_divergence(t, num_steps, optimizer):
+            loss[t - 1], grads = net.loss_and_grads(X_t, Y_t)   # forward prop (BN with X_t's own μ, σ²), back prop
+        _check_loss(loss[t - 1], t, num_steps, optimizer)
+        net.parameters = _checked_update(optimizer.step(net.parameters, grads), t, num_steps, optimizer)  # update
+        if t % eval_every == 0 or t == num_steps:
+            with _non_finite_is_divergence(t, num_steps, optimizer):
+                recorder.evaluate(t)
+    return recorder.history(loss)
+
+
+def _mini_batches(X, Y, mini_batch_size, seed, skip_single):
+    """The mini-batches of epoch after epoch: random_mini_batches(X, Y, mini_batch_size, seed + epoch) for
+    epoch = 0, 1, 2, …; with skip_single, without a leftover mini-batch of one example (it cannot be
+    batch-normalized)."""
+    for epoch in itertools.count():
+        for X_t, Y_t in random_mini_batches(X, Y, mini_batch_size, seed + epoch):
+            if not (skip_single and X_t.shape[1] < 2):
+                yield X_t, Y_t
+
+
+def _checked_arguments(net, X, Y, num_steps, mini_batch_size, eval_every, X_test, y_test):
+    """train's arguments checked once, before any step; returns X, Y, num_steps, mini_batch_size, eval_every."""
     X = as_matrix("X", X, rows=net.layer_dims[0])
     Y = as_matrix("Y", Y, rows=net.layer_dims[-1], cols=X.shape[1],
                   hint="Y needs one column per example of X")
@@ -93,64 +100,80 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
     require_finite("X", X)  # once here, so a NaN in the data is not reported as a diverging run
     require_finite("Y", Y)
     eval_every = positive_int("eval_every", eval_every) if eval_every is not None else num_steps
-    X_eval = X if X_test is None else as_matrix("X_test", X_test, rows=net.layer_dims[0])
+    if X_test is not None:
+        require_finite("X_test", as_matrix("X_test", X_test, rows=net.layer_dims[0]))
     if (X_test is None) != (y_test is None):
         given, missing = ("X_test", "y_test") if y_test is None else ("y_test", "X_test")
         raise ValueError(f"{given} was given without {missing}; pass both to record the test accuracy, or neither")
-    if X_test is not None:
-        require_finite("X_test", X_eval)
-    y_train = _labels(Y, net.output)
-    tracked = {l: np.unique(np.linspace(0, net.layer_dims[l] - 1, track_units).astype(int))
-               for l in range(1, net.L)} if track_units else {}
+    return X, Y, num_steps, mini_batch_size, eval_every
 
-    loss = np.empty(num_steps)
-    eval_steps, train_acc, test_acc, percentiles = [], [], [], {l: [] for l in tracked}
 
-    def evaluate(step):
-        eval_steps.append(step)
-        train_acc.append(net.accuracy(X, y_train))
-        if y_test is not None:  # X_test comes with it (checked above)
-            test_acc.append(net.accuracy(X_test, y_test))
-        if tracked:
-            _, caches = net.forward(X_eval, train=False)
-            for l, units in tracked.items():
-                percentiles[l].append(np.percentile(caches[l - 1]["Z_tilde"][units], [15, 50, 85], axis=1).T)
-        if progress:
-            progress(step, num_steps)
+class _Recorder:
+    """The evaluations of a run: eval-mode accuracies and the percentiles of the tracked units' activation inputs."""
 
-    # The mini-batches of random_mini_batches(X, Y, mini_batch_size, seed + epoch), gathered from a copy of
-    # X and Y with examples as rows: a mini-batch is then whole rows, contiguous in memory, which is many
-    # times faster than gathering columns. X_rows[idx].T is the usual (n_x, m_t) mini-batch (a transposed view).
-    X_rows, Y_rows = X.T.copy(), Y.T.copy()
-    evaluate(0)
-    step, epoch = 0, 0
-    while step < num_steps:
-        for idx in mini_batch_indices(X.shape[1], mini_batch_size, seed + epoch):
-            if len(idx) < 2 and net.batchnorm:
-                continue  # a leftover mini-batch of one example cannot be batch-normalized
-            X_t, Y_t = X_rows[idx].T, Y_rows[idx].T
-            with _non_finite_is_divergence(step + 1, num_steps, optimizer):
-                loss[step], grads = net.loss_and_grads(X_t, Y_t)
-            step += 1
-            if not np.isfinite(loss[step - 1]):
-                raise TrainingDiverged(
-                    f"the loss became {loss[step - 1]} at step {step} of {num_steps} with {optimizer!r}; "
-                    "the network keeps the parameters of the step before. Try a smaller learning rate.")
-            new_parameters = optimizer.step(net.parameters, grads)
-            bad = _non_finite(new_parameters)
-            if bad:
-                raise TrainingDiverged(
-                    f"the update at step {step} of {num_steps} made {', '.join(bad)} non-finite with {optimizer!r}; "
-                    "the network keeps the parameters of the step before. Try a smaller learning rate.")
-            net.parameters = new_parameters
-            if step % eval_every == 0 or step == num_steps:
-                with _non_finite_is_divergence(step, num_steps, optimizer):
-                    evaluate(step)
-            if step == num_steps:
-                break
-        epoch += 1
-    return History(loss, np.array(eval_steps), np.array(train_acc), np.array(test_acc),
-                   tracked, {l: np.array(v) for l, v in percentiles.items()})
+    def __init__(self, net, X, Y, X_test, y_test, track_units, progress, num_steps):
+        self.net, self.X, self.X_test, self.y_test = net, X, X_test, y_test
+        self.y_train = Y.argmax(axis=0) if net.output == "softmax" else Y[0].astype(int)
+        self.X_eval = X if X_test is None else as_matrix("X_test", X_test, rows=net.layer_dims[0])
+        self.tracked = {l: np.unique(np.linspace(0, net.layer_dims[l] - 1, track_units).astype(int))
+                        for l in range(1, net.L)} if track_units else {}
+        self.progress, self.num_steps = progress, num_steps
+        self.steps, self.train_accuracy, self.test_accuracy = [], [], []
+        self.percentiles = {l: [] for l in self.tracked}
+
+    def evaluate(self, step):
+        self.steps.append(step)
+        self.train_accuracy.append(self.net.accuracy(self.X, self.y_train))
+        if self.y_test is not None:  # X_test comes with it (checked)
+            self.test_accuracy.append(self.net.accuracy(self.X_test, self.y_test))
+        if self.tracked:
+            _, caches = self.net.forward(self.X_eval, train=False)
+            for l, units in self.tracked.items():
+                self.percentiles[l].append(np.percentile(caches[l - 1].Z_tilde[units], [15, 50, 85], axis=1).T)
+        if self.progress:
+            self.progress(step, self.num_steps)
+
+    def history(self, loss):
+        return History(loss, np.array(self.steps), np.array(self.train_accuracy), np.array(self.test_accuracy),
+                       self.tracked, {l: np.array(v) for l, v in self.percentiles.items()})
+
+
+@contextmanager
+def _non_finite_is_divergence(step, num_steps, optimizer):
+    """X and Y are checked before training, so a NaN/inf met inside the network means the run diverged."""
+    try:
+        yield
+    except NonFiniteError as error:
+        raise TrainingDiverged(
+            f"the network's values became non-finite at step {step} of {num_steps} with {optimizer!r} ({error}); "
+            "the network keeps its last finite parameters. Try a smaller learning rate.") from error
+
+
+def _check_loss(loss, step, num_steps, optimizer):
+    if not np.isfinite(loss):
+        raise TrainingDiverged(
+            f"the loss became {loss} at step {step} of {num_steps} with {optimizer!r}; "
+            "the network keeps the parameters of the step before. Try a smaller learning rate.")
+
+
+def _checked_update(parameters, step, num_steps, optimizer):
+    """The optimizer's new parameters, if all are finite."""
+    bad = _non_finite(parameters)
+    if bad:
+        raise TrainingDiverged(
+            f"the update at step {step} of {num_steps} made {', '.join(bad)} non-finite with {optimizer!r}; "
+            "the network keeps the parameters of the step before. Try a smaller learning rate.")
+    return parameters
+
+
+def _non_finite(parameters):
+    """Names of the arrays holding a NaN or inf. A NaN or inf anywhere makes an array's sum of squares
+    (one BLAS dot product, no temporary) non-finite, so the usual case (all finite) costs one read per
+    array; only then the exact scan (huge finite values may overflow the sum: the scan then finds none)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(sum(float(np.vdot(p, p).real) for p in parameters.values())):
+            return []
+    return [name for name, p in parameters.items() if not np.isfinite(p).all()]
 
 
 # --- Measuring a run (notebooks 5 and 6) ---

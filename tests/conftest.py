@@ -54,5 +54,5 @@ def randomize_biases(net, rng):
 def min_abs_activation_input(net, X):
     """The smallest |input of a hidden activation| over the batch: far from 0 means no relu kink nearby."""
     _, caches = net.forward(X, train=True, update_running=False)
-    inputs = [np.abs(c["Z_tilde"]).min() for c in caches[:-1]]
+    inputs = [np.abs(c.Z_tilde).min() for c in caches[:-1]]
     return min(inputs) if inputs else np.inf

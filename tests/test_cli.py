@@ -1,4 +1,4 @@
-"""The ``bnlab`` command line: --version, ``bench --quick`` and a short ``demo``, plus the helpers they use."""
+"""The ``bnlab`` command line: --version, the help, and a short ``demo`` (``bench`` is in test_bench.py)."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import bnlab
-from bnlab import bench, demo
+from bnlab import demo
 from bnlab.cli import main
 
 
@@ -22,101 +22,6 @@ def test_no_command_prints_the_help_and_fails(capsys):
     assert main([]) == 2
     out = capsys.readouterr().out
     assert "bench" in out and "demo" in out
-
-
-# --- bench ----------------------------------------------------------------------------------------------
-
-def test_bench_quick_prints_one_table_with_targets(capsys):
-    assert main(["bench", "--quick", "--no-torch", "--repeats", "1"]) == 0
-    out = capsys.readouterr().out
-    header = next(line for line in out.splitlines() if line.startswith("measurement"))
-    assert header.split() == ["measurement", "bnlab", "compared", "with", "ratio", "target", "result"]
-    for shape in bench.BN_SHAPES_QUICK:
-        for backward in ("compact", "step-by-step"):
-            row = next(line for line in out.splitlines() if line.startswith(f"Z {shape}, {backward} backward"))
-            assert float(re.search(r"([\d.]+) ms", row).group(1)) > 0
-    for mb in (60, 512):
-        row = next(line for line in out.splitlines() if line.startswith(f"steps/s, mini-batch {mb}"))
-        assert int(re.search(r"(\d+)/s", row).group(1)) > 0
-        floor = next(line for line in out.splitlines() if line.startswith(f"  numpy floor (see below), mini-batch {mb}"))
-        assert re.search(rf"\d+/s +bnlab \d+/s +[\d.]+", floor)
-        kernels = next(line for line in out.splitlines() if line.startswith(f"  bnlab's kernels only (see below), mini-batch {mb}"))
-        assert re.search(rf"\d+/s +bnlab \d+/s +[\d.]+", kernels)
-    # Without torch the torch targets are not judged; the loop and memory targets are.
-    assert "n/a without torch" in out and "torch: skipped (--no-torch)" in out
-    memory = next(line for line in out.splitlines() if line.startswith("peak memory"))
-    assert memory.rstrip().endswith("PASS")
-    assert "BLAS" in out and re.search(r"targets: \d+ of \d+ PASS", out)
-
-
-def test_the_numpy_floor_is_a_lower_bound_of_a_real_step():
-    # The floor does a subset of a real step's work, so it must be faster; and it must stay finite
-    # (an overflow would make it time inf arithmetic instead of the real thing).
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        floor = bench.numpy_floor(60, 20)
-        times = bench.medians(bench.timed_samples({"floor": floor, "bnlab": bench.bnlab_training(60, 20)},
-                                                  repeats=3, warmup=1, min_seconds=0))
-    assert times["floor"] < times["bnlab"]
-
-
-def test_bnlab_kernels_compute_the_step_bnlab_train_computes():
-    # The kernels-only line must do a real step's arithmetic, not less: from the same parameters and the
-    # same first mini-batch (train's first shuffle), one step gives what Network + Adam.step give.
-    net = bnlab.Network(bench.PAPER_NET, activation="sigmoid", batchnorm=True, output="softmax", seed=3)
-    X, Y = bench._digits_like(10 * 60, 0)
-    first = bnlab.data.mini_batch_indices(600, 60, 0)[0]
-    _, grads = net.loss_and_grads(X[:, first], Y[:, first])
-    expected = bnlab.Adam(learning_rate=0.001).step(net.parameters, grads)
-    run = bench.bnlab_kernels(60, 1, parameters=net.parameters)
-    run()
-    found = run.parameters()
-    assert sorted(found) == sorted(expected)
-    for name in expected:
-        # round-off only: Adam's first step is ±α·(1 − tiny), each entry moves by ~1e-3
-        np.testing.assert_allclose(found[name], expected[name], rtol=0, atol=1e-12, err_msg=name)
-    assert not np.array_equal(found["W1"], net.parameters["W1"])  # it did move
-
-
-def test_timed_samples_take_turns_after_a_warmup():
-    calls = []
-    functions = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
-    samples = bench.timed_samples(functions, repeats=3, warmup=2, min_seconds=0)
-    assert {name: len(values) for name, values in samples.items()} == {"a": 3, "b": 3}
-    times = bench.medians(samples)
-    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
-    # warm-up (2 each), one calibration call each, then a, b, a, b, a, b.
-    assert calls[:2] == ["a", "a"] and calls[2:4] == ["b", "b"]
-    assert calls[-6:] == ["a", "b"] * 3
-
-
-def test_peak_memory_counts_outputs_and_cache_but_not_the_inputs():
-    peak, size = bench.peak_memory((64, 1024))
-    assert size == 64 * 1024 * 8
-    # Z̃ and dZ are two arrays the size of Z; Z (kept by the cache) and dZ̃ existed before tracing, and
-    # Z_norm is rebuilt inside dZ's memory, not in an array of its own.
-    assert 2 * size <= peak < 2.5 * size  # a third array the size of Z would make it 3
-
-
-def test_python_call_count_of_batchnorm_does_not_depend_on_n_or_m():
-    counts = {shape: bench.python_calls(bench.bnlab_batchnorm(shape)) for shape in bench.LOOP_SHAPES}
-    assert len(set(counts.values())) == 1, counts
-    # and the counter does see a Python loop:
-    assert bench.python_calls(lambda: [abs(i) for i in range(50)]) > bench.python_calls(lambda: [abs(i) for i in range(5)])
-
-
-def test_torch_batchnorm_computes_what_bnlab_computes():
-    torch = pytest.importorskip("torch")
-    shape = (5, 12)
-    y, (dx, dweight, dbias) = bench.torch_batchnorm(torch, shape)()
-    Z, dZ_tilde, gamma, beta = bench._bn_inputs(shape)
-    Z_tilde, cache = bnlab.batchnorm_forward(Z, gamma, beta)
-    dZ, dgamma, dbeta = bnlab.batchnorm_backward(dZ_tilde, cache)
-    np.testing.assert_allclose(y.detach().numpy().T, Z_tilde, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dx.numpy().T, dZ, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dweight.numpy(), dgamma[:, 0], rtol=1e-10)
-    np.testing.assert_allclose(dbias.numpy(), dbeta[:, 0], rtol=1e-10)
 
 
 # --- demo -----------------------------------------------------------------------------------------------
@@ -148,14 +53,3 @@ def test_demo_checkpoints_are_round_evaluated_steps_and_the_last():
     assert demo.checkpoints(range(0, 201, 20), 200) == [20, 100, 200]
     assert demo.checkpoints([0, 50, 100, 150, 200, 250], 250) == [50, 100, 200, 250]
     assert demo.checkpoints([0, 7], 7) == [7]
-
-
-def test_paired_ratio_compares_runs_of_the_same_round():
-    # a takes twice b's time; the machine gets 3x slower between a's and b's runs of round 3. The ratio of
-    # the two medians would say 2/3; the median of the per-round ratios still says 2.
-    samples = {"a": [2.0, 2.0, 2.0, 6.0, 6.0], "b": [1.0, 1.0, 3.0, 3.0, 3.0]}
-    assert np.median(samples["a"]) / np.median(samples["b"]) == pytest.approx(2 / 3)
-    assert bench.paired_ratio(samples, "a", "b") == (2.0, pytest.approx(2 / 3), 2.0)
-    samples = {"a": [1.0, 3.0, 2.0], "b": [1.0, 1.0, 1.0]}
-    assert bench.paired_ratio(samples, "a", "b") == (2.0, 1.0, 3.0)
-    assert bench._ratio_cell((1.234, 1.1, 1.4)) == "1.23 (1.10-1.40)"

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnlab import load_digits, make_circles, make_moons, make_spirals, random_mini_batches
-from bnlab.data import mini_batch_indices
+from bnlab import load_digits, make_circles, make_moons, make_spirals, one_hot, random_mini_batches
 
 
 def numbered(m, n_x=3):
@@ -50,16 +49,13 @@ def test_same_seed_same_batches_different_seed_different_order():
     assert not np.array_equal(np.concatenate([x[0] for x, _ in a]), np.concatenate([x[0] for x, _ in c]))
 
 
-def test_mini_batch_indices_are_the_columns_of_random_mini_batches():
-    # train gathers its mini-batches with these indices; they must be random_mini_batches' own.
-    X, Y = numbered(23)
-    for size, seed in ((5, 0), (23, 4), (1, 2)):
-        batches = random_mini_batches(X, Y, size, seed)
-        indices = mini_batch_indices(23, size, seed)
-        assert len(batches) == len(indices)
-        for (X_t, Y_t), idx in zip(batches, indices):
-            np.testing.assert_array_equal(X_t, X[:, idx])
-            np.testing.assert_array_equal(Y_t, Y[:, idx])
+def test_one_hot():
+    Y = one_hot(np.array([2, 0, 1, 2]), 3)
+    np.testing.assert_array_equal(Y, [[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]])
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2; found values 0\.\.3"):
+        one_hot(np.array([0, 3]), 3)
+    with pytest.raises(ValueError, match=r"labels must be a 1-D array of integers; got float64"):
+        one_hot(np.array([0.0, 1.0]), 3)
 
 
 def test_inputs_are_not_modified():
@@ -129,4 +125,3 @@ def test_circles_have_two_radii():
 def test_no_examples_no_mini_batches():
     X, Y = np.zeros((3, 0)), np.zeros((2, 0))
     assert random_mini_batches(X, Y, 4) == []
-    assert mini_batch_indices(0, 4, seed=0) == []

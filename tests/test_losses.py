@@ -65,15 +65,6 @@ def test_softmax_is_shift_invariant_and_sums_to_one(rng):
     np.testing.assert_allclose(P, np.exp(Z) / np.exp(Z).sum(axis=0), rtol=1e-12)
 
 
-def test_one_hot():
-    Y = one_hot(np.array([2, 0, 1, 2]), 3)
-    np.testing.assert_array_equal(Y, [[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 1]])
-    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2; found values 0\.\.3"):
-        one_hot(np.array([0, 3]), 3)
-    with pytest.raises(ValueError, match=r"labels must be a 1-D array of integers; got float64"):
-        one_hot(np.array([0.0, 1.0]), 3)
-
-
 def test_label_shape_mismatch_is_named(rng):
     with pytest.raises(ValueError, match=r"Y must have shape \(3, 5\); got \(3, 4\)"):
         softmax_cross_entropy(rng.normal(size=(3, 5)), np.zeros((3, 4)))

@@ -110,7 +110,7 @@ def test_train_forward_matches_the_lecture_written_out(rng):
     expected = np.exp(Z2) / np.exp(Z2).sum(axis=0)
     AL, caches = net.forward(X, train=True)
     np.testing.assert_allclose(AL, expected, rtol=1e-12)
-    np.testing.assert_allclose(caches[0]["Z_tilde"], p["gamma1"] * Z1_norm + p["beta1"], rtol=1e-12)
+    np.testing.assert_allclose(caches[0].Z_tilde, p["gamma1"] * Z1_norm + p["beta1"], rtol=1e-12)
 
 
 def test_train_mode_updates_running_averages_and_eval_mode_does_not(rng):
@@ -230,3 +230,40 @@ def test_accuracy_rejects_one_hot_or_mismatched_labels(rng):
     with pytest.raises(ValueError, match=r"shape \(5,\); got shape \(4,\)$"):
         net.accuracy(rng.normal(size=(3, 5)), np.zeros(4, int))
     assert net.accuracy(X, np.array([net.predict(X)[0]])) == 1.0
+
+
+# --- Network (with bnlab._kernels) against the readable layer functions -----------------------------------
+
+@pytest.mark.parametrize("dims, m", [([4, 5, 3, 3], 7), ([6, 40, 16, 2], 8192)], ids=["small", "blocks"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_network_forward_and_backward_are_the_layer_functions_chained(dims, m, seed):
+    # Network runs Batch Norm with the fast kernels; chaining layer_forward / layer_backward (the readable
+    # functions) by hand must give the same output, loss and gradients to round-off. At m = 8192 the first
+    # hidden layer's Z (40 × 8192) is worked through in several blocks of units.
+    from bnlab import layer_backward, layer_forward, linear_forward, softmax, softmax_cross_entropy
+    rng = np.random.default_rng(seed)
+    net = randomize_biases(Network(dims, activation="sigmoid", seed=seed), rng)
+    p, L = net.parameters, net.L
+    X, Y, _ = data(rng, dims[0], m, "softmax", K=dims[-1])
+    A, caches = X, []
+    for l in range(1, L):
+        A, cache = layer_forward(A, p[f"W{l}"], p[f"gamma{l}"], p[f"beta{l}"], "sigmoid")
+        caches.append(cache)
+    ZL, _ = linear_forward(A, p[f"W{L}"], p[f"b{L}"])
+    loss, dZ = softmax_cross_entropy(ZL, Y)
+    grads = {f"dW{L}": dZ @ A.T, f"db{L}": dZ.sum(axis=1, keepdims=True)}
+    dA = p[f"W{L}"].T @ dZ
+    for l in range(L - 1, 0, -1):
+        dA, grads[f"dW{l}"], grads[f"dgamma{l}"], grads[f"dbeta{l}"] = layer_backward(dA, caches[l - 1], l > 1)
+
+    AL, net_caches = net.forward(X, update_running=False)
+    np.testing.assert_allclose(AL, softmax(ZL), rtol=1e-12, atol=1e-15)
+    for cache, net_cache in zip(caches, net_caches):
+        assert type(net_cache) is type(cache)
+        for name in ("Z", "Z_tilde", "A"):
+            np.testing.assert_allclose(getattr(net_cache, name), getattr(cache, name), rtol=1e-12, atol=1e-12, err_msg=name)
+    net_loss, net_grads = net.loss_and_grads(X, Y, update_running=False)
+    assert net_loss == pytest.approx(loss, rel=1e-12)
+    assert list(net_grads) == [f"d{k}" for k in p]
+    for name, g in grads.items():
+        np.testing.assert_allclose(net_grads[name], g, rtol=1e-12, atol=1e-12 * np.abs(g).max(), err_msg=name)

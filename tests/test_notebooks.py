@@ -133,3 +133,13 @@ def test_split_streams_are_stored_joined():
                new_output("stream", name="stderr", text="warning\n"), new_output("stream", name="stdout", text="c\n")]
     merged = _coalesce_streams(outputs)
     assert [(o["name"], o["text"]) for o in merged] == [("stdout", "a\nb\n"), ("stderr", "warning\n"), ("stdout", "c\n")]
+
+
+def test_without_nbformat_the_tool_says_how_to_install_it():
+    # bnlab runs without nbformat (only the test extra installs it); the maintainer tool says what to install.
+    import subprocess
+    import sys
+    code = "import sys; sys.modules['nbformat'] = None; import bnlab; import bnlab.notebook_tools"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "bnlab.notebook_tools needs nbformat and nbclient" in result.stderr and "bnlab[test]" in result.stderr

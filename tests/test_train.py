@@ -70,7 +70,7 @@ def test_history_fields(digits):
     _, caches = net.forward(digits.X_test, train=False)
     units = history.tracked_units[2]
     np.testing.assert_allclose(history.percentiles[2][-1],
-                               np.percentile(caches[1]["Z_tilde"][units], [15, 50, 85], axis=1).T, rtol=1e-12)
+                               np.percentile(caches[1].Z_tilde[units], [15, 50, 85], axis=1).T, rtol=1e-12)
 
 
 def test_without_test_data_or_tracking(digits):
