@@ -1,54 +1,63 @@
 # bnlab: two commands for users (`make lab`, `make test`), one for maintainers (`make notebooks`).
+# `make lab` and `make test` install into .venv, then run `python -m bnlab lab` / `python -m bnlab test`,
+# the commands the README gives for a machine without make: one source of truth for what they run.
+VENV ?= .venv
+ifeq ($(OS),Windows_NT)
+PYTHON ?= python
+VENV_PYTHON = $(VENV)/Scripts/python.exe
+else
 PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+VENV_PYTHON = $(VENV)/bin/python
+endif
+# pip shows what it downloads and installs (the first install takes a few minutes).
+PIP = $(VENV_PYTHON) -m pip --disable-pip-version-check
+# `make test CONSTRAINTS=.github/lowest-versions.txt` installs the lowest versions pyproject.toml allows.
+CONSTRAINTS ?=
 # `make lab NO_BROWSER=1` installs and starts JupyterLab without opening a browser; it prints the URL.
 NO_BROWSER ?=
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 # The course's matrices are tiny: one BLAS thread is fastest (several threads on a busy 2-core machine run the
-# notebooks up to 6x slower) and gives the same round-off as the stored outputs (`make notebooks` uses one too).
-test notebooks exercises: export OPENBLAS_NUM_THREADS ?= 1
-test notebooks exercises: export OMP_NUM_THREADS ?= 1
-test notebooks exercises: export MKL_NUM_THREADS ?= 1
+# notebooks up to 6x slower) and gives the same round-off as the stored outputs. `bnlab lab` and `bnlab test`
+# set it for their child processes; `make notebooks` and `make exercises` set it here.
+notebooks exercises: export OPENBLAS_NUM_THREADS ?= 1
+notebooks exercises: export OMP_NUM_THREADS ?= 1
+notebooks exercises: export MKL_NUM_THREADS ?= 1
 
 .PHONY: lab test notebooks exercises bench clean
 
-$(BIN)/python:
+$(VENV_PYTHON):
 	$(PYTHON) -m venv $(VENV)
 
 # The stamp files re-install when pyproject.toml changes.
-$(VENV)/.lab: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[lab]"
+$(VENV)/.lab: pyproject.toml | $(VENV_PYTHON)
+	$(PIP) install $(if $(CONSTRAINTS),-c $(CONSTRAINTS),) -e ".[lab]"
 	@touch $@
 
-$(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[test,lab]"
+$(VENV)/.test: pyproject.toml | $(VENV_PYTHON)
+	$(PIP) install $(if $(CONSTRAINTS),-c $(CONSTRAINTS),) -e ".[test,lab]"
 	@touch $@
 
-# JupyterLab refuses to run as root unless told; containers often run as root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
-
+# JupyterLab at the repository root (notebooks/ and exercises/ both in its file browser).
 lab: $(VENV)/.lab
-	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(if $(NO_BROWSER),--no-browser,)
+	$(VENV_PYTHON) -m bnlab lab $(if $(NO_BROWSER),--no-browser,)
 
-# `tests` is absent from the student release (`bnlab release`): there this runs the notebooks and exercises.
+# Unit tests, course notebooks and exercises under strict nbval. `tests` is absent from the student release
+# (`bnlab release`): there this runs the notebooks and exercises.
 test: $(VENV)/.test
-	$(BIN)/python -m pytest $(wildcard tests) notebooks exercises $(NBVAL) -p no:cacheprovider
+	$(VENV_PYTHON) -m bnlab test
 
 # Re-execute every course and exercise notebook in place (deterministic), storing fresh outputs.
 notebooks: $(VENV)/.test
-	$(BIN)/python -m bnlab.grading.instructor.authoring
-	$(BIN)/python -m bnlab.notebook_tools execute notebooks/*.ipynb exercises/*.ipynb
+	$(VENV_PYTHON) -m bnlab.grading.instructor.authoring
+	$(VENV_PYTHON) -m bnlab.notebook_tools execute notebooks/*.ipynb exercises/*.ipynb
 
 # Write the exercise stubs and exercises/README.md's table from exercises/instructor/source, then store the
 # stubs' outputs (exercises/AUTHORING.md).
 exercises: $(VENV)/.test
-	$(BIN)/python -m bnlab.grading.instructor.authoring
-	$(BIN)/python -m bnlab.notebook_tools execute exercises/*.ipynb
+	$(VENV_PYTHON) -m bnlab.grading.instructor.authoring
+	$(VENV_PYTHON) -m bnlab.notebook_tools execute exercises/*.ipynb
 
 bench: $(VENV)/.test
-	$(BIN)/bnlab bench
+	$(VENV_PYTHON) -m bnlab bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

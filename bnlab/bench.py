@@ -30,6 +30,7 @@ import numpy as np
 
 import bnlab
 from bnlab import _kernels
+from bnlab._cli_args import install_hint, positive_int
 
 PAPER_NET = [784, 100, 100, 100, 10]
 BN_SHAPES = [(100, 60), (256, 256), (1024, 4096)]
@@ -370,10 +371,12 @@ def run(args):
             from threadpoolctl import threadpool_limits
         except ImportError:
             if args.threads:
-                print("bnlab bench: --threads needs threadpoolctl (pip install threadpoolctl)", file=sys.stderr)
+                print("bnlab bench: --threads needs threadpoolctl, which is not installed; install the 'bench' "
+                      f"extra in the course folder: {install_hint('bench')}", file=sys.stderr)
                 return 2
             print("note: threadpoolctl is not installed, so the thread counts stay as they are "
-                  "(pip install threadpoolctl to run numpy and torch on one thread each)", file=sys.stderr)
+                  f"(the 'bench' extra installs it, {install_hint('bench')}, to run numpy and torch on one thread "
+                  "each)", file=sys.stderr)
             threads = None
     if threads:
         threadpool_limits(threads, user_api="blas")
@@ -507,10 +510,12 @@ def add_subcommand(subparsers):
         description="Time Batch Norm forward+backward and the paper's training steps, against PyTorch when it "
                     "is installed, and print one table with the issue's targets (PASS/FAIL).")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes (a few seconds)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (default 7, quick 3)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--repeats", type=positive_int, default=None,
+                        help="timed repeats per measurement (default 7, quick 3)")
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for numpy's BLAS and torch alike (default with torch: 1 each, "
-                             "as two libraries' idle threads spin and slow each other; without torch: as they are)")
+                             "as two libraries' idle threads spin and slow each other; without torch: as they are); "
+                             "needs threadpoolctl, from the 'bench' extra")
     parser.add_argument("--no-torch", action="store_true", help="do not import torch even if it is installed")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target fails")
     parser.set_defaults(run=run)

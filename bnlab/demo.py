@@ -16,6 +16,7 @@ import sys
 import time
 
 import bnlab
+from bnlab._cli_args import non_negative_int, output_file, positive_int
 
 LAYER_DIMS = [64, 100, 100, 100, 10]
 WEIGHT_SCALE = 0.1
@@ -108,13 +109,7 @@ def save_figure(histories, path):
 
 
 def run(args):
-    start = time.perf_counter()
-    if args.steps < 1:
-        print(f"bnlab demo: --steps must be >= 1; got {args.steps}", file=sys.stderr)
-        return 2
-    if args.eval_every < 1:
-        print(f"bnlab demo: --eval-every must be >= 1; got {args.eval_every}", file=sys.stderr)
-        return 2
+    start = time.perf_counter()  # the arguments were checked while parsing (bnlab._cli_args)
     show_progress = args.progress or (sys.stderr.isatty() and args.steps >= 1000)
     print(f"Training the paper's net for {args.steps:,} steps, without and with Batch Norm "
           f"(the paper's 50,000 take about 5 minutes)", flush=True)
@@ -131,11 +126,14 @@ def add_subcommand(subparsers):
         description="Train the Batch Norm paper's network (3 hidden layers of 100 sigmoid units, mini-batches of 60) "
                     "on the bundled digits without and with Batch Norm; print test accuracies and the steps to a "
                     "target accuracy; save Figure 1 as a PNG. 50,000 steps (the paper's) take about 5 minutes.")
-    parser.add_argument("--steps", type=int, default=50_000, help="training steps per network (default 50,000)")
-    parser.add_argument("--out", default="bnlab_demo.png", help="where to save the figure (default bnlab_demo.png)")
-    parser.add_argument("--eval-every", type=int, default=20,
+    parser.add_argument("--steps", type=positive_int, default=50_000,
+                        help="training steps per network (default 50,000)")
+    parser.add_argument("--out", type=output_file, default="bnlab_demo.png",
+                        help="the PNG file to save the figure to; its folder must exist (default bnlab_demo.png)")
+    parser.add_argument("--eval-every", type=positive_int, default=20,
                         help="evaluate the test accuracy every this many steps (default 20)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffles")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the initial weights and the shuffles (default 0)")
     parser.add_argument("--progress", action="store_true",
                         help="always show the progress line (default: on a terminal, for runs of 1,000+ steps)")
     parser.set_defaults(run=run)

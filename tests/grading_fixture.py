@@ -9,6 +9,9 @@ ex02: ``scale_pair(a, s) -> (s * a, cache)`` then ``unscale(y, cache) -> y / s``
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +102,11 @@ def notebook(path: Path, cells: list[str], extra_cells: list[str] = ()) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb))
     return path
+
+
+def jail_flags() -> list[str]:
+    """Extra ``bnlab grade`` arguments: none (grade in the jail) wherever it can run; ``--no-jail`` off Linux
+    or locally without bwrap. On Linux CI a missing bwrap is not excused: grading refuses and the test fails."""
+    if sys.platform.startswith("linux") and (shutil.which("bwrap") or os.environ.get("CI") == "true"):
+        return []
+    return ["--no-jail"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +22,7 @@ STUDENTS = [f"student{i:02d}" for i in range(10)]
 
 def _command(submissions: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "bnlab.cli", "grade", str(submissions), "--out", str(out),
-            "--course", str(Path(fx.__file__)), "--timeout", "5", "--jobs", "2"]
+            "--course", str(Path(fx.__file__)), "--timeout", "5", "--jobs", "2", *fx.jail_flags()]
 
 
 def _rows(out: Path) -> list[dict]:
@@ -29,18 +31,23 @@ def _rows(out: Path) -> list[dict]:
 
 
 def _states(out: Path) -> dict[str, tuple[int, bytes]]:
-    return {p.parent.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("*/grade.json")}
+    return {p.parent.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("students/*/grade.json")}
 
 
-def test_sigkill_in_the_middle_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path):
+def test_sigkill_in_the_middle_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, request):
     submissions, out = tmp_path / "submissions", tmp_path / "out"
     for student in STUDENTS:
         fx.notebook(submissions / student / "ex01_double.ipynb", [SLOW_DOUBLE])
         fx.notebook(submissions / student / "ex02_pair.ipynb", fx.PAIR_CELLS)
 
-    batch = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The killed batch cannot remove its temporary folders: give it one of this test's own.
+    tmpdir = tempfile.mkdtemp(prefix="bnlab-test-tmpdir-", dir="/tmp")
+    os.chmod(tmpdir, 0o1777)
+    request.addfinalizer(lambda: shutil.rmtree(tmpdir, ignore_errors=True))
+    batch = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "TMPDIR": tmpdir})
     deadline = time.monotonic() + 60
-    while len(list(out.glob("*/grade.json"))) < 3 and time.monotonic() < deadline and batch.poll() is None:
+    while len(list(out.glob("students/*/grade.json"))) < 3 and time.monotonic() < deadline and batch.poll() is None:
         time.sleep(0.05)
     batch.send_signal(signal.SIGKILL)
     batch.communicate()
@@ -49,8 +56,8 @@ def test_sigkill_in_the_middle_then_rerun_loses_nothing_and_duplicates_nothing(t
     rows = _rows(out)  # written atomically after each student: complete and parseable
     assert {r["student"] for r in rows} <= set(done) and len(rows) == len({r["student"] for r in rows})
     for student in done:
-        json.loads((out / student / "grade.json").read_text())
-        json.loads((out / student / "results.json").read_text())
+        json.loads((out / "students" / student / "grade.json").read_text())
+        json.loads((out / "students" / student / "results.json").read_text())
 
     rerun = subprocess.run(_command(submissions, out), capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr

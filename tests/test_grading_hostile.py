@@ -1,4 +1,4 @@
-"""Hostile and broken submissions, graded end to end through ``bnlab grade`` (a subprocess).
+"""Hostile and broken submissions, graded end to end through ``bnlab grade`` (a subprocess, in its jail).
 
 Every student submits a correct ex02, so each row also proves that one exercise's failure costs only
 that exercise. The course is the throwaway fixture in ``grading_fixture.py``.
@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -46,16 +48,16 @@ HOSTILE = {
                           "        return np.ones(np.shape(other), bool)\n    def __array_ufunc__(self, *a, **k):\n"
                           "        return np.ones(self.shape, bool)\n\n"
                           "def double(x):\n    return np.zeros_like(x).view(Liar)\n"], 0, []),
-    # Reads the worker's own results path and nonce from its stack frames, writes well-formed results that
+    # Reads the worker's own results descriptor and nonce from its stack frames, writes well-formed results that
     # claim success (with made-up values), then exits: forging is possible, but verify recomputes everything.
     "forged_results": ([D + "import os, sys\nimport numpy as np\n\ndef double(x):\n"
-                        "    f = sys._getframe()\n    while 'results_path' not in f.f_locals:\n        f = f.f_back\n"
-                        "    job, path = f.f_locals['job'], f.f_locals['results_path']\n"
+                        "    f = sys._getframe()\n    while 'results_fd' not in f.f_locals:\n        f = f.f_back\n"
+                        "    job, fd = f.f_locals['job'], f.f_locals['results_fd']\n"
                         "    fake = {c['key']: {'ok': True, 'value': np.zeros(3), 'error': '', 'modified': []}"
                         " for c in job['calls']}\n"
                         "    data = f.f_globals['plain'].pack({'nonce': job['nonce'], 'setup_error': '',"
                         " 'blocked_import': False, 'outcomes': fake})\n"
-                        "    open(path, 'wb').write(data)\n    os._exit(0)\n"], 0, ["wrong shape"]),
+                        "    os.write(fd, data)\n    os._exit(0)\n"], 0, ["wrong shape"]),
     "nan": ([D + "import numpy as np\n\ndef double(x):\n    return np.full(np.shape(x), np.nan)\n"], 0, ["NaN"]),
     "raises": ([D + "def double(x):\n    y = 2 * x\n    return y.reshape(-1, 5)\n"], 0, ["line 4", "ValueError"]),
     "syntax_error": ([D + "def double(x)\n    return 2 * x\n"], 0, ["SyntaxError", "line 2"]),
@@ -82,10 +84,15 @@ HOSTILE = {
     "last_definition_wins": ([D + "def double(x):\n    return x\n", fx.DOUBLE_CELL], 4, []),
 }
 
-if os.geteuid() == 0:  # learner code then runs as a throwaway uid: it cannot signal the grader's processes
-    HOSTILE["kills_the_grader"] = ([D + "import os, signal\n\ndef double(x):\n    os.kill(os.getppid(), signal.SIGKILL)\n"
-                                    "    os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\n    return 2 * x\n"],
-                                   0, ["PermissionError"])
+if not fx.jail_flags():  # in the jail (without it, off Linux and not root, its parent would be the grader)
+    # Its parent is the jail's own server: killing it ends only this learner's jail, and its results are refused;
+    # the grader is out of reach and starts a fresh jail for the next notebook.
+    HOSTILE["kills_the_grader"] = ([D + "import os, signal\n\ndef double(x):\n"
+                                    "    for kill in (lambda: os.kill(os.getppid(), signal.SIGKILL),\n"
+                                    "                 lambda: os.killpg(os.getpgid(os.getppid()), signal.SIGKILL),\n"
+                                    "                 lambda: os.kill(-1, signal.SIGKILL)):\n"
+                                    "        try:\n            kill()\n        except OSError:\n            pass\n"
+                                    "    return 2 * x\n"], 0, ["ended its own jail"])
 
 
 def _write_submission(folder: Path, student: str, cells) -> None:
@@ -107,10 +114,10 @@ def _write_submission(folder: Path, student: str, cells) -> None:
     fx.notebook(folder / student / "ex02_pair.ipynb", fx.PAIR_CELLS)
 
 
-def grade(submissions: Path, out: Path, *extra: str, timeout: str = TIMEOUT) -> subprocess.CompletedProcess:
+def grade(submissions: Path, out: Path, *extra: str, timeout: str = TIMEOUT, env=None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "bnlab.cli", "grade", str(submissions), "--out", str(out),
-           "--course", str(FIXTURE), "--timeout", timeout, *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+           "--course", str(FIXTURE), "--timeout", timeout, *fx.jail_flags(), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
 
 def _sleepers() -> list[int]:
@@ -131,12 +138,16 @@ def batch(tmp_path_factory):
     for student, (cells, _, _) in HOSTILE.items():
         _write_submission(submissions, student, cells)
     before = {p: p.read_bytes() for p in submissions.rglob("*") if p.is_file()}
-    escape = Path("/tmp/bnlab-hostile-escape.txt")
-    escape.unlink(missing_ok=True)
-    result = grade(submissions, out, "--jobs", "2")
-    escape.unlink(missing_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix="bnlab-test-tmpdir-", dir="/tmp"))  # the grader's TMPDIR, ours
+    os.chmod(tmpdir, 0o1777)
+    try:
+        result = grade(submissions, out, "--jobs", "2", env={**os.environ, "TMPDIR": str(tmpdir)})
+        escaped = sorted(os.listdir(tmpdir))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
     rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
-    return {"result": result, "out": out, "rows": rows, "submissions": submissions, "before": before}
+    return {"result": result, "out": out, "rows": rows, "submissions": submissions, "before": before,
+            "escaped": escaped}
 
 
 def test_the_batch_finishes_and_reports_progress(batch):
@@ -152,18 +163,22 @@ def test_each_submission_scores_exactly_what_it_deserves(batch, student):
     assert float(row["ex01"]) == points, row
     assert float(row["ex02"]) == fx.MAX["ex02"], "a failure in ex01 must cost only ex01"
     assert float(row["total"]) == points + fx.MAX["ex02"] and float(row["max"]) == sum(fx.MAX.values())
-    state = json.loads((batch["out"] / student / "grade.json").read_text())
+    state = json.loads((batch["out"] / "students" / student / "grade.json").read_text())
     ex01 = state["exercises"][0]
     text = ex01["problem"] + "\n".join(c["message"] + c["detail"] for c in ex01["checks"])
     for word in words:
         assert word in text, (word, text)
 
 
+def test_nothing_escapes_into_the_graders_temporary_folder(batch):
+    assert batch["escaped"] == []
+
+
 def test_out_holds_only_the_grader_files(batch):
     out = batch["out"]
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
-    expected = sorted(["grades.csv"] + [f"{s}{suffix}" for s in HOSTILE
-                                        for suffix in ("", "/results.json", "/feedback.md", "/grade.json")])
+    expected = sorted(["grades.csv", "students"] + [f"students/{s}{suffix}" for s in HOSTILE
+                                                    for suffix in ("", "/results.json", "/feedback.md", "/grade.json")])
     assert names == expected
     assert "999" not in (out / "grades.csv").read_text()
 
@@ -179,8 +194,8 @@ def test_forked_children_are_killed_with_their_process_group(batch):
 
 def test_hidden_checks_are_named_but_their_inputs_never_shown(batch):
     for student in HOSTILE:
-        feedback = (batch["out"] / student / "feedback.md").read_text()
-        results = json.loads((batch["out"] / student / "results.json").read_text())
+        feedback = (batch["out"] / "students" / student / "feedback.md").read_text()
+        results = json.loads((batch["out"] / "students" / student / "results.json").read_text())
         shown = feedback + json.dumps(results)
         assert "doubles_a_matrix" in shown and "(hidden)" in feedback
         assert "7, 13" not in shown and "(7," not in shown and "4.2" not in shown
@@ -191,7 +206,7 @@ def test_hidden_checks_are_named_but_their_inputs_never_shown(batch):
 
 
 def test_a_learner_traceback_is_trimmed_to_the_learners_code(batch):
-    state = json.loads((batch["out"] / "raises" / "grade.json").read_text())
+    state = json.loads((batch["out"] / "students" / "raises" / "grade.json").read_text())
     public = state["exercises"][0]["checks"][0]
     assert "graded cell" in public["message"] and "return y.reshape(-1, 5)" in public["message"]
     assert "worker.py" not in public["message"] and "site-packages" not in public["message"]
@@ -200,5 +215,5 @@ def test_a_learner_traceback_is_trimmed_to_the_learners_code(batch):
 
 
 def test_a_timeout_names_the_limit(batch):
-    state = json.loads((batch["out"] / "endless_loop" / "grade.json").read_text())
+    state = json.loads((batch["out"] / "students" / "endless_loop" / "grade.json").read_text())
     assert "timed out after 2 s" in state["exercises"][0]["problem"]

@@ -12,10 +12,21 @@ import time
 from pathlib import Path
 
 
-def _limits(args):
+def _limits(args, jail: bool = False):
     from bnlab.grading.shared.sandbox import Limits
 
-    return Limits(timeout=args.timeout, memory_mb=args.memory)
+    return Limits(timeout=args.timeout, memory_mb=args.memory, jail=jail)
+
+
+def _limits_note() -> str:
+    """One line when this system cannot set every limit on learner code ("" when it can)."""
+    from bnlab.grading.shared.sandbox import limits_in_effect
+
+    found = limits_in_effect()
+    if {"CPU time", "memory", "processes", "file size"} <= set(found):
+        return ""
+    return (f"note: on this system only these limits apply to your code: {', '.join(found)} "
+            "(the grader applies them all)")
 
 
 def _course(args, public_only: bool = False, only: str | None = None):
@@ -27,6 +38,9 @@ def _course(args, public_only: bool = False, only: str | None = None):
 
 
 def run_check(args) -> int:
+    from bnlab.grading.shared import sandbox
+
+    sandbox.prestart()  # the learner process's numpy loads while this one loads the checks
     from bnlab.grading.shared.course import CourseError
     from bnlab.grading.shared.engine import grade_notebook
     from bnlab.grading.shared.report import console_report
@@ -41,6 +55,9 @@ def run_check(args) -> int:
     except CourseError as exc:
         print(f"bnlab check: {exc}", file=sys.stderr)
         return 2
+    note = _limits_note()
+    if note:
+        print(f"bnlab check: {note}", file=sys.stderr)
     start = time.monotonic()
     try:
         result = grade_notebook(path if path.exists() else None, graded.exercise, list(graded.public), _limits(args))
@@ -53,24 +70,48 @@ def run_check(args) -> int:
     return 0 if result.checks and all(c.passed for c in result.checks) else 1
 
 
+def _jail_or_refusal(args) -> tuple[bool, str]:
+    """(use the jail, "") or (False, why bnlab grade refuses). ``--no-jail`` makes it (False, "")."""
+    from bnlab.grading.shared import jail
+
+    if args.no_jail:
+        return False, ""
+    if not sys.platform.startswith("linux"):
+        return False, (f"learner code is graded inside a bubblewrap jail, which needs Linux (this is {sys.platform}). "
+                       "Grade on a Linux machine, or upload the Gradescope bundle (bnlab gradescope --out DIR); "
+                       "--no-jail grades here without it (see bnlab grade --help for what that gives up)")
+    ok, why = jail.probe()
+    if not ok:
+        return False, (f"learner code is graded inside a bubblewrap jail, and {why}. "
+                       "--no-jail grades without it (see bnlab grade --help for what that gives up)")
+    return True, ""
+
+
 def run_grade(args) -> int:
     from bnlab.grading.shared.course import CourseError
     from bnlab.grading.instructor.gradebook import grade_submissions
-    from bnlab.grading.shared.sandbox import _use_uid
+    from bnlab.grading.shared.sandbox import isolation_of
 
     try:
         course = _course(args)
     except CourseError as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
-    import os
-    if os.name == "posix" and os.geteuid() == 0 and not _use_uid():
-        print("bnlab grade: warning: running as root and learner processes cannot switch to a throwaway user "
-              "here, so the process-count limit does not apply (timeouts still kill them); see exercises/README.md",
-              file=sys.stderr)
+    jailed, refusal = _jail_or_refusal(args)
+    if refusal:
+        print(f"bnlab grade: {refusal}", file=sys.stderr)
+        return 2
+    limits = _limits(args, jail=jailed)
+    if jailed:
+        from bnlab.grading.shared.jail import describe
+        print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
+    else:
+        print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can read "
+              "every file its user can and use the network" + ("" if isolation_of(limits) != "process" else
+              ", and it runs as you") + "; see exercises/README.md", file=sys.stderr)
     start = time.monotonic()
     try:
-        summary = grade_submissions(args.submissions, args.out, course, jobs=args.jobs, limits=_limits(args))
+        summary = grade_submissions(args.submissions, args.out, course, jobs=args.jobs, limits=limits)
     except FileNotFoundError as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
@@ -122,11 +163,17 @@ def add_subcommand(subparsers) -> None:
 
     p = subparsers.add_parser("grade", help="instructors: grade a folder of submissions",
                               description="Grade SUBMISSIONS (one folder per student) into OUT: grades.csv, "
-                                          "<student>/results.json, <student>/feedback.md.")
+                                          "students/<student>/results.json, feedback.md. Learner code runs in a "
+                                          "bubblewrap jail (Linux; install the bubblewrap package).")
     p.add_argument("submissions", metavar="SUBMISSIONS")
     p.add_argument("--out", required=True, metavar="OUT")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="students graded in parallel (default 1)")
     p.add_argument("--instructor", metavar="DIR", help="folder with hidden/exNN.py (default: exercises/instructor)")
+    p.add_argument("--no-jail", action="store_true",
+                   help="grade without the bubblewrap jail, where it cannot run. Gives up: learner code can then "
+                        "read every file its user can (other students' submissions if readable, system files), "
+                        "use the network, and, unless you grade as root, act as you (read and change your files, "
+                        "signal your processes); it is still a separate, limited process returning plain data")
     _sandbox_options(p, 30.0)
     p.set_defaults(run=run_grade)
 

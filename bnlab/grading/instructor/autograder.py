@@ -1,14 +1,17 @@
 """Gradescope entry point: grade ``ROOT/submission`` into ``ROOT/results/results.json``.
 
 ``run_autograder`` (built by ``bnlab gradescope``) calls ``python -m bnlab.grading.instructor.autograder --root
-/autograder``; the hidden checks come from ``$BNLAB_INSTRUCTOR``. Each exercise is graded in the same
-sandbox as ``bnlab grade``; Gradescope's container adds the isolation this process cannot.
+/autograder``; the hidden checks come from ``$BNLAB_INSTRUCTOR``. Each exercise is graded as ``bnlab grade``
+grades it: in the bubblewrap jail when it can start in this container, otherwise in the plain process
+sandbox (as root: a throwaway uid, which ``run_autograder`` keeps out of the package and hidden checks).
+results.json says which isolation was used, and is written whatever happens.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 
 from bnlab.grading.shared.course import CourseError, load_course
@@ -16,6 +19,45 @@ from bnlab.grading.shared.engine import grade_notebook
 from bnlab.grading.instructor.gradebook import atomic_write, match_notebooks
 from bnlab.grading.shared.report import gradescope_results
 from bnlab.grading.shared.sandbox import Limits
+
+
+def _isolation() -> tuple[bool, str]:
+    """(use the jail, a sentence for results.json saying which isolation learner code got)."""
+    from bnlab.grading.shared import jail
+
+    ok, why = jail.probe()
+    if ok:
+        return True, f"Isolation: learner code ran in a {jail.describe()}."
+    return False, (f"Isolation: learner code ran WITHOUT the bubblewrap jail ({why}); it ran as a separate, "
+                   "limited process (as a throwaway user when the autograder runs as root) inside Gradescope's "
+                   "container.")
+
+
+def _failure(results_path: Path, message: str) -> None:
+    atomic_write(results_path, json.dumps({"score": 0, "output": message, "tests": []}, indent=2) + "\n", mode=0o644)
+    print(message, file=sys.stderr)
+
+
+def grade(root: Path, exercises: str, timeout: float) -> dict:
+    course = load_course()
+    jailed, isolation = _isolation()
+    limits = Limits(timeout=timeout, jail=jailed)
+    wanted = None if exercises == "all" else {e.strip() for e in exercises.split(",")}
+    results = []
+    for graded in course.exercises:
+        if wanted is not None and graded.exercise.id not in wanted:
+            continue
+        path, note = match_notebooks(root / "submission", graded.exercise.id)
+        results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
+    payload = gradescope_results(results)
+    payload["output"] = ("Public checks are shown now; hidden checks (and the total) appear when grades are "
+                         "published.\n" + isolation)
+    payload["stdout_visibility"] = "hidden"
+    payload["extra_data"] = {"isolation": "bubblewrap" if jailed else "process", "detail": isolation}
+    for r in results:
+        print(f"{r.exercise}: {r.points:g}/{r.max_points:g}" + (f" ({r.problem.splitlines()[0]})" if r.problem else ""))
+    print(isolation)
+    return payload
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,27 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root)
     results_path = root / "results" / "results.json"
     try:
-        course = load_course()
+        payload = grade(root, args.exercises, args.timeout)
     except CourseError as exc:
-        atomic_write(results_path, json.dumps({"score": 0, "output": f"autograder misconfigured: {exc}",
-                                               "tests": []}, indent=2) + "\n")
-        print(exc, file=sys.stderr)
+        _failure(results_path, f"autograder misconfigured: {exc}")
         return 1
-    limits = Limits(timeout=args.timeout)
-    results = []
-    wanted = None if args.exercises == "all" else {e.strip() for e in args.exercises.split(",")}
-    for graded in course.exercises:
-        if wanted is not None and graded.exercise.id not in wanted:
-            continue
-        path, note = match_notebooks(root / "submission", graded.exercise.id)
-        results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
-    payload = gradescope_results(results)
-    payload["output"] = ("Public checks are shown now; hidden checks (and the total) appear when grades are "
-                         "published.")
-    payload["stdout_visibility"] = "hidden"
-    atomic_write(results_path, json.dumps(payload, indent=2) + "\n")
-    for r in results:
-        print(f"{r.exercise}: {r.points:g}/{r.max_points:g}" + (f" ({r.problem.splitlines()[0]})" if r.problem else ""))
+    except Exception as exc:  # noqa: BLE001 - the grader's own failure: say so instead of no results at all
+        traceback.print_exc()
+        _failure(results_path, f"the autograder failed ({type(exc).__name__}: {exc}); this is not your code's fault: "
+                               "ask your instructor to regrade")
+        return 1
+    atomic_write(results_path, json.dumps(payload, indent=2) + "\n", mode=0o644)
     return 0
 
 

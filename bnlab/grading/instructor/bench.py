@@ -56,20 +56,45 @@ def synthetic_class(folder: Path, students: int, seed: int = 0) -> dict[str, int
     return kinds
 
 
+def run_cost(runs: int = 20) -> str:
+    """What one run costs in the jail and in the plain fork-server sandbox (a trivial notebook, median)."""
+    from bnlab.grading.shared.sandbox import run_learner
+
+    cells = [("f", 0, "# GRADED FUNCTION: f\ndef f():\n    return 1\n")]
+    calls = [{"function": "f", "args": (), "kwargs": {}, "key": "f", "returns": None, "copy_check": False}]
+    medians = {}
+    for jailed in (True, False):
+        run_learner(cells, calls, Limits(jail=jailed))  # start the jail or the fork server once
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            run_learner(cells, calls, Limits(jail=jailed))
+            times.append(time.perf_counter() - start)
+        medians[jailed] = float(np.median(times))
+    return (f"one run (median of {runs}): {medians[True] * 1000:.0f} ms in the jail, "
+            f"{medians[False] * 1000:.0f} ms forked without it")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bnlab.grading.instructor.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--no-jail", action="store_true", help="grade without the bubblewrap jail")
     args = parser.parse_args(argv)
     course = load_course()
+    from bnlab.grading.shared import jail
+    jailed = not args.no_jail and jail.probe()[0]
+    print(f"learner code runs in a {jail.describe()}" if jailed else "learner code runs without the jail")
+    if jailed:
+        print(run_cost())
     with tempfile.TemporaryDirectory(prefix="bnlab-bench-") as tmp:
         tmp = Path(tmp)
         kinds = synthetic_class(tmp / "submissions", args.students)
         n_ex = len(course.exercises)
         start = time.monotonic()
         summary = grade_submissions(tmp / "submissions", tmp / "out", course, jobs=args.jobs,
-                                    limits=Limits(timeout=args.timeout), progress=io.StringIO())
+                                    limits=Limits(timeout=args.timeout, jail=jailed), progress=io.StringIO())
         batch = time.monotonic() - start
         rows = (tmp / "out" / "grades.csv").read_text().splitlines()[1:]
         print(f"bnlab grade: {summary.students} students x {n_ex} exercises ({kinds}) with --jobs {args.jobs}: "

@@ -3,8 +3,9 @@
 - ``bnlab release --out DIR``: course notebooks, exercise stubs, the package with its public
   checks; never ``exercises/instructor/`` (solutions, mutants, hidden checks). The copy is then
   scanned for any instructor file's content, and refused if one is found.
-- ``bnlab gradescope --out DIR``: ``setup.sh``, ``run_autograder``, the package and the hidden checks
-  (no solutions or mutants), plus ``autograder.zip`` of the same, ready to upload.
+- ``bnlab gradescope --out DIR``: ``setup.sh`` (installs bubblewrap at the version the bundle was built
+  and tested with; refuses a Python older than 3.10), ``run_autograder`` (always writes results.json),
+  the package and the hidden checks (no solutions or mutants), plus ``autograder.zip``, ready to upload.
 """
 from __future__ import annotations
 
@@ -120,12 +121,29 @@ def build_release(out: str | Path, source: str | Path | None = None) -> Path:
     return out
 
 
+# The bubblewrap package this project's CI installs and tests the jail with (Debian 12). A bundle pins the
+# version found on the machine that builds it (dpkg), else this one; BNLAB_BUBBLEWRAP_VERSION overrides it.
+TESTED_BUBBLEWRAP = "0.8.0-2+deb12u1"
+MIN_PYTHON = (3, 10)
+
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once when it builds the autograder image: a virtual environment with bnlab.
+# Gradescope runs this once when it builds the autograder image: a virtual environment with bnlab, and
+# bubblewrap (the jail learner code runs in) at the exact version this bundle was built and tested with.
 set -euo pipefail
 ROOT="${BNLAB_AUTOGRADER_ROOT:-/autograder}"
-if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
-  apt-get update && apt-get install -y python3 python3-venv python3-pip
+BUBBLEWRAP_VERSION="__BUBBLEWRAP__"
+if command -v apt-get >/dev/null 2>&1; then
+  apt-get update
+  python3 -c "import ensurepip, venv" 2>/dev/null || apt-get install -y python3 python3-venv python3-pip
+  if ! apt-get install -y "bubblewrap=$BUBBLEWRAP_VERSION"; then
+    echo "bnlab: bubblewrap $BUBBLEWRAP_VERSION (the version this bundle was tested with) is not available from" >&2
+    echo "this image's apt sources; learner code will be graded without the jail, and results.json will say so." >&2
+    echo "Build the bundle on a machine with the image's distribution, or set BNLAB_BUBBLEWRAP_VERSION." >&2
+  fi
+fi
+if ! python3 -c "import sys; sys.exit(sys.version_info < __MIN_PYTHON__)"; then
+  echo "bnlab: this image's Python is $(python3 -V 2>&1); bnlab needs Python __MIN_TEXT__ or newer: choose a newer base image" >&2
+  exit 1
 fi
 python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --no-cache-dir "$ROOT/source/package"
@@ -133,17 +151,60 @@ python3 -m venv "$ROOT/venv"
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for each submission: grades /autograder/submission into
-# /autograder/results/results.json. BNLAB_AUTOGRADER_ROOT and BNLAB_PYTHON override the paths (tests).
-set -euo pipefail
+# /autograder/results/results.json, which it always writes (with the reason when grading was impossible).
+# BNLAB_AUTOGRADER_ROOT and BNLAB_PYTHON override the paths (tests).
+set -uo pipefail
 ROOT="${BNLAB_AUTOGRADER_ROOT:-/autograder}"
+RESULTS="$ROOT/results/results.json"
 DEFAULT_PYTHON="$ROOT/venv/bin/python"
 [ -x "$DEFAULT_PYTHON" ] || DEFAULT_PYTHON=python3
 PYTHON="${BNLAB_PYTHON:-$DEFAULT_PYTHON}"
+fail() {  # a results.json that says what went wrong (plain text: no quotes or backslashes in $1)
+  mkdir -p "$ROOT/results"
+  printf '{"score": 0, "output": "The autograder could not grade this submission: %s", "tests": []}\\n' "$1" > "$RESULTS"
+  echo "$1" >&2
+  exit 0
+}
+"$PYTHON" -c "import sys; sys.exit(sys.version_info < __MIN_PYTHON__)" 2>/dev/null \\
+  || fail "this image's Python is missing or older than __MIN_TEXT__, which bnlab needs; choose a newer base image"
+# Learner code must not read the hidden checks or the package, should it run without the jail.
+chmod go-rwx "$ROOT/source" "$ROOT/venv" 2>/dev/null || true
 export BNLAB_INSTRUCTOR="$ROOT/source/instructor"
 export PYTHONPATH="$ROOT/source/package"
 cd "$ROOT"
-exec "$PYTHON" -m bnlab.grading.instructor.autograder --root "$ROOT" --exercises "__EXERCISES__" "$@"
+rm -f "$RESULTS"
+"$PYTHON" -m bnlab.grading.instructor.autograder --root "$ROOT" --exercises "__EXERCISES__" "$@"
+code=$?
+[ -s "$RESULTS" ] || fail "the grader stopped (exit code $code) before writing results; see the autograder output"
+exit 0
 """
+
+
+def bubblewrap_version() -> str:
+    """The bubblewrap package version to pin: $BNLAB_BUBBLEWRAP_VERSION, this machine's (dpkg), or the tested one."""
+    import os
+    import subprocess
+
+    chosen = os.environ.get("BNLAB_BUBBLEWRAP_VERSION", "").strip()
+    if chosen:
+        return chosen
+    try:
+        found = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "bubblewrap"], capture_output=True,
+                               text=True, timeout=30)
+        if found.returncode == 0 and found.stdout.strip():
+            return found.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return TESTED_BUBBLEWRAP
+
+
+def _script(text: str, exercises: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.+~:-]+", bubblewrap_version()):
+        raise BundleError(f"not a package version: {bubblewrap_version()!r}")
+    return (text.replace("__EXERCISES__", exercises.replace(" ", ""))
+            .replace("__BUBBLEWRAP__", bubblewrap_version())
+            .replace("__MIN_PYTHON__", repr(MIN_PYTHON))
+            .replace("__MIN_TEXT__", ".".join(map(str, MIN_PYTHON))))
 
 
 def build_gradescope(out: str | Path, instructor: str | Path | None = None, source: str | Path | None = None,
@@ -162,8 +223,7 @@ def build_gradescope(out: str | Path, instructor: str | Path | None = None, sour
     out = _fresh(Path(out))
     _copy_package(root, out / "package")
     shutil.copytree(hidden, out / "instructor" / "hidden", ignore=SKIP)
-    run_autograder = RUN_AUTOGRADER.replace("__EXERCISES__", exercises.replace(" ", ""))
-    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", run_autograder)):
+    for name, text in (("setup.sh", _script(SETUP_SH, exercises)), ("run_autograder", _script(RUN_AUTOGRADER, exercises))):
         (out / name).write_text(text)
         (out / name).chmod(0o755)
     with zipfile.ZipFile(out / "autograder.zip", "w", zipfile.ZIP_DEFLATED) as zf:

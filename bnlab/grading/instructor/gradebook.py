@@ -2,10 +2,15 @@
 
 SUBMISSIONS holds one folder per student with that student's notebooks, matched to exercises by
 their ``exNN`` prefix (``ex01_batchnorm_forward (1).ipynb`` counts; of several, the newest).
-For each student OUT gets ``<student>/results.json`` (Gradescope format), ``<student>/feedback.md``
-and ``<student>/grade.json`` (instructor state: the submission hash and all details); ``grades.csv``
-is rebuilt from the grade.json files after every student, so a killed batch loses nothing and a
-rerun skips the students whose submission hash (notebooks + checks version) did not change.
+For each student OUT gets ``students/<student>/results.json`` (Gradescope format), ``feedback.md``
+and ``grade.json`` (instructor state: the submission hash and all details), kept apart from the
+gradebook ``OUT/grades.csv`` so no student name can collide with it. grades.csv is rebuilt from the
+grade.json files after every student, so a killed batch loses nothing, and a rerun skips the students
+whose submission hash (notebooks + checks version) did not change. A failure of the grader itself is
+never written as a grade: that student is regraded next time.
+
+Submissions are read without following symbolic links (a link to a classmate's notebook or folder
+is ignored, and the feedback says so) and only as regular files; OUT is not world-readable.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import io
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 import threading
@@ -29,14 +35,18 @@ from bnlab.grading.shared.report import feedback_markdown, gradescope_results
 from bnlab.grading.shared.sandbox import Limits
 
 STATE = "grade.json"
+STUDENTS = "students"   # OUT/students/<student>/: per-student records, apart from OUT/grades.csv
+MAX_DEPTH = 16          # folders below a student's folder searched for notebooks
+MAX_ENTRIES = 10_000    # entries looked at in one student's folder
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str, mode: int = 0o640) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o644)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
@@ -47,33 +57,81 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def _walk(folder: Path) -> tuple[list[Path], list[Path], list[str]]:
+    """Regular files and symbolic links below ``folder`` (iterative, never following a link, at most
+    MAX_DEPTH deep and MAX_ENTRIES entries), and notes about what was left out."""
+    files, links, notes, seen = [], [], [], 0
+    stack = [(folder, 0)]
+    while stack:
+        here, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > MAX_ENTRIES:
+                return files, links, notes + [f"more than {MAX_ENTRIES} files and folders: the rest were not searched"]
+            path = Path(entry.path)
+            if entry.is_symlink():
+                links.append(path)
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name == ".ipynb_checkpoints":
+                    continue
+                if depth + 1 > MAX_DEPTH:
+                    notes.append(f"folders more than {MAX_DEPTH} levels deep were not searched")
+                    continue
+                stack.append((path, depth + 1))
+            elif entry.is_file(follow_symlinks=False):
+                files.append(path)
+    return files, links, notes
+
+
 def match_notebooks(folder: Path, ex_id: str) -> tuple[Path | None, str]:
-    """The notebook for ``ex_id`` in ``folder`` (searched recursively) and a note when several matched."""
+    """The notebook for ``ex_id`` in ``folder`` (searched recursively, links not followed) and a note
+    when several matched or something was left out."""
     pattern = re.compile(rf"^{re.escape(ex_id)}(?!\d)", re.IGNORECASE)
-    found = [p for p in folder.rglob("*.ipynb")
-             if pattern.match(p.name) and ".ipynb_checkpoints" not in p.parts and p.is_file()]
-    if not found:
-        return None, ""
-    found.sort(key=lambda p: (-p.stat().st_mtime, str(p)))
-    if len(found) == 1:
-        return found[0], ""
-    names = ", ".join(repr(str(p.relative_to(folder))) for p in found)
-    return found[0], f"several notebooks matched {ex_id} ({names}); graded the newest, {str(found[0].relative_to(folder))!r}"
+    if folder.is_symlink():
+        return None, "the submission folder is a symbolic link: the grader does not follow links"
+    files, links, notes = _walk(folder)
+    found = [p for p in files if p.suffix == ".ipynb" and pattern.match(p.name)]
+    notes += [f"{str(p.relative_to(folder))!r} is a symbolic link, which the grader does not follow: submit the "
+              "notebook file itself" for p in links if pattern.match(p.name)]
+    if len(found) > 1:
+        found.sort(key=lambda p: (-p.stat(follow_symlinks=False).st_mtime, str(p)))
+        names = ", ".join(repr(str(p.relative_to(folder))) for p in found)
+        notes.insert(0, f"several notebooks matched {ex_id} ({names}); graded the newest, "
+                        f"{str(found[0].relative_to(folder))!r}")
+    return (found[0] if found else None), "; ".join(dict.fromkeys(notes))
+
+
+def _read_regular(path: Path, cap: int) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file (not a link, FIFO or device) of at most ``cap`` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+            return None
+        return f.read(cap + 1)[:cap]
 
 
 def submission_hash(folder: Path, course: Course, limits: Limits) -> str:
     """Hash of what decides this student's grade: matched notebooks' names and bytes, checks version, limits."""
     digest = hashlib.sha256(f"{course.version}|{limits}".encode())
     for graded in course.exercises:
-        path, _ = match_notebooks(folder, graded.exercise.id)
-        digest.update(f"|{graded.exercise.id}|".encode())
+        path, note = match_notebooks(folder, graded.exercise.id)
+        digest.update(f"|{graded.exercise.id}|{note}|".encode())
         if path is not None:
             digest.update(str(path.relative_to(folder)).encode() + b"\0")
-            stat = path.stat()
-            if stat.st_size > MAX_NOTEBOOK_BYTES:  # refused by the reader anyway: do not read it
-                digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+            data = _read_regular(path, MAX_NOTEBOOK_BYTES)
+            if data is None:  # too large or not a regular file: refused by the reader anyway
+                stat_ = path.stat(follow_symlinks=False)
+                digest.update(f"{stat_.st_size}:{stat_.st_mtime_ns}".encode())
             else:
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+                digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()
 
 
@@ -86,9 +144,13 @@ def grade_student(folder: Path, course: Course, limits: Limits) -> list[Exercise
     return results
 
 
+def student_dir(out: Path, student: str) -> Path:
+    return out / STUDENTS / student
+
+
 def write_student(out: Path, student: str, digest: str, results: list[ExerciseResult]) -> dict:
     """results.json and feedback.md, then grade.json last: its presence means the student is complete."""
-    folder = out / student
+    folder = student_dir(out, student)
     atomic_write(folder / "results.json", json.dumps(gradescope_results(results), indent=2) + "\n")
     atomic_write(folder / "feedback.md", feedback_markdown(student, results))
     state = {"student": student, "hash": digest,
@@ -103,10 +165,17 @@ def write_student(out: Path, student: str, digest: str, results: list[ExerciseRe
 
 def read_state(out: Path, student: str) -> dict | None:
     try:
-        state = json.loads((out / student / STATE).read_text(encoding="utf-8"))
+        data = _read_regular(student_dir(out, student) / STATE, 64 * 2**20)
+        state = json.loads(data.decode("utf-8")) if data is not None else None
         return state if isinstance(state, dict) and state.get("student") == student else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula: text starting with = + - @ (or a tab or carriage
+    return) gets a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def grades_csv(states: list[dict], exercise_ids: list[str]) -> str:
@@ -116,7 +185,7 @@ def grades_csv(states: list[dict], exercise_ids: list[str]) -> str:
     writer.writerow(["student", *exercise_ids, "total", "max"])
     for state in sorted(states, key=lambda s: s["student"]):
         points = state.get("points", {})
-        writer.writerow([state["student"], *(f"{points.get(e, 0):g}" for e in exercise_ids),
+        writer.writerow([spreadsheet_safe(state["student"]), *(f"{points.get(e, 0):g}" for e in exercise_ids),
                          f"{state['total']:g}", f"{state['max_total']:g}"])
     return buffer.getvalue()
 
@@ -132,7 +201,9 @@ class BatchSummary:
 def list_students(submissions: Path) -> list[str]:
     if not submissions.is_dir():
         raise FileNotFoundError(f"SUBMISSIONS must be a folder with one folder per student; {submissions} is not a folder")
-    return sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # a student folder that is a symbolic link is listed, and graded as such (nothing is followed)
+    return sorted(e.name for e in os.scandir(submissions)
+                  if (e.is_dir(follow_symlinks=False) or e.is_symlink()) and not e.name.startswith("."))
 
 
 def grade_submissions(submissions: str | Path, out: str | Path, course: Course, jobs: int = 1,
@@ -140,8 +211,12 @@ def grade_submissions(submissions: str | Path, out: str | Path, course: Course, 
     """Grade every student folder of ``submissions`` into ``out`` (see the module docstring)."""
     submissions, out = Path(submissions), Path(out)
     students = list_students(submissions)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp")]:  # left by a batch killed mid-write
+    out.mkdir(parents=True, exist_ok=True, mode=0o750)
+    (out / STUDENTS).mkdir(exist_ok=True, mode=0o750)
+    if os.name == "posix":  # grades and hidden-check messages: not for other users of this machine
+        for folder in (out, out / STUDENTS):
+            os.chmod(folder, os.stat(folder).st_mode & 0o770)
+    for stale in [*out.glob(".*.tmp"), *out.glob(f"{STUDENTS}/*/.*.tmp")]:  # left by a batch killed mid-write
         stale.unlink(missing_ok=True)
     exercise_ids = [g.exercise.id for g in course.exercises]
     states: dict[str, dict] = {}

@@ -52,6 +52,8 @@ def read_graded_cells(path: str | Path) -> list[GradedCell]:
         nb = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotebookError(f"{path.name} is not a valid notebook: not JSON ({exc})") from None
+    except RecursionError:
+        raise NotebookError(f"{path.name} is not a valid notebook: its JSON is nested too deeply to read") from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
         raise NotebookError(f"{path.name} is JSON but not a Jupyter notebook (no list of 'cells')")

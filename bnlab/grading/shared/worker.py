@@ -4,21 +4,31 @@ Two uses, one code:
 
 - :func:`execute_calls` runs calls against a namespace of learner functions and returns, per call,
   an outcome made of plain data. ``run_public_checks`` in a notebook uses it in the kernel.
-- Run as a script (``python -I .../worker.py RESULTS_PATH``, see :mod:`bnlab.grading.shared.sandbox`), it
-  reads a job from stdin, runs the graded cells' source, executes the calls and writes the outcomes
-  to RESULTS_PATH, with references to ``open``/``os.replace``/``os._exit`` taken before any learner
-  code runs. As a script it imports only the standard library and numpy, never ``bnlab``: the
-  reference implementation must not be loaded in the learner's process.
+- Run as a script (``python -I [-S] .../worker.py [--site DIR] [LIMIT=...]``, see
+  :mod:`bnlab.grading.shared.sandbox` and :mod:`bnlab.grading.shared.jail`), it reads a job from stdin,
+  runs the graded cells' source, executes the calls and writes the outcomes to its original stdout;
+  the learner's printed output (stdout and stderr) goes to stderr. References to the results channel
+  and ``os._exit`` are taken before any learner code runs. As a script it imports only the standard
+  library and numpy, never ``bnlab``: the reference implementation must not be in the learner's process.
 
 Nothing here computes or compares expected values: that happens in the grader (``Check.verify``).
 """
 from __future__ import annotations
 
 if __name__ == "__main__":  # limits first, before numpy or any learner code: "NAME=soft[,hard]" arguments
-    import resource as _resource
     import sys as _sys
 
-    for _arg in _sys.argv[2:]:
+    try:
+        import resource as _resource  # POSIX only: on Windows no limit but the wall clock applies
+    except ImportError:
+        _resource = None
+    _args = _sys.argv[1:]
+    if _args[:1] == ["--site"]:  # the folder holding numpy inside the jail (python -S has no site-packages)
+        _sys.path.insert(0, _args[1])
+        _args = _args[2:]
+    for _arg in _args if _resource is not None else ():  # (the jail's server sets limits per job instead)
+        if "=" not in _arg:
+            continue
         _name, _, _value = _arg.partition("=")
         _soft, _, _hard = _value.partition(",")
         try:  # a limit this system cannot set (RLIMIT_AS on macOS) is skipped; the wall clock still holds
@@ -237,10 +247,16 @@ class _BlockReference:
         return None
 
 
-def run_job(job: dict, results_path: str) -> None:
-    """Run one job (graded cells, then calls) and write its results; never returns (os._exit)."""
+def _write_all(write, fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[write(fd, view):]
+
+
+def run_job(job: dict, results_fd: int) -> None:
+    """Run one job (graded cells, then calls), write its results to ``results_fd``; never returns (os._exit)."""
     # References taken before learner code runs; learner monkeypatching cannot reach these names.
-    _open, _replace, _exit, _fsync, _pack = builtins.open, os.replace, os._exit, os.fsync, plain.pack
+    _write, _close, _exit, _pack = os.write, os.close, os._exit, plain.pack
     sys.argv = ["graded-notebook"]
     sys.meta_path.insert(0, _BlockReference())
     memory_mb = job.get("memory_mb")
@@ -255,20 +271,26 @@ def run_job(job: dict, results_path: str) -> None:
             stream.flush()
         except BaseException:  # noqa: BLE001
             pass
-    tmp = results_path + ".tmp"
-    with _open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        _fsync(f.fileno())
-    _replace(tmp, results_path)
+    try:
+        _write_all(_write, results_fd, data)
+        _close(results_fd)
+    except OSError:
+        _exit(71)
     _exit(0)
 
 
 def main(argv: list[str]) -> None:
-    """Exec mode: ``worker.py RESULTS [LIMIT=...]``, the job on stdin."""
+    """Exec mode: ``worker.py [--site DIR] [LIMIT=...]``, the job on stdin, results to stdout.
+
+    The results channel is a private copy of stdout; fd 1 then points at stderr, so whatever the
+    learner prints, from Python or from C, lands in the output stream, never among the results.
+    """
     job = plain.unpack(sys.stdin.buffer.read())
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    run_job(job, argv[1])
+    results_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
+    run_job(job, results_fd)
 
 
 # --- fork server -----------------------------------------------------------------------------------
@@ -293,9 +315,15 @@ def _child(request: dict, keep: list[int]) -> None:
         for fd in keep:
             os.close(fd)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
-            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
-        job_fd = os.open(request["job"], os.O_RDONLY)
+        # Opened while still root, in the grader's private folder (0700): the learner holds the
+        # descriptors but can never reach the paths, so the grader reads files only it controls.
+        created = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        output_fd = os.open(request["output"], created, 0o600)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(output_fd)
+        results_fd = os.open(request["results"], created, 0o600)
+        job_fd = os.open(request["job"], os.O_RDONLY | os.O_NOFOLLOW)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -314,13 +342,27 @@ def _child(request: dict, keep: list[int]) -> None:
             job = plain.unpack(f.read())
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
-        run_job(job, request["results"])
+        run_job(job, results_fd)
     except BaseException:  # noqa: BLE001 - a child must never return into the server loop
         try:
             traceback.print_exc()
         finally:
             os._exit(70)
     os._exit(70)
+
+
+def _kill_uid(uid: int) -> None:
+    """In a forked child: become ``uid`` and SIGKILL every process of that uid (all at once: kill -1)."""
+    import signal
+
+    try:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        os.kill(-1, signal.SIGKILL)
+    except BaseException:  # noqa: BLE001 - nothing to kill raises ESRCH
+        pass
+    os._exit(0)
 
 
 def serve() -> None:
@@ -368,6 +410,12 @@ def serve() -> None:
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 request = json.loads(line)
+                if "kill_uid" in request:  # end every process of a throwaway uid, atomically (kill -1)
+                    pid = os.fork()
+                    if pid == 0:
+                        _kill_uid(request["kill_uid"])
+                    jobs[pid] = request["id"]
+                    continue
                 try:
                     pid = os.fork()
                 except OSError as exc:
@@ -379,8 +427,125 @@ def serve() -> None:
                 reply({"id": request["id"], "pid": pid})
 
 
+# --- the jail's server ----------------------------------------------------------------------------
+# ``worker.py --site DIR --jail-server FD`` runs inside one bubblewrap jail (jail.py) and forks a child
+# per job, one job at a time: numpy is imported once per jail instead of once per notebook. Each job
+# arrives on the socket FD as a JSON request with three descriptors the grader opened (job, results,
+# output). After each job the server kills every other process in the jail at once (kill -1 in the
+# jail's PID namespace) and asks to be retired, so that the next job gets a brand-new jail, whenever
+# the job left anything behind: a process, a file in /tmp, a System V IPC object.
+
+def _jail_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> None:
+    import resource
+    import signal
+
+    try:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(output_fd)
+        with os.fdopen(job_fd, "rb") as f:
+            data = f.read()
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.chdir("/tmp")
+        os.environ.clear()
+        os.environ.update(request["env"])
+        for arg in request["limits"]:
+            name, _, value = arg.partition("=")
+            soft, _, hard = value.partition(",")
+            try:
+                resource.setrlimit(getattr(resource, "RLIMIT_" + name), (int(soft), int(hard or soft)))
+            except (ValueError, OSError, AttributeError):
+                pass
+        job = plain.unpack(data)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
+        run_job(job, results_fd)
+    except BaseException:  # noqa: BLE001 - a child must never return into the server loop
+        try:
+            traceback.print_exc()
+        finally:
+            os._exit(70)
+    os._exit(70)
+
+
+def _writable_places() -> dict:
+    """What the jail's writable folders hold: /tmp, and /dev with /dev/shm (bwrap's --dev is a tmpfs)."""
+    found = {}
+    for folder in ("/tmp", "/dev", "/dev/shm"):
+        try:
+            found[folder] = sorted(os.listdir(folder))
+        except OSError:
+            found[folder] = None
+    return found
+
+
+_CLEAN: dict = {}
+
+
+def _left_behind() -> bool:
+    """Kill every process of the jail but this one (and the jail's init); True if the job left anything."""
+    import signal
+
+    dirty = False
+    try:
+        os.kill(-1, signal.SIGKILL)
+        dirty = True  # something was there to kill
+    except ProcessLookupError:
+        pass
+    while True:  # reap them (this process is their subreaper)
+        try:
+            if os.waitpid(-1, 0)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    if _writable_places() != _CLEAN:
+        dirty = True
+    for name in ("shm", "msg", "sem"):
+        try:
+            with open(f"/proc/sysvipc/{name}") as f:
+                dirty = dirty or len(f.read().splitlines()) > 1
+        except OSError:
+            pass
+    return dirty
+
+
+def serve_jail(sock_fd: int) -> None:
+    import ctypes
+    import json
+    import socket
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0: learner code (same uid) cannot ptrace or read this process
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of a job are reaped here
+    sock = socket.socket(fileno=sock_fd)
+    _CLEAN.update(_writable_places())
+    sock.send(json.dumps({"ready": True}).encode())
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+        except OSError:
+            return
+        if not message or len(fds) != 3:
+            return  # the grader is gone
+        request = json.loads(message)
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            _jail_child(request, *fds)
+        for fd in fds:
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        sock.send(json.dumps({"exit": os.waitstatus_to_exitcode(status), "retire": _left_behind()}).encode())
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--server"]:
         serve()
+    elif "--jail-server" in sys.argv:
+        serve_jail(int(sys.argv[sys.argv.index("--jail-server") + 1]))
     else:
         main(sys.argv)

@@ -1,0 +1,68 @@
+"""The GitHub workflow proves what the README promises: the whole Python range (lowest Python with the lowest
+numpy/matplotlib, newest Python), the learner's path on Windows and macOS, and the packages. Its steps cannot
+run here; these tests keep its structure honest, and run the helper script it uses."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "test.yml"
+
+
+@pytest.fixture(scope="module")
+def jobs():
+    yaml = pytest.importorskip("yaml")  # PyYAML comes with the lab extra (JupyterLab needs it)
+    return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"]
+
+
+def run_lines(job) -> str:
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def test_the_full_suite_runs_on_the_lowest_and_the_newest_python(jobs):
+    test = jobs["test"]
+    assert test["runs-on"] == "ubuntu-latest" and "make test" in run_lines(test)
+    rows = {row["python-version"]: row for row in test["strategy"]["matrix"]["include"]}
+    assert sorted(rows, key=lambda v: tuple(map(int, v.split(".")))) == ["3.10", "3.11", "3.12", "3.13"]
+    # the lowest Python with the lowest versions; every other row with the newest
+    assert rows["3.10"]["constraints"] == ".github/lowest-versions.txt"
+    assert (ROOT / rows["3.10"]["constraints"]).is_file()
+    assert not [v for v, row in rows.items() if v != "3.10" and row.get("constraints")]
+    assert "CONSTRAINTS=${{ matrix.constraints }}" in run_lines(test)
+
+
+def test_the_learners_path_runs_on_windows_and_macos(jobs):
+    learner = jobs["learner"]
+    rows = {row["os"]: row for row in learner["strategy"]["matrix"]["include"]}
+    assert set(rows) == {"windows-latest", "macos-latest"}
+    assert rows["windows-latest"]["activate"] == r".venv\Scripts\Activate.ps1"
+    assert rows["macos-latest"]["activate"] == "source .venv/bin/activate"
+    steps = run_lines(learner)
+    assert 'python -m pip install -e ".[lab,test]"' in steps
+    assert "python -m bnlab test notebooks exercises" in steps
+    assert re.search(r"solve_exercise\.py ex01 solved\s+bnlab check solved/ex01_", steps)
+    assert r"call .venv\Scripts\activate.bat" in steps  # cmd, as the README gives it
+
+
+def test_the_package_job_builds_and_runs_the_wheel_alone(jobs):
+    steps = run_lines(jobs["package"])
+    assert "python -m build" in steps and "tests/test_packaging.py" in steps and "dist/*.whl" in steps
+
+
+def test_the_solve_script_fills_the_graded_cells_with_the_reference(tmp_path):
+    spec = importlib.util.spec_from_file_location("solve_exercise", ROOT / ".github" / "scripts" / "solve_exercise.py")
+    solve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(solve)
+    solve.main("ex06", str(tmp_path))  # two graded functions
+    (solved,) = tmp_path.glob("ex06_*.ipynb")
+    reference = solve.solution_cells((ROOT / "exercises" / "instructor" / "solutions" / "ex06.py").read_text(encoding="utf-8"))
+    assert len(reference) == 2
+    cells = json.loads(solved.read_text(encoding="utf-8"))["cells"]
+    graded = {solve.GRADED.match(c["source"]).group(1): c["source"] for c in cells
+              if c["cell_type"] == "code" and isinstance(c["source"], str) and solve.GRADED.match(c["source"])}
+    assert graded == reference
