@@ -140,7 +140,7 @@ class LayerRecorder:
         if step not in self.steps:
             return
         _, caches = self.net.forward(self.X, train=True, update_running=False)
-        self.activations[step] = {l: activation_forward(caches[l - 1]["Z_tilde"], self.net.activation)[0]
+        self.activations[step] = {l: activation_forward(caches[l - 1].Z_tilde, self.net.activation)[0]
                                   for l in range(1, self.net.L)}
         grads = self.net.backward(self.Y, caches)
         self.gradients[step] = {l: grads[f"dW{l}"] for l in range(1, self.net.L)}

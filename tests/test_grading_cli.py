@@ -1,9 +1,134 @@
-"""The grading commands' module: registering them with ``bnlab``'s command line stays cheap."""
+"""The grading commands: registering them stays cheap; a bad argument is one line on stderr and exit code 2,
+before any work; every command and argument has help."""
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+import grading_fixture as fx
+from bnlab.cli import build_parser, main
+
+COURSE = ["--course", str(Path(fx.__file__))]
+
+
+def _run(argv, capsys) -> tuple[int, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def _one_line(err: str) -> str:
+    assert "Traceback" not in err
+    assert err.strip() and "\n" not in err.strip(), err
+    return err.strip()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["check", "x.ipynb", "--timeout", "-1"], "positive number of seconds, got '-1'"),
+    (["check", "x.ipynb", "--timeout", "0"], "positive number of seconds, got '0'"),
+    (["check", "x.ipynb", "--timeout", "nan"], "positive number of seconds"),
+    (["check", "x.ipynb", "--timeout", "inf"], "positive number of seconds"),
+    (["grade", "S", "--out", "O", "--jobs", "0"], "positive whole number, got '0'"),
+    (["grade", "S", "--out", "O", "--jobs", "-2"], "positive whole number, got '-2'"),
+    (["grade", "S", "--out", "O", "--jobs", "two"], "positive whole number, got 'two'"),
+    (["grade", "S", "--out", "O", "--memory", "5"], "at least 256 MB"),
+    (["grade", "S"], "--out"),
+    (["similarity", "S", "--out", "r.html", "--top", "0"], "positive whole number"),
+    (["export", "canvas", "--grades", "O", "--out", "x.csv"], "--gradebook"),
+])
+def test_a_bad_argument_is_one_line_and_exit_code_2(argv, says, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(argv, capsys)
+    assert code == 2
+    line = _one_line(err)
+    assert says in line and line.startswith(f"bnlab {argv[0]}")
+    assert list(tmp_path.iterdir()) == []  # nothing was written
+
+
+def _class(tmp_path: Path) -> Path:
+    submissions = tmp_path / "submissions"
+    fx.notebook(submissions / "alice" / "ex01_double.ipynb", [fx.DOUBLE_CELL])
+    return submissions
+
+
+def test_out_must_not_be_an_existing_file(tmp_path, capsys):
+    submissions = _class(tmp_path)
+    existing = tmp_path / "grades.txt"
+    existing.write_text("mine")
+    code, err = _run(["grade", str(submissions), "--out", str(existing), *COURSE], capsys)
+    assert code == 2 and "is an existing file" in _one_line(err)
+    assert existing.read_text() == "mine"
+
+
+@pytest.mark.parametrize("inside", ["out", "alice/out", "."])
+def test_out_must_not_be_inside_the_submissions(tmp_path, capsys, inside):
+    submissions = _class(tmp_path)
+    before = sorted(p for p in submissions.rglob("*"))
+    code, err = _run(["grade", str(submissions), "--out", str(submissions / inside), *COURSE], capsys)
+    assert code == 2 and "inside SUBMISSIONS" in _one_line(err)
+    assert sorted(p for p in submissions.rglob("*")) == before
+
+
+def test_an_empty_submissions_folder_is_reported(tmp_path, capsys):
+    (tmp_path / "submissions").mkdir()
+    code, err = _run(["grade", str(tmp_path / "submissions"), "--out", str(tmp_path / "out"), *COURSE], capsys)
+    assert code == 2 and "has no student folders" in _one_line(err)
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_a_stray_notebook_at_the_top_is_named(tmp_path, capsys):
+    submissions = _class(tmp_path)
+    fx.notebook(submissions / "ex01_double.ipynb", [fx.DOUBLE_CELL])
+    code, err = _run(["grade", str(submissions), "--out", str(tmp_path / "out"), *COURSE], capsys)
+    line = _one_line(err)
+    assert code == 2 and "belong to no student: ex01_double.ipynb" in line
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_a_good_class_still_grades(tmp_path):
+    submissions = _class(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "bnlab.cli", "grade", str(submissions), "--out", str(tmp_path / "out"),
+                             "--jobs", "2", *COURSE], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "alice,4,0,4,6" in (tmp_path / "out" / "grades.csv").read_text()
+
+
+def _subparsers(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                yield name, helps.get(name), sub
+                yield from _subparsers(sub)
+
+
+def test_every_subcommand_and_argument_has_help():
+    grading = {"check", "grade", "release", "gradescope", "export", "canvas", "similarity"}
+    found = {name: (summary, sub) for name, summary, sub in _subparsers(build_parser()) if name in grading}
+    assert set(found) == grading
+    for name, (summary, sub) in found.items():
+        assert summary and sub.description, f"{name} has no help or description"
+        for action in sub._actions:
+            if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                assert action.help, f"{name}: {action.option_strings or action.dest} has no help"
+
+
+@pytest.mark.parametrize("command", ["release", "gradescope"])
+def test_a_bundle_out_that_is_a_file_is_one_line(tmp_path, capsys, command):
+    existing = tmp_path / "bundle.zip"
+    existing.write_text("mine")
+    code, err = _run([command, "--out", str(existing)], capsys)
+    assert code == 2 and "is an existing file" in _one_line(err)
+    assert existing.read_text() == "mine"
+
 
 PROBE = """
 import argparse, json, sys

@@ -178,7 +178,8 @@ def test_out_holds_only_the_grader_files(batch):
     out = batch["out"]
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
     expected = sorted(["grades.csv", "students"] + [f"students/{s}{suffix}" for s in HOSTILE
-                                                    for suffix in ("", "/results.json", "/feedback.md", "/grade.json")])
+                                                    for suffix in ("", "/results.json", "/feedback.md",
+                                                                   "/feedback.html", "/grade.json")])
     assert names == expected
     assert "999" not in (out / "grades.csv").read_text()
 
@@ -196,7 +197,7 @@ def test_hidden_checks_are_named_but_their_inputs_never_shown(batch):
     for student in HOSTILE:
         feedback = (batch["out"] / "students" / student / "feedback.md").read_text()
         results = json.loads((batch["out"] / "students" / student / "results.json").read_text())
-        shown = feedback + json.dumps(results)
+        shown = feedback + json.dumps(results) + (batch["out"] / "students" / student / "feedback.html").read_text()
         assert "doubles_a_matrix" in shown and "(hidden)" in feedback
         assert "7, 13" not in shown and "(7," not in shown and "4.2" not in shown
         assert "all tests passed" not in shown.lower()

@@ -62,7 +62,7 @@ def _attacks(paths: dict) -> dict:
                   "        except Exception:\n"
                   "            pass\n"
                   "    if found:\n"
-                  "        raise RuntimeError('LEAKED ' + ' | '.join(found))\n").replace("PATHS", repr(paths["read"]))
+                  "        raise RuntimeError('LEAK' 'ED ' + ' | '.join(found))\n").replace("PATHS", repr(paths["read"]))
     return {
         # The cleanup used to chmod the parent of a vanished working directory, as root: /tmp became 0700.
         "removes_workdir": ([_returns_double(

@@ -57,7 +57,7 @@ def graded():
         attack = (D + "import os\nimport numpy as np\n\ndef double(x):\n"
                   f"    for p in ({str(home / 'secret.txt')!r}, {str(home / 'victim.txt')!r}):\n"
                   "        try:\n            open(p, 'a').write('PWNED')\n        except OSError:\n            pass\n"
-                  "        try:\n            raise RuntimeError('LEAKED ' + open(p).read())\n"
+                  "        try:\n            raise RuntimeError('LEAK' 'ED ' + open(p).read())\n"
                   "        except OSError:\n            pass\n"
                   "    if os.fork() == 0:\n        os.setsid()\n        if os.fork() == 0:\n"
                   "            os.execv('/bin/sleep', ['sleep', '27.1828'])\n        os._exit(0)\n"

@@ -58,9 +58,9 @@ def test_the_solve_script_fills_the_graded_cells_with_the_reference(tmp_path):
     spec = importlib.util.spec_from_file_location("solve_exercise", ROOT / ".github" / "scripts" / "solve_exercise.py")
     solve = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(solve)
-    solve.main("ex06", str(tmp_path))  # two graded functions
-    (solved,) = tmp_path.glob("ex06_*.ipynb")
-    reference = solve.solution_cells((ROOT / "exercises" / "instructor" / "solutions" / "ex06.py").read_text(encoding="utf-8"))
+    solve.main("ex05", str(tmp_path))  # two graded functions
+    (solved,) = tmp_path.glob("ex05_*.ipynb")
+    reference = solve.solution_cells(ROOT / "exercises" / "instructor", "ex05")
     assert len(reference) == 2
     cells = json.loads(solved.read_text(encoding="utf-8"))["cells"]
     graded = {solve.GRADED.match(c["source"]).group(1): c["source"] for c in cells

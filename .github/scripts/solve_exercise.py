@@ -3,26 +3,23 @@
     python .github/scripts/solve_exercise.py ex01 OUT_DIR
 
 CI then runs `bnlab check OUT_DIR/ex01_....ipynb` on it, as a learner who finished the exercise would.
-Only json and pathlib: it must run on every platform before anything else is trusted.
+The reference comes from the exercise's source notebook (exercises/instructor/source), read by bnlab's
+authoring module, so bnlab must be installed first.
 """
 import json
 import re
 import sys
 from pathlib import Path
 
+from bnlab.grading.instructor.authoring import solution_cells
+
 ROOT = Path(__file__).resolve().parents[2]
 GRADED = re.compile(r"# GRADED FUNCTION: (\w+)")
 
 
-def solution_cells(text: str) -> dict[str, str]:
-    """The graded cells of a solution file (each starts with `# GRADED FUNCTION: name`), by name."""
-    starts = [m.start() for m in GRADED.finditer(text)] + [len(text)]
-    return {GRADED.match(text[a:b]).group(1): text[a:b] for a, b in zip(starts, starts[1:])}
-
-
 def main(ex_id: str, out_dir: str) -> None:
     (notebook,) = (ROOT / "exercises").glob(f"{ex_id}_*.ipynb")
-    cells = solution_cells((ROOT / "exercises" / "instructor" / "solutions" / f"{ex_id}.py").read_text(encoding="utf-8"))
+    cells = solution_cells(ROOT / "exercises" / "instructor", ex_id)
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     filled = set()
     for cell in nb["cells"]:

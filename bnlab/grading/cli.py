@@ -1,11 +1,14 @@
-"""Grading commands: ``bnlab check``, ``bnlab grade``, ``bnlab release``, ``bnlab gradescope``.
+"""Grading commands: ``bnlab check``, ``grade``, ``release``, ``gradescope``, ``export``, ``similarity``.
 
 Registered by :func:`add_subcommand`; heavy imports happen inside each command so ``bnlab --version``
-stays instant. ``python -m bnlab.grading.cli ...`` runs the same commands.
+stays instant. ``python -m bnlab.grading.cli ...`` runs the same commands. Every bad argument is one
+line on stderr and exit code 2, found before any long work starts.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import re
 import sys
 import time
@@ -70,6 +73,42 @@ def run_check(args) -> int:
     return 0 if result.checks and all(c.passed for c in result.checks) else 1
 
 
+class UsageError(ValueError):
+    """A bad argument found after parsing (a path that does not fit); one line, exit code 2."""
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _check_out_folder(out: Path, submissions: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is an existing file; OUT is the folder that receives grades.csv and one "
+                         "folder per student")
+    if submissions.is_dir() and _inside(out, submissions):
+        raise UsageError(f"--out {out} is inside SUBMISSIONS ({submissions}): the next run would grade it as a "
+                         "student; choose a folder outside it")
+
+
+def check_layout(submissions: Path) -> list[str]:
+    """The student folders of ``submissions``; UsageError when it has none or has notebooks at its top."""
+    if not submissions.is_dir():
+        raise UsageError(f"SUBMISSIONS {submissions} is not a folder (one folder per student) nor a Canvas .zip")
+    entries = list(os.scandir(submissions))
+    strays = sorted(e.name for e in entries if e.name.lower().endswith(".ipynb") and not e.is_dir())
+    if strays:
+        raise UsageError(f"notebooks at the top of SUBMISSIONS belong to no student: {', '.join(strays[:5])}"
+                         + (f" and {len(strays) - 5} more" if len(strays) > 5 else "")
+                         + "; put each student's notebooks in a folder of their own (or pass a Canvas download "
+                         "as it was downloaded)")
+    students = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+    if not students:
+        raise UsageError(f"SUBMISSIONS {submissions} has no student folders: it should hold one folder per "
+                         "student, or be a Canvas submissions download (.zip or its unzipped folder)")
+    return students
+
+
 def _jail_or_refusal(args) -> tuple[bool, str]:
     """(use the jail, "") or (False, why bnlab grade refuses). ``--no-jail`` makes it (False, "")."""
     from bnlab.grading.shared import jail
@@ -89,35 +128,42 @@ def _jail_or_refusal(args) -> tuple[bool, str]:
 
 def run_grade(args) -> int:
     from bnlab.grading.shared.course import CourseError
+    from bnlab.grading.instructor.canvas import CanvasError, staged_submissions
     from bnlab.grading.instructor.gradebook import grade_submissions
     from bnlab.grading.shared.sandbox import isolation_of
 
+    submissions, out = Path(args.submissions), Path(args.out)
     try:
+        if not submissions.exists():
+            raise UsageError(f"SUBMISSIONS {submissions} is not a folder: it does not exist")
+        _check_out_folder(out, submissions)
         course = _course(args)
-    except CourseError as exc:
+    except (UsageError, CourseError) as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
-    jailed, refusal = _jail_or_refusal(args)
-    if refusal:
-        print(f"bnlab grade: {refusal}", file=sys.stderr)
-        return 2
-    limits = _limits(args, jail=jailed)
-    if jailed:
-        from bnlab.grading.shared.jail import describe
-        print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
-    else:
-        print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can read "
-              "every file its user can and use the network" + ("" if isolation_of(limits) != "process" else
-              ", and it runs as you") + "; see exercises/README.md", file=sys.stderr)
     start = time.monotonic()
     try:
-        summary = grade_submissions(args.submissions, args.out, course, jobs=args.jobs, limits=limits)
-    except FileNotFoundError as exc:
+        with staged_submissions(submissions, out) as folder:  # a Canvas download becomes one folder per student
+            check_layout(folder)
+            jailed, refusal = _jail_or_refusal(args)
+            if refusal:
+                print(f"bnlab grade: {refusal}", file=sys.stderr)
+                return 2
+            limits = _limits(args, jail=jailed)
+            if jailed:
+                from bnlab.grading.shared.jail import describe
+                print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
+            else:
+                print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can "
+                      "read every file its user can and use the network" + ("" if isolation_of(limits) != "process"
+                      else ", and it runs as you") + "; see exercises/README.md", file=sys.stderr)
+            summary = grade_submissions(folder, out, course, jobs=args.jobs, limits=limits)
+    except (UsageError, CanvasError, FileNotFoundError) as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
     print(f"{summary.students} students: {summary.graded} graded, {summary.skipped} unchanged (skipped)"
           + (f", {len(summary.failed)} failed: {', '.join(summary.failed)}" if summary.failed else "")
-          + f" in {time.monotonic() - start:.1f} s; grades in {Path(args.out) / 'grades.csv'}")
+          + f" in {time.monotonic() - start:.1f} s; grades in {out / 'grades.csv'}")
     return 1 if summary.failed else 0
 
 
@@ -146,29 +192,145 @@ def run_gradescope(args) -> int:
     return 0
 
 
+def run_export_canvas(args) -> int:
+    from bnlab.grading.instructor.canvas import CanvasError, class_points, fill_gradebook
+    from bnlab.grading.instructor.gradebook import atomic_write
+
+    gradebook, target = Path(args.gradebook), Path(args.out)
+    try:
+        if not gradebook.is_file():
+            raise UsageError(f"--gradebook {gradebook} is not a file: export the gradebook from Canvas "
+                             "(Grades, Export, Export Entire Gradebook) and pass that CSV")
+        if target.exists():
+            raise UsageError(f"--out {target} exists; choose a new file name (the export never overwrites a file)")
+        points, maximum = class_points(Path(args.grades))
+        text, summary = fill_gradebook(gradebook, points, maximum, args.assignment, args.scale)
+    except (UsageError, CanvasError) as exc:
+        print(f"bnlab export canvas: {exc}", file=sys.stderr)
+        return 2
+    atomic_write(target, text)
+    print(f"{summary.filled} grades written into column {summary.column!r} of {target}; import it in Canvas "
+          "(Grades, Import)")
+    if summary.not_graded:
+        print(f"{len(summary.not_graded)} students of the gradebook have no graded submission (left as they were): "
+              + ", ".join(summary.not_graded[:10]) + (" ..." if len(summary.not_graded) > 10 else ""), file=sys.stderr)
+    if summary.not_in_gradebook:
+        print(f"{len(summary.not_in_gradebook)} graded Canvas ids are not in the gradebook: "
+              + ", ".join(summary.not_in_gradebook[:10]), file=sys.stderr)
+    return 0
+
+
+def run_similarity(args) -> int:
+    from bnlab.grading.instructor.canvas import CanvasError, staged_submissions
+    from bnlab.grading.instructor.similarity import REPORT_MARK, similarity_report
+    from bnlab.grading.shared.course import CourseError
+
+    submissions, target = Path(args.submissions), Path(args.out)
+    try:
+        if not submissions.exists():
+            raise UsageError(f"SUBMISSIONS {submissions} is not a folder: it does not exist")
+        if target.is_dir():
+            raise UsageError(f"--out {target} is a folder; give the report's file name, e.g. similarity.html")
+        if target.exists() and REPORT_MARK not in target.read_text(errors="replace")[:200]:
+            raise UsageError(f"--out {target} exists and is not a similarity report; choose a new file name")
+        if submissions.is_dir() and _inside(target, submissions):
+            raise UsageError(f"--out {target} is inside SUBMISSIONS; choose a file outside it")
+        start = time.monotonic()
+        with staged_submissions(submissions, None) as folder:
+            check_layout(folder)
+            pairs = similarity_report(folder, target, instructor=args.instructor, top=args.top)
+    except (UsageError, CanvasError, CourseError) as exc:
+        print(f"bnlab similarity: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(pairs)} pairs ranked in {time.monotonic() - start:.1f} s; report in {target}"
+          + (f"; most similar: {pairs[0].a} and {pairs[0].b} ({pairs[0].score:.2f})" if pairs else ""))
+    return 0
+
+
+# --- argument types and parsers -------------------------------------------------------------------
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+MIN_MEMORY_MB = 256  # a fresh Python importing numpy fails below about 100 MB of address space (measured)
+
+
+def memory_mb(text: str) -> int:
+    value = positive_int(text)
+    if value < MIN_MEMORY_MB:
+        raise argparse.ArgumentTypeError(f"expected at least {MIN_MEMORY_MB} MB (a fresh Python with numpy needs "
+                                         f"about 100 MB before any learner code runs), got {text!r}")
+    return value
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Report a bad argument as one line and exit code 2 (argparse would print the whole usage first)."""
+    def error(message: str):
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+
+    parser.error = error
+    return parser
+
+
 def _sandbox_options(p, timeout: float) -> None:
-    p.add_argument("--timeout", type=float, default=timeout, metavar="S",
+    p.add_argument("--timeout", type=positive_seconds, default=timeout, metavar="S",
                    help=f"wall-clock seconds per exercise notebook (default {timeout:g})")
-    p.add_argument("--memory", type=int, default=1024, metavar="MB", help="memory limit of learner code (default 1024)")
+    p.add_argument("--memory", type=memory_mb, default=1024, metavar="MB",
+                   help=f"memory limit of learner code, at least {MIN_MEMORY_MB} (default 1024)")
     p.add_argument("--course", help=argparse.SUPPRESS)  # a course file (tests; see course.load_course_file)
 
 
+def _instructor_option(p) -> None:
+    p.add_argument("--instructor", metavar="DIR",
+                   help="folder with hidden/exNN.py (default: exercises/instructor of this checkout)")
+
+
+def _source_option(p) -> None:
+    p.add_argument("--source", metavar="DIR", help="the bnlab checkout to build from (default: the one this "
+                                                   "package runs from)")
+
+
 def add_subcommand(subparsers) -> None:
-    p = subparsers.add_parser("check", help="learners: run the public checks of an exercise notebook",
-                              description="Run the public checks of one exercise notebook in an isolated process.")
-    p.add_argument("notebook", help="exNN_....ipynb")
+    def command(name: str, summary: str, description: str):
+        return _one_line_errors(subparsers.add_parser(name, help=summary, description=description))
+
+    p = command("check", "learners: run the public checks of an exercise notebook",
+                "Run the public checks of one saved exercise notebook in an isolated process, as the grader "
+                "does. Exit code 0 when every public check passes, 1 otherwise, 2 for a usage error.")
+    p.add_argument("notebook", help="the saved exercise notebook, exNN_....ipynb")
     p.add_argument("--time", action="store_true", help="print how long the check took")
     _sandbox_options(p, 10.0)
     p.set_defaults(run=run_check)
 
-    p = subparsers.add_parser("grade", help="instructors: grade a folder of submissions",
-                              description="Grade SUBMISSIONS (one folder per student) into OUT: grades.csv, "
-                                          "students/<student>/results.json, feedback.md. Learner code runs in a "
-                                          "bubblewrap jail (Linux; install the bubblewrap package).")
-    p.add_argument("submissions", metavar="SUBMISSIONS")
-    p.add_argument("--out", required=True, metavar="OUT")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="students graded in parallel (default 1)")
-    p.add_argument("--instructor", metavar="DIR", help="folder with hidden/exNN.py (default: exercises/instructor)")
+    p = command("grade", "instructors: grade a folder of submissions or a Canvas download",
+                "Grade SUBMISSIONS into OUT: grades.csv, and in students/<student>/ results.json (Gradescope "
+                "format), feedback.md and feedback.html for the learner, grade.json for you. Rerunning skips "
+                "unchanged students. Learner code runs in a bubblewrap jail (Linux; install the bubblewrap "
+                "package). Exit code 0, 1 if the grader failed on a student, 2 for a usage error.")
+    p.add_argument("submissions", metavar="SUBMISSIONS",
+                   help="a folder with one folder per student, or a Canvas 'Download Submissions' .zip "
+                        "(or its unzipped folder; students are then named <name>_<Canvas id>)")
+    p.add_argument("--out", required=True, metavar="OUT", help="folder for the grades (created; not inside "
+                                                                "SUBMISSIONS)")
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="students graded in parallel (default 1)")
+    _instructor_option(p)
     p.add_argument("--no-jail", action="store_true",
                    help="grade without the bubblewrap jail, where it cannot run. Gives up: learner code can then "
                         "read every file its user can (other students' submissions if readable, system files), "
@@ -177,23 +339,56 @@ def add_subcommand(subparsers) -> None:
     _sandbox_options(p, 30.0)
     p.set_defaults(run=run_grade)
 
-    p = subparsers.add_parser("release", help="instructors: build the student bundle (no hidden material)")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--source", help="the bnlab checkout (default: the one this package runs from)")
+    p = command("release", "instructors: build the student release (no hidden material)",
+                "Write the learners' copy of the course to DIR: course and exercise notebooks, the package with "
+                "its public checks, a learner's README and a test command; never solutions, mutants or hidden "
+                "checks (the copy is scanned, and removed if any is found).")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+    _source_option(p)
     p.set_defaults(run=run_release)
 
-    p = subparsers.add_parser("gradescope", help="instructors: build the Gradescope autograder bundle")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p = command("gradescope", "instructors: build the Gradescope autograder bundle",
+                "Write setup.sh, run_autograder, the package and the hidden checks to DIR, and DIR/autograder.zip "
+                "to upload as a Gradescope assignment's autograder.")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     p.add_argument("--exercises", default="all", metavar="IDS",
                    help='what the Gradescope assignment grades: "all" (default) or e.g. "ex01,ex02"')
-    p.add_argument("--instructor", metavar="DIR", help="folder with hidden/exNN.py (default: exercises/instructor)")
-    p.add_argument("--source", help="the bnlab checkout (default: the one this package runs from)")
+    _instructor_option(p)
+    _source_option(p)
     p.set_defaults(run=run_gradescope)
+
+    p = command("export", "instructors: write grades in another system's format",
+                "Write the grades of a bnlab grade OUT folder in another system's format.")
+    targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    c = _one_line_errors(targets.add_parser(
+        "canvas", help="fill a Canvas gradebook export with the points, ready to import",
+        description="Fill the points of OUT/grades.csv into the assignment column of a gradebook CSV exported "
+                    "from Canvas (Grades, Export), matched by Canvas id; import the result in Canvas "
+                    "(Grades, Import). Needs OUT from grading a Canvas download."))
+    c.add_argument("--grades", required=True, metavar="OUT", help="the folder bnlab grade wrote")
+    c.add_argument("--gradebook", required=True, metavar="EXPORTED.csv", help="the gradebook CSV exported from Canvas")
+    c.add_argument("--out", required=True, metavar="FILLED.csv", help="the CSV to write (a new file)")
+    c.add_argument("--assignment", metavar="NAME_OR_ID",
+                   help="the Canvas assignment column, by title or id (needed when the gradebook has several)")
+    c.add_argument("--scale", action="store_true",
+                   help="scale the points to the assignment's Points Possible when they differ (default: refuse)")
+    c.set_defaults(run=run_export_canvas)
+
+    p = command("similarity", "instructors: rank pairs of students by near-identical graded code",
+                "Compare the graded cells of every pair of students after normalising names, whitespace and "
+                "comments (the stub and the reference solutions do not count) and write an HTML report of the "
+                "pairs, most similar first, with the matching lines side by side. A lead to look at, not proof.")
+    p.add_argument("submissions", metavar="SUBMISSIONS", help="as for bnlab grade: one folder per student, or a "
+                                                               "Canvas download")
+    p.add_argument("--out", required=True, metavar="REPORT.html", help="the report to write")
+    p.add_argument("--top", type=positive_int, default=50, metavar="N", help="pairs shown in the report (default 50)")
+    _instructor_option(p)
+    p.set_defaults(run=run_similarity)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bnlab.grading.cli")
-    add_subcommand(parser.add_subparsers(dest="command", required=True))
+    parser = argparse.ArgumentParser(prog="python -m bnlab.grading.cli", description="bnlab's grading commands.")
+    add_subcommand(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
     return int(args.run(args) or 0)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import traceback
 from pathlib import Path
 
 from bnlab.grading.shared.course import CourseError, load_course
 from bnlab.grading.shared.engine import grade_notebook
 from bnlab.grading.instructor.gradebook import atomic_write, match_notebooks
-from bnlab.grading.shared.report import gradescope_results
+from bnlab.grading.shared.report import gradescope_results, late_note
 from bnlab.grading.shared.sandbox import Limits
 
 
@@ -39,6 +40,7 @@ def _failure(results_path: Path, message: str) -> None:
 
 
 def grade(root: Path, exercises: str, timeout: float) -> dict:
+    start = time.monotonic()
     course = load_course()
     jailed, isolation = _isolation()
     limits = Limits(timeout=timeout, jail=jailed)
@@ -49,9 +51,15 @@ def grade(root: Path, exercises: str, timeout: float) -> dict:
             continue
         path, note = match_notebooks(root / "submission", graded.exercise.id)
         results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
-    payload = gradescope_results(results)
+    payload = gradescope_results(results, execution_time=time.monotonic() - start)
+    notes = [payload["output"]] if payload.get("output") else []  # e.g. which of several notebooks was graded
+    try:
+        late = late_note(json.loads((root / "submission_metadata.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        late = ""
+    notes += [late] if late else []
     payload["output"] = ("Public checks are shown now; hidden checks (and the total) appear when grades are "
-                         "published.\n" + isolation)
+                         "published.\n" + "".join(n + "\n" for n in notes) + isolation)
     payload["stdout_visibility"] = "hidden"
     payload["extra_data"] = {"isolation": "bubblewrap" if jailed else "process", "detail": isolation}
     for r in results:

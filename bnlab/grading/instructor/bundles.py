@@ -1,8 +1,12 @@
 """Bundles built from the source checkout: the student release and the Gradescope autograder.
 
 - ``bnlab release --out DIR``: course notebooks, exercise stubs, the package with its public
-  checks; never ``exercises/instructor/`` (solutions, mutants, hidden checks). The copy is then
-  scanned for any instructor file's content, and refused if one is found.
+  checks; never ``exercises/instructor/`` (solutions, mutants, hidden checks). The learner gets
+  their own README and exercises/README.md, a .gitignore, and a test command (``python -m pytest``:
+  ``tests/test_exercises.py`` runs each exercise's public checks, one test named after each exercise;
+  nbval re-runs the notebooks but does not compare the output of the exercise cells that run the
+  learner's code, which changes as they solve them). The copy is then scanned for any instructor
+  file's content, and refused if one is found.
 - ``bnlab gradescope --out DIR``: ``setup.sh`` (installs bubblewrap at the version the bundle was built
   and tested with; refuses a Python older than 3.10), ``run_autograder`` (always writes results.json),
   the package and the hidden checks (no solutions or mutants), plus ``autograder.zip``, ready to upload.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import string
 import zipfile
 from pathlib import Path
 
@@ -38,6 +43,8 @@ def source_root(explicit: str | Path | None = None) -> Path:
 
 def _fresh(out: Path) -> Path:
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"--out {out} is an existing file; choose a new folder")
     if out.exists() and any(out.iterdir()):
         raise BundleError(f"--out {out} exists and is not empty; choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -102,6 +109,65 @@ def leaks(bundle: Path, instructor: Path) -> list[str]:
     return found
 
 
+RELEASE_TEMPLATE = Path(__file__).with_name("release_template")
+PUBLIC_CHECK_CELL = "run_public_checks("
+NBVAL_IGNORE = "nbval-ignore-output"
+
+
+def _first_heading(path: Path) -> str:
+    """The first markdown heading of a notebook (its title), without the #s."""
+    try:
+        for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
+            source = "".join(cell.get("source", "")) if cell.get("cell_type") == "markdown" else ""
+            for line in source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    except (OSError, ValueError, AttributeError):
+        pass
+    return ""
+
+
+def _markdown_table(header: tuple[str, str], rows: list[tuple[str, str]]) -> str:
+    return "\n".join([f"| {header[0]} | {header[1]} |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)])
+
+
+def release_readmes(root: Path) -> dict[str, str]:
+    """The learner's README.md and exercises/README.md, with the notebooks of ``root`` listed."""
+    from bnlab.grading.shared.course import load_course
+
+    notebooks = [(f"`notebooks/{p.name}`", _first_heading(p)) for p in sorted((root / "notebooks").glob("*.ipynb"))]
+    exercises = [(g.exercise.notebook, ", ".join(f"`{f}`" for f in g.exercise.functions)
+                  + (f" ({g.exercise.title})" if g.exercise.title else ""))
+                 for g in load_course(public_only=True).exercises if (root / "exercises" / g.exercise.notebook).is_file()]
+    notebooks_table = _markdown_table(("notebook", "what it shows"), notebooks)
+    readmes = {}
+    for name, template, folder in (("README.md", "README.md", "exercises/"),
+                                   ("exercises/README.md", "exercises_README.md", "")):
+        table = _markdown_table(("notebook", "you write"), [(f"`{folder}{nb}`", what) for nb, what in exercises])
+        text = (RELEASE_TEMPLATE / template).read_text(encoding="utf-8")
+        readmes[name] = string.Template(text).substitute(notebooks=notebooks_table, exercises=table)
+    return readmes
+
+
+def tag_learner_output_cells(path: Path) -> None:
+    """Tag the code cells that run the learner's functions (every ungraded code cell after the first graded
+    one: the public checks, a gradient check, a training run) so nbval runs them without comparing their
+    stored output, which was made with the stubs; tests/test_exercises.py checks the learner's work instead."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    seen_graded = False
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = "".join(cell.get("source", "")) if isinstance(cell.get("source"), list) else cell.get("source", "")
+        if source.lstrip("\n").startswith("# GRADED FUNCTION:"):
+            seen_graded = True
+        elif seen_graded or PUBLIC_CHECK_CELL in source:
+            tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+            if NBVAL_IGNORE not in tags:
+                tags.append(NBVAL_IGNORE)
+    path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def build_release(out: str | Path, source: str | Path | None = None) -> Path:
     """The student bundle in ``out``; raises BundleError if instructor material would leak."""
     root = source_root(source)
@@ -111,8 +177,15 @@ def build_release(out: str | Path, source: str | Path | None = None) -> Path:
         shutil.copytree(root / "notebooks", out / "notebooks", ignore=SKIP)
     (out / "exercises").mkdir()
     for path in sorted((root / "exercises").iterdir()):
-        if path.is_file() and (path.suffix == ".ipynb" or path.name == "README.md"):
+        if path.is_file() and path.suffix == ".ipynb":
             shutil.copy2(path, out / "exercises" / path.name)
+            tag_learner_output_cells(out / "exercises" / path.name)
+    for name, text in release_readmes(root).items():
+        (out / name).write_text(text, encoding="utf-8")
+    (out / "tests").mkdir()
+    shutil.copy2(RELEASE_TEMPLATE / "test_exercises.py", out / "tests" / "test_exercises.py")
+    for name, target in (("conftest.py", "conftest.py"), ("pytest.ini", "pytest.ini"), ("gitignore", ".gitignore")):
+        shutil.copy2(RELEASE_TEMPLATE / name, out / target)
     instructor = root / "exercises" / "instructor"
     found = leaks(out, instructor) if instructor.is_dir() else []
     if found:

@@ -24,6 +24,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,11 +149,16 @@ def student_dir(out: Path, student: str) -> Path:
     return out / STUDENTS / student
 
 
-def write_student(out: Path, student: str, digest: str, results: list[ExerciseResult]) -> dict:
-    """results.json and feedback.md, then grade.json last: its presence means the student is complete."""
+def write_student(out: Path, student: str, digest: str, results: list[ExerciseResult],
+                  source: Path | None = None, course: Course | None = None, seconds: float | None = None) -> dict:
+    """results.json, feedback.md and feedback.html (the graded cells of ``source``, the student's folder),
+    then grade.json last: its presence means the student is complete."""
+    from bnlab.grading.instructor.feedback_html import feedback_html
+
     folder = student_dir(out, student)
-    atomic_write(folder / "results.json", json.dumps(gradescope_results(results), indent=2) + "\n")
+    atomic_write(folder / "results.json", json.dumps(gradescope_results(results, seconds), indent=2) + "\n")
     atomic_write(folder / "feedback.md", feedback_markdown(student, results))
+    atomic_write(folder / "feedback.html", feedback_html(student, results, source, course))
     state = {"student": student, "hash": digest,
              "points": {r.exercise: r.points for r in results},
              "max": {r.exercise: r.max_points for r in results},
@@ -242,7 +248,9 @@ def grade_submissions(submissions: str | Path, out: str | Path, course: Course, 
         print(f"\rgraded {done[0]}/{len(students)}", end=end, file=progress, flush=True)
 
     def work(student: str, digest: str) -> dict:
-        return write_student(out, student, digest, grade_student(submissions / student, course, limits))
+        start = time.monotonic()
+        results = grade_student(submissions / student, course, limits)
+        return write_student(out, student, digest, results, submissions / student, course, time.monotonic() - start)
 
     with lock:
         publish()

@@ -78,15 +78,68 @@ def feedback_markdown(student: str, results: list[ExerciseResult]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def gradescope_results(results: list[ExerciseResult]) -> dict:
-    """Gradescope autograder results: score and tests; hidden checks become ``after_published``."""
+def student_notes(results: list[ExerciseResult]) -> list[str]:
+    """Everything about how the submission was read that the learner should see (e.g. which of
+    several notebooks was graded), one line per exercise that has one."""
+    return [f"{r.exercise}: {r.note}" for r in results if r.note]
+
+
+def _test_number(exercise: str, index: int) -> str:
+    """Gradescope's ``number`` of a check: "1.2" is exercise ex01's second check."""
+    digits = "".join(ch for ch in exercise if ch.isdigit())
+    return f"{int(digits) if digits else exercise}.{index + 1}"
+
+
+def gradescope_results(results: list[ExerciseResult], execution_time: float | None = None) -> dict:
+    """Gradescope autograder results: score, tests (numbered) and the notes the learner should see;
+    hidden checks become ``after_published``. ``execution_time``: seconds the grading took."""
     tests = []
     for r in results:
-        for c in r.checks:
+        for i, c in enumerate(r.checks):
             output = c.message if not r.problem else f"not graded: {r.problem}"
+            if r.note and i == 0:
+                output = f"Note: {r.note}\n{output}"
             tests.append({
                 "name": f"{r.exercise} {c.name}" + (" (hidden)" if c.visibility == "hidden" else ""),
+                "number": _test_number(r.exercise, i),
                 "score": c.points, "max_score": c.max_points, "output": output,
                 "visibility": "after_published" if c.visibility == "hidden" else "visible",
             })
-    return {"score": round(sum(r.points for r in results), 6), "tests": tests}
+    payload = {"score": round(sum(r.points for r in results), 6), "tests": tests}
+    notes = student_notes(results)
+    if notes:
+        payload["output"] = "\n".join(notes)
+    if execution_time is not None:
+        payload["execution_time"] = max(0, round(execution_time))
+    return payload
+
+
+def _moment(text):
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+
+
+def late_note(metadata: dict) -> str:
+    """From Gradescope's ``submission_metadata.json``: how late the submission was, or "" when on time
+    (or when the dates are missing). A user's own due date (an extension) counts when it is later."""
+    if not isinstance(metadata, dict):
+        return ""
+    created = _moment(metadata.get("created_at"))
+    assignment = metadata.get("assignment") if isinstance(metadata.get("assignment"), dict) else {}
+    dues = [_moment(assignment.get("due_date"))]
+    for user in metadata.get("users") or []:
+        if isinstance(user, dict) and isinstance(user.get("assignment"), dict):
+            dues.append(_moment(user["assignment"].get("due_date")))
+    dues = [d for d in dues if d is not None]
+    if created is None or not dues or created.tzinfo is None or any(d.tzinfo is None for d in dues):
+        return ""
+    due = max(dues)
+    if created <= due:
+        return ""
+    minutes = int((created - due).total_seconds() // 60)
+    late = f"{minutes // 1440} d {minutes % 1440 // 60} h" if minutes >= 1440 else f"{minutes // 60} h {minutes % 60} min"
+    return f"Submitted {late} after the due date ({due.isoformat(timespec='minutes')})."

@@ -1,0 +1,139 @@
+"""The learner's feedback page, ``OUT/<student>/feedback.html``: one self-contained HTML file.
+
+For each exercise: its points, any note or problem, then each graded cell the grader ran, with the
+result of every check under the function it tested (the last function the check calls). Public
+checks show their message; hidden checks show only their name, points and pass/fail, never their
+inputs or messages. Everything the learner wrote or a check printed is HTML-escaped; the page loads
+nothing (inline style, no scripts, and a Content-Security-Policy that forbids any fetch).
+"""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from bnlab.grading.shared.course import Course
+from bnlab.grading.shared.engine import CheckResult, ExerciseResult
+from bnlab.grading.shared.notebook import GradedCell, NotebookError, read_graded_cells
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+h1 { margin-bottom: 0.2rem; } .total { font-size: 1.2rem; font-weight: bold; }
+section { border-top: 1px solid #ccc; margin-top: 1.5rem; }
+pre { background: #f6f6f6; padding: 0.6rem; overflow-x: auto; white-space: pre-wrap; }
+ul.checks { list-style: none; padding-left: 0; } ul.checks li { margin: 0.3rem 0; }
+.pass { color: #176b2c; font-weight: bold; } .fail { color: #a4161a; font-weight: bold; }
+.problem { background: #fff0f0; border-left: 4px solid #a4161a; }
+.note { background: #fffbe6; padding: 0.4rem; } .hidden { color: #555; font-style: italic; }
+"""
+
+
+def _points(x: float) -> str:
+    return f"{x:g}"
+
+
+_TESTED: dict[tuple[int, str], tuple[Course, dict[str, str]]] = {}  # building the calls costs ~30 ms an exercise
+
+
+def check_functions(course: Course, exercise: str) -> dict[str, str]:
+    """Check name -> the function it tests (the last one its calls name), for one exercise (cached per course)."""
+    key = (id(course), exercise)
+    cached = _TESTED.get(key)
+    if cached is None or cached[0] is not course:
+        cached = _TESTED[key] = (course, _check_functions(course, exercise))
+    return cached[1]
+
+
+def _check_functions(course: Course, exercise: str) -> dict[str, str]:
+    try:
+        graded = course.get(exercise)
+    except ValueError:
+        return {}
+    tested = {}
+    for check in graded.checks:
+        try:
+            calls = list(check.calls())
+        except Exception:  # noqa: BLE001 - a check that cannot build its calls is shown apart, not a crash
+            continue
+        if calls:
+            tested[check.name] = calls[-1].function
+    return tested
+
+
+def _check_item(check: CheckResult) -> str:
+    if check.passed:
+        mark = '<span class="pass">PASS</span>'
+    else:  # FAIL, or why no check ran: "not implemented", "timed out", "crashed", "refused"
+        outcome = getattr(check, "outcome", "failed")
+        label = "FAIL" if str(getattr(outcome, "value", outcome)) == "failed" else str(outcome.value).upper()
+        mark = f'<span class="fail">{html.escape(label)}</span>'
+    head = f"{mark} <code>{html.escape(check.name)}</code> ({_points(check.points)}/{_points(check.max_points)})"
+    if check.visibility == "hidden":
+        return f'<li>{head} <span class="hidden">hidden check: its inputs are not shown</span></li>'
+    message = f"<pre>{html.escape(check.message.strip())}</pre>" if check.message.strip() else ""
+    return f"<li>{head}{message}</li>"
+
+
+def _checks_list(checks: list[CheckResult]) -> str:
+    return '<ul class="checks">' + "".join(_check_item(c) for c in checks) + "</ul>" if checks else ""
+
+
+def exercise_section(result: ExerciseResult, cells: list[GradedCell], tested: dict[str, str]) -> str:
+    """One exercise: heading, note, problem, then each graded cell with the checks of its function."""
+    title = f" — {html.escape(result.title)}" if result.title else ""
+    parts = [f"<section><h2>{html.escape(result.exercise)}{title}: {_points(result.points)} / "
+             f"{_points(result.max_points)}</h2>",
+             f"<p>Notebook: <code>{html.escape(result.notebook)}</code></p>" if result.notebook
+             else "<p>Notebook: missing</p>"]
+    if result.note:
+        parts.append(f'<p class="note">Note: {html.escape(result.note)}</p>')
+    if result.problem:
+        parts.append(f'<p><strong>Not graded:</strong></p><pre class="problem">{html.escape(result.problem)}</pre>')
+    last_cell = {cell.name: i for i, cell in enumerate(cells)}  # a name defined twice: the last one counts
+    placed = set()
+    for i, cell in enumerate(cells):
+        parts.append(f"<h3>Cell {cell.index + 1}: <code>{html.escape(cell.name)}</code></h3>"
+                     f"<pre><code>{html.escape(cell.source)}</code></pre>")
+        if last_cell[cell.name] == i:
+            mine = [c for c in result.checks if tested.get(c.name) == cell.name]
+            placed.update(c.name for c in mine)
+            parts.append(_checks_list(mine))
+    rest = [c for c in result.checks if c.name not in placed]
+    if rest:
+        parts.append(("<h3>Checks</h3>" if not cells else "<h3>Other checks</h3>") + _checks_list(rest))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def graded_cells_of(folder: Path, exercise: str) -> list[GradedCell]:
+    """The graded cells of the notebook the grader matched for ``exercise`` in ``folder``; [] if unreadable."""
+    from bnlab.grading.instructor.gradebook import match_notebooks
+
+    path, _ = match_notebooks(folder, exercise) if folder.is_dir() else (None, "")
+    try:
+        return read_graded_cells(path) if path is not None else []
+    except NotebookError:
+        return []
+
+
+def feedback_html(student: str, results: list[ExerciseResult], folder: Path | None = None,
+                  course: Course | None = None) -> str:
+    """The page for ``student``; ``folder`` (their submissions) supplies the graded cells shown."""
+    total = sum(r.points for r in results)
+    maximum = sum(r.max_points for r in results)
+    sections = []
+    for r in results:
+        cells = graded_cells_of(folder, r.exercise) if folder is not None else []
+        tested = check_functions(course, r.exercise) if course is not None else {}
+        sections.append(exercise_section(r, cells, tested))
+    hidden = sum(c.visibility == "hidden" for r in results for c in r.checks)
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>Feedback for {html.escape(student)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>Feedback for {html.escape(student)}</h1>",
+        f'<p class="total">Total: {_points(total)} / {_points(maximum)} points</p>',
+        *sections,
+        f"<p>{hidden} of these checks are hidden: their names and results are shown, their inputs are not.</p>"
+        if hidden else "",
+        "</body></html>", ""])

@@ -1,0 +1,227 @@
+"""A synthetic class for the similarity report: honest students who each write their own variant, and
+planted near-copies of some of them.
+
+Honest: per exercise, the reference or one of the instructor's mutants (common mistakes), then each of a
+few alternative spellings a student might choose (``np.var`` for the mean of squares, ``W @ A_prev`` for
+``np.dot``, a helper variable...) with probability 1/2, then their own variable names and comments.
+Copy: another student's cells with every local variable renamed, two independent adjacent statements
+swapped where there are some, the comments replaced and blank lines added.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from bnlab.grading.shared.notebook import with_cells
+from exercise_harness import mutant_cells, mutant_names, notebook_path, solution_cells
+
+# (old, new): correct alternative spellings of the reference, applied where ``old`` occurs
+STYLES: dict[str, list[tuple[str, str]]] = {
+    "batchnorm_forward": [
+        ("np.mean(Z, axis=1, keepdims=True)", "Z.mean(axis=1, keepdims=True)"),
+        ("np.mean((Z - mu) ** 2, axis=1, keepdims=True)", "np.var(Z, axis=1, keepdims=True)"),
+        ("inv_std = 1.0 / np.sqrt(var + eps)", "inv_std = (var + eps) ** -0.5"),
+        ("Z_tilde = gamma * Z_norm + beta", "Z_tilde = Z_norm * gamma + beta"),
+        ("Z_norm = (Z - mu) * inv_std", "Z_centered = Z - mu\n    Z_norm = Z_centered * inv_std"),
+        ("cache = (Z_norm, gamma, inv_std)", "cache = Z_norm, gamma, inv_std"),
+        ("    mu = np.mean", "    n, m = Z.shape\n    mu = np.mean"),
+        ("1.0 / np.sqrt(var + eps)", "1 / np.sqrt(var + eps)"),
+        ("Z_norm = (Z - mu) * inv_std", "Z_norm = np.multiply(Z - mu, inv_std)"),
+    ],
+    "batchnorm_backward": [
+        ("dbeta = np.sum(dZ_tilde, axis=1, keepdims=True)", "dbeta = dZ_tilde.sum(axis=1, keepdims=True)"),
+        ("np.sum(dZ_tilde * Z_norm, axis=1, keepdims=True)", "np.sum(Z_norm * dZ_tilde, axis=1, keepdims=True)"),
+        ("    dbeta = np.sum", "    n = dZ_tilde.shape[0]\n    dbeta = np.sum"),
+        ("return dZ, dgamma, dbeta", "return (dZ, dgamma, dbeta)"),
+        ("dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)",
+         "dZ_norm = dZ_tilde * gamma\n    dZ = inv_std / m * (m * dZ_norm - np.sum(dZ_norm, axis=1, keepdims=True)"
+         "\n                        - Z_norm * np.sum(dZ_norm * Z_norm, axis=1, keepdims=True))"),
+    ],
+    "layer_forward": [
+        ("Z = np.dot(W, A_prev)", "Z = W @ A_prev"),
+        ("A = np.maximum(Z_tilde, 0)", "A = Z_tilde * (Z_tilde > 0)"),
+        ("A = 1 / (1 + np.exp(-Z_tilde))", "A = 1.0 / (1.0 + np.exp(-Z_tilde))"),
+        ("A = np.tanh(Z_tilde)", "A = (np.exp(Z_tilde) - np.exp(-Z_tilde)) / (np.exp(Z_tilde) + np.exp(-Z_tilde))"),
+        ("Z_tilde, bn_cache = batchnorm_forward(Z, gamma, beta)", "out = batchnorm_forward(Z, gamma, beta)\n    Z_tilde, bn_cache = out"),
+        ("A = np.maximum(Z_tilde, 0)", "A = np.where(Z_tilde > 0, Z_tilde, 0)"),
+        ("cache = (A_prev, W, Z, bn_cache, Z_tilde)", "cache = A_prev, W, Z, bn_cache, Z_tilde"),
+    ],
+    "random_mini_batches": [
+        ("permutation = np.random.default_rng(seed).permutation(m)",
+         "rng = np.random.default_rng(seed)\n    permutation = rng.permutation(m)"),
+        ("X_shuffled, Y_shuffled = X[:, permutation], Y[:, permutation]",
+         "X_shuffled = X[:, permutation]\n    Y_shuffled = Y[:, permutation]"),
+        ("end = start + mini_batch_size\n        mini_batches.append((X_shuffled[:, start:end], Y_shuffled[:, start:end]))",
+         "stop = min(start + mini_batch_size, m)\n        batch = (X_shuffled[:, start:stop], Y_shuffled[:, start:stop])"
+         "\n        mini_batches.append(batch)"),
+        ("    m = X.shape[1]\n", "    n_x, m = X.shape\n"),
+        ("for start in range(0, m, mini_batch_size):", "for start in np.arange(0, m, mini_batch_size):"),
+        ("mini_batches = []\n", "mini_batches = list()\n"),
+    ],
+    "update_parameters_with_adam": [
+        ("for name, p in parameters.items():", "for name in parameters:\n        p = parameters[name]"),
+        ('d = "d" + name', 'd = f"d{name}"'),
+        ("(1 - beta2) * grads[d] ** 2", "(1 - beta2) * np.square(grads[d])"),
+        ("v_corrected = new_v[d] / (1 - beta1 ** t)", "v_corrected = new_v[d] / (1 - np.power(beta1, t))"),
+        ("(np.sqrt(s_corrected) + epsilon)", "(s_corrected ** 0.5 + epsilon)"),
+        ("s_corrected = new_s[d] / (1 - beta2 ** t)", "s_corrected = new_s[d] / (1.0 - beta2 ** t)"),
+        ("new_v[d] = beta1 * v[d] + (1 - beta1) * grads[d]", "new_v[d] = beta1 * v[d] + (1.0 - beta1) * grads[d]"),
+        ("new_parameters, new_v, new_s = {}, {}, {}", "new_parameters, new_v, new_s = dict(), dict(), dict()"),
+    ],
+    "update_parameters_with_momentum": [
+        ("for name, p in parameters.items():", "for name in parameters:\n        p = parameters[name]"),
+        ('d = "d" + name', 'd = f"d{name}"'),
+        ("new_parameters[name] = p - learning_rate * new_v[d]", "new_parameters[name] = p - new_v[d] * learning_rate"),
+        ("(1 - momentum_beta) * grads[d]", "(1.0 - momentum_beta) * grads[d]"),
+        ("new_parameters, new_v = {}, {}", "new_parameters = {}\n    new_v = {}"),
+    ],
+    "update_parameters_with_rmsprop": [
+        ("for name, p in parameters.items():", "for name in parameters:\n        p = parameters[name]"),
+        ('d = "d" + name', 'd = "d%s" % name'),
+        ("(1 - beta2) * grads[d] ** 2", "(1 - beta2) * grads[d] * grads[d]"),
+        ("(np.sqrt(new_s[d]) + epsilon)", "(new_s[d] ** 0.5 + epsilon)"),
+        ("new_parameters, new_s = {}, {}", "new_parameters = {}\n    new_s = {}"),
+        ("p - learning_rate * grads[d]", "p - learning_rate * np.asarray(grads[d])"),
+    ],
+}
+
+STYLE_CHANCE = 0.3  # each alternative spelling is one student in four's choice
+LOCALS = ["mu", "var", "inv_std", "Z_norm", "Z_tilde", "cache", "Z_centered", "dbeta", "dgamma", "dZ", "dZ_norm",
+          "bn_cache", "A", "Z", "permutation", "X_shuffled", "Y_shuffled", "start", "end", "stop", "batch", "rng",
+          "mini_batches", "d", "p", "v_corrected", "s_corrected", "new_v", "new_s", "new_parameters", "name", "m"]
+COMMENTS = ["# mean per unit", "# normalize", "# step", "# see lecture", "# TODO check shapes", "# per example",
+            "# update", "# ok", "# keep dims", "# loop over layers"]
+
+
+def rename(cell: str, mapping: dict[str, str]) -> str:
+    """``cell`` with each local name of ``mapping`` replaced as a whole word outside string quotes; the
+    function's parameters keep their names (the checks may pass them by keyword)."""
+    tree = ast.parse(cell)
+    parameters = {a.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                  for a in node.args.args + node.args.kwonlyargs}
+    mapping = {old: new for old, new in mapping.items() if old not in parameters}
+    if not mapping:
+        return cell
+    pattern = re.compile(r"(?<![\"'\w.])(" + "|".join(map(re.escape, sorted(mapping, key=len, reverse=True)))
+                         + r")(?![\"'\w])")
+    return pattern.sub(lambda m: mapping[m.group(1)], cell)
+
+
+def _body(cell: str, change) -> str:
+    """``cell`` with ``change`` applied to the lines between the YOUR CODE markers (or all lines)."""
+    head, sep, rest = cell.partition("# YOUR CODE STARTS HERE\n")
+    if not sep:
+        return change(cell)
+    body, sep2, tail = rest.partition("    # YOUR CODE ENDS HERE")
+    return head + sep + change(body) + sep2 + tail
+
+
+def _recomment(body: str, rng) -> str:
+    lines = []
+    for line in body.split("\n"):
+        code = line.split("  #", 1)[0].rstrip() if "  #" in line else line
+        if code.strip() and rng.random() < 0.3:
+            code += "  " + COMMENTS[int(rng.integers(len(COMMENTS)))]
+        lines.append(code)
+        if code.strip() and rng.random() < 0.15:
+            lines.append("")
+    return "\n".join(lines)
+
+
+_ASSIGN = re.compile(r"^(\s+)(?!(?:if|elif|else|for|while|return|raise)\b)([A-Za-z_][\w, \[\]\"']*?)\s*=(?!=)\s*(.+)$")
+
+
+def _whole_statement(line: str) -> bool:
+    code = line.split("#", 1)[0]
+    return code.count("(") == code.count(")") and code.count("[") == code.count("]") and not code.rstrip().endswith(":")
+
+
+def _swap_independent(body: str, rng) -> str:
+    """Swap one pair of adjacent single-line assignments that do not use each other's targets."""
+    lines = body.split("\n")
+    candidates = []
+    for i in range(len(lines) - 1):
+        a, b = _ASSIGN.match(lines[i]), _ASSIGN.match(lines[i + 1])
+        if not (a and b) or a.group(1) != b.group(1) or not (_whole_statement(lines[i]) and _whole_statement(lines[i + 1])):
+            continue
+        if i + 2 < len(lines) and len(lines[i + 2]) - len(lines[i + 2].lstrip()) > len(a.group(1)):
+            continue  # the second line opens a block or continues: not a single statement
+        targets_a = set(re.findall(r"\w+", a.group(2)))
+        targets_b = set(re.findall(r"\w+", b.group(2)))
+        if targets_a & set(re.findall(r"\w+", lines[i + 1])) or targets_b & set(re.findall(r"\w+", lines[i])):
+            continue
+        candidates.append(i)
+    if candidates:
+        i = candidates[int(rng.integers(len(candidates)))]
+        lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    return "\n".join(lines)
+
+
+def _names(rng, suffixes=("_", "2", "_val", "x", "_tmp", "New", "_b")) -> dict[str, str]:
+    suffix = suffixes[int(rng.integers(len(suffixes)))]
+    return {name: f"{name.lower()}{suffix}" for name in LOCALS if rng.random() < 0.7}
+
+
+def honest_cells(ex_id: str, rng) -> dict[str, str]:
+    """One honest student's graded cells for ``ex_id``: reference or a mutant, their style, names, comments."""
+    mutants = mutant_names(ex_id)
+    base = mutant_cells(ex_id, mutants[int(rng.integers(len(mutants)))]) if mutants and rng.random() < 0.5 \
+        else solution_cells(ex_id)
+    names = _names(rng)
+    cells = {}
+    for function, cell in base.items():
+        for old, new in STYLES.get(function, []):
+            if old in cell and rng.random() < STYLE_CHANCE:
+                cell = cell.replace(old, new, 1)
+        cells[function] = _body(rename(cell, names), lambda body: _recomment(body, rng))
+    return cells
+
+
+def copied_cells(cells: dict[str, str], rng) -> dict[str, str]:
+    """A near-copy of ``cells``: every local renamed, two statements swapped, comments and blank lines changed."""
+    copied = {}
+    for function, cell in cells.items():
+        assigned = {node.id for node in ast.walk(ast.parse(cell)) if isinstance(node, ast.Name)
+                    and isinstance(node.ctx, ast.Store)}
+        names = {name: f"my_{name.lower()}_{int(rng.integers(10, 99))}" for name in assigned}
+        copied[function] = _body(rename(cell, names), lambda body: _recomment(_swap_independent(body, rng), rng))
+    return copied
+
+
+def write_notebook(ex_id: str, cells: dict[str, str], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(with_cells(json.loads(notebook_path(ex_id).read_text()), cells)))
+    return path
+
+
+def synthetic_class(folder: Path, students: int, copies: list[tuple[int, float]], exercise_ids: list[str],
+                    seed: int = 0, canvas: bool = False) -> list[tuple[str, str]]:
+    """Write ``students`` honest students and, for each ``(source index, share of exercises)`` in ``copies``,
+    one more student who copied that share of the source's exercises (the rest written honestly).
+
+    One folder per student, or with ``canvas`` one flat folder named the way Canvas names files.
+    Returns the planted (source, copier) pairs by student name (as bnlab names them).
+    """
+    rng = np.random.default_rng(seed)
+    work = {f"student{i:03d}": {ex: honest_cells(ex, rng) for ex in exercise_ids} for i in range(students)}
+    planted = []
+    for k, (source_index, share) in enumerate(copies):
+        source = f"student{source_index:03d}"
+        copier = f"copier{k:02d}"
+        chosen = set(rng.choice(exercise_ids, size=max(1, round(share * len(exercise_ids))), replace=False))
+        work[copier] = {ex: copied_cells(work[source][ex], rng) if ex in chosen else honest_cells(ex, rng)
+                        for ex in exercise_ids}
+        planted.append((source, copier))
+    names = {}
+    for i, (student, by_exercise) in enumerate(sorted(work.items())):
+        user_id = 1000 + i
+        names[student] = f"{student}_{user_id}" if canvas else student
+        for ex, cells in by_exercise.items():
+            notebook = notebook_path(ex).name
+            path = (folder / f"{student}_{user_id}_{50000 + i}_{notebook}") if canvas else folder / student / notebook
+            write_notebook(ex, cells, path)
+    return [(names[a], names[b]) for a, b in planted]

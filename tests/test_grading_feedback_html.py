@@ -1,0 +1,92 @@
+"""What a learner opens: feedback.html (their cells, each check under its function, hidden checks' names and
+results only, escaped, self-contained) and results.json (notes, execution_time, test numbers)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import grading_fixture as fx
+from bnlab.grading.instructor.gradebook import grade_submissions
+from bnlab.grading.shared.course import load_course_file
+from bnlab.grading.shared.sandbox import Limits
+
+HOSTILE_DOUBLE = ('# GRADED FUNCTION: double\nimport numpy as np\n\n'
+                  'def double(x):\n    # </pre><script>alert("x")</script><img src="http://example.org/a.png">\n'
+                  '    return 3 * np.asarray(x)  # a & b < c\n')
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _grade(tmp_path: Path) -> Path:
+    submissions, out = tmp_path / "submissions", tmp_path / "out"
+    old = fx.notebook(submissions / "mallory" / "ex01_double.ipynb", [fx.DOUBLE_CELL])
+    os.utime(old, (time.time() - 100, time.time() - 100))
+    fx.notebook(submissions / "mallory" / "ex01_double (1).ipynb", [HOSTILE_DOUBLE])  # newer: graded
+    fx.notebook(submissions / "mallory" / "ex02_pair.ipynb", fx.PAIR_CELLS)
+    grade_submissions(submissions, out, load_course_file(fx.__file__), limits=Limits(timeout=10),
+                      progress=io.StringIO())
+    return out / "students" / "mallory"
+
+
+def test_feedback_html_shows_cells_checks_under_their_function_and_no_hidden_input(tmp_path):
+    page = (_grade(tmp_path) / "feedback.html").read_text()
+    parsed = _Tags()
+    parsed.feed(page)
+    tags = [t for t, _ in parsed.tags]
+    assert "script" not in tags and "img" not in tags and "link" not in tags  # the learner's text stays text
+    assert not any(attrs.get("src") or attrs.get("href", "#").split("#")[0] for _, attrs in parsed.tags)
+    assert page.count("http://") == 1  # only inside the learner's escaped comment
+    text = "".join(parsed.text)
+    assert '<script>alert("x")</script>' in text and "a & b < c" in text  # shown, escaped
+    assert "default-src 'none'" in page  # and the browser may fetch nothing even if escaping failed
+
+    assert "Total: 2 / 6 points" in text  # ex01 returns 3x: 0/4; ex02 is right: 2/2
+    # ex02: the check calls scale_pair then unscale, so it is listed under unscale's cell
+    ex02 = page[page.index("ex02"):]
+    assert ex02.index("scale_pair</code></h3>") < ex02.index("unscale</code></h3>") < ex02.index("round_trip<")
+    # hidden checks: name and result, never their inputs or messages
+    assert "doubles_a_matrix" in page and "leaves_input_unchanged" in page
+    for secret in (str(fx.SECRET_SCALE), "(7, 13)", "7, 13", "wrong values"):
+        assert secret not in text.replace("wrong values: expected", ""), secret
+    # the public check's message is shown under double (it reveals its own small input, by design)
+    assert page.index("double</code></h3>") < page.index("doubles_a_vector") and "expected [0.0, 2.0" in page
+    assert "several notebooks matched ex01" in text
+
+
+def test_results_json_carries_notes_execution_time_and_numbers(tmp_path):
+    results = json.loads((_grade(tmp_path) / "results.json").read_text())
+    assert "several notebooks matched ex01" in results["output"]
+    first = results["tests"][0]
+    assert first["name"].startswith("ex01 ") and "several notebooks matched ex01" in first["output"]
+    assert isinstance(results["execution_time"], int) and 0 <= results["execution_time"] < 60
+    assert [t["number"] for t in results["tests"]] == ["1.1", "1.2", "1.3", "2.1", "2.2"]
+    md = (_grade(tmp_path / "again") / "feedback.md").read_text()
+    assert "several notebooks matched ex01" in md  # the same note as feedback.md
+
+
+def test_a_late_gradescope_submission_is_noted_and_an_extension_counts():
+    from bnlab.grading.shared.report import late_note
+
+    metadata = {"created_at": "2026-03-02T10:30:00.123456-05:00",
+                "assignment": {"due_date": "2026-03-01T23:59:00.000000-05:00", "late_due_date": None},
+                "users": [{"name": "Jane", "assignment": {"due_date": "2026-03-01T23:59:00-05:00"}}]}
+    assert late_note(metadata) == "Submitted 10 h 31 min after the due date (2026-03-01T23:59-05:00)."
+    metadata["users"][0]["assignment"]["due_date"] = "2026-03-03T23:59:00-05:00"  # Jane has an extension
+    assert late_note(metadata) == ""
+    assert late_note({"created_at": "2026-03-09T00:00:00Z", "assignment": {"due_date": "2026-03-01T00:00:00Z"}}) \
+        == "Submitted 8 d 0 h after the due date (2026-03-01T00:00+00:00)."
+    assert late_note({}) == "" and late_note({"created_at": "garbage", "assignment": {"due_date": None}}) == ""
