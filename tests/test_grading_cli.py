@@ -32,16 +32,16 @@ def _one_line(err: str) -> str:
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["check", "x.ipynb", "--timeout", "-1"], "positive number of seconds, got '-1'"),
-    (["check", "x.ipynb", "--timeout", "0"], "positive number of seconds, got '0'"),
-    (["check", "x.ipynb", "--timeout", "nan"], "positive number of seconds"),
-    (["check", "x.ipynb", "--timeout", "inf"], "positive number of seconds"),
-    (["grade", "S", "--out", "O", "--jobs", "0"], "positive whole number, got '0'"),
-    (["grade", "S", "--out", "O", "--jobs", "-2"], "positive whole number, got '-2'"),
-    (["grade", "S", "--out", "O", "--jobs", "two"], "positive whole number, got 'two'"),
+    (["check", "x.ipynb", "--timeout", "-1"], "must be a positive finite number; got '-1'"),
+    (["check", "x.ipynb", "--timeout", "0"], "must be a positive finite number; got '0'"),
+    (["check", "x.ipynb", "--timeout", "nan"], "must be a positive finite number"),
+    (["check", "x.ipynb", "--timeout", "inf"], "must be a positive finite number"),
+    (["grade", "S", "--out", "O", "--jobs", "0"], "must be a positive integer; got '0'"),
+    (["grade", "S", "--out", "O", "--jobs", "-2"], "must be a positive integer; got '-2'"),
+    (["grade", "S", "--out", "O", "--jobs", "two"], "must be a positive integer; got 'two'"),
     (["grade", "S", "--out", "O", "--memory", "5"], "at least 256 MB"),
     (["grade", "S"], "--out"),
-    (["similarity", "S", "--out", "r.html", "--top", "0"], "positive whole number"),
+    (["similarity", "S", "--out", "r.html", "--top", "0"], "must be a positive integer"),
     (["export", "canvas", "--grades", "O", "--out", "x.csv"], "--gradebook"),
 ])
 def test_a_bad_argument_is_one_line_and_exit_code_2(argv, says, capsys, tmp_path, monkeypatch):
@@ -143,6 +143,8 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 def test_registering_the_grading_commands_imports_nothing_of_the_grader():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     added = json.loads(out.stdout)
-    assert [m for m in added if m.split(".")[0] == "bnlab"] == ["bnlab.grading", "bnlab.grading.cli"], added
+    # the argument types are shared with the library's own commands (bnlab._cli_args); nothing of the grader
+    ours = [m for m in added if m.split(".")[0] == "bnlab"]
+    assert ours == ["bnlab._cli_args", "bnlab.grading", "bnlab.grading.cli"], added
     heavy = ("matplotlib", "nbformat", "nbclient", "jupyter_client", "IPython", "numpy")
     assert not [m for m in added if m.split(".")[0] in heavy], added

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from bnlab._cli_args import positive_float, positive_int
+
 
 def _limits(args, jail: bool = False):
     from bnlab.grading.shared.sandbox import Limits
@@ -249,26 +251,6 @@ def run_similarity(args) -> int:
 
 # --- argument types and parsers -------------------------------------------------------------------
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
 MIN_MEMORY_MB = 256  # a fresh Python importing numpy fails below about 100 MB of address space (measured)
 
 
@@ -290,7 +272,7 @@ def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 
 
 def _sandbox_options(p, timeout: float) -> None:
-    p.add_argument("--timeout", type=positive_seconds, default=timeout, metavar="S",
+    p.add_argument("--timeout", type=positive_float, default=timeout, metavar="S",
                    help=f"wall-clock seconds per exercise notebook (default {timeout:g})")
     p.add_argument("--memory", type=memory_mb, default=1024, metavar="MB",
                    help=f"memory limit of learner code, at least {MIN_MEMORY_MB} (default 1024)")
