@@ -304,8 +304,21 @@ PRELOAD = ("numpy.linalg", "numpy.random", "numpy.fft", "math", "random", "itert
            "numbers", "fractions", "decimal", "operator", "json")
 
 
-def _child(request: dict, keep: list[int]) -> None:
+def _set_limits(limits: list[str]) -> None:
+    """Apply "NAME=soft[,hard]" resource limits (as the script's own start does); one this system cannot set
+    is skipped (the wall clock still holds). POSIX only: the forked children of the servers call it."""
     import resource
+
+    for arg in limits:
+        name, _, value = arg.partition("=")
+        soft, _, hard = value.partition(",")
+        try:
+            resource.setrlimit(getattr(resource, "RLIMIT_" + name), (int(soft), int(hard or soft)))
+        except (ValueError, OSError, AttributeError):
+            pass
+
+
+def _child(request: dict, keep: list[int]) -> None:
     import signal
 
     try:
@@ -327,13 +340,7 @@ def _child(request: dict, keep: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        for arg in request["limits"]:
-            name, _, value = arg.partition("=")
-            soft, _, hard = value.partition(",")
-            try:
-                resource.setrlimit(getattr(resource, "RLIMIT_" + name), (int(soft), int(hard or soft)))
-            except (ValueError, OSError, AttributeError):
-                pass
+        _set_limits(request["limits"])
         if request.get("uid") is not None:
             os.setgroups([])
             os.setgid(request["uid"])
@@ -438,7 +445,6 @@ def serve() -> None:
 # changed or traced bwrap's init retires the jail. A jail serves one student's notebooks at most.
 
 def _jail_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> None:
-    import resource
     import signal
 
     try:
@@ -453,13 +459,7 @@ def _jail_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> 
         os.chdir("/tmp")
         os.environ.clear()
         os.environ.update(request["env"])
-        for arg in request["limits"]:
-            name, _, value = arg.partition("=")
-            soft, _, hard = value.partition(",")
-            try:
-                resource.setrlimit(getattr(resource, "RLIMIT_" + name), (int(soft), int(hard or soft)))
-            except (ValueError, OSError, AttributeError):
-                pass
+        _set_limits(request["limits"])
         job = plain.unpack(data)
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
