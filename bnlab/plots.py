@@ -292,6 +292,16 @@ def plot_loss_curve_panels(panels, title, smooth=1):
     return fig
 
 
+def _sweep_axes(ax, panel_title, target=None):
+    """One learning-rate sweep panel's axes: log-scale rates, accuracy 0 to 1, the target line if any."""
+    if target is not None:
+        ax.axhline(target, color="gray", linestyle=":", label=f"{target:.0%} accuracy")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("learning rate α (log scale)")
+    ax.set_title(panel_title)
+
+
 def plot_learning_rate_sweeps(learning_rates, panels, title, target=None):
     """Final test accuracy against the learning rate (log scale), one panel per optimizer.
 
@@ -307,12 +317,7 @@ def plot_learning_rate_sweeps(learning_rates, panels, title, target=None):
             if diverged.any():
                 ax.plot(np.asarray(learning_rates)[diverged], np.full(diverged.sum(), 0.02 + 0.04 * index), "x",
                         color=line.get_color(), markersize=10, mew=2, label=f"{label}: diverged")
-        if target is not None:
-            ax.axhline(target, color="gray", linestyle=":", label=f"{target:.0%} accuracy")
-        ax.set_xscale("log")
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("learning rate α (log scale)")
-        ax.set_title(panel_title)
+        _sweep_axes(ax, panel_title, target)
         ax.legend(loc="best", fontsize="small")
     axes[0, 0].set_ylabel("test accuracy after training (fraction)")
     fig.suptitle(title)
@@ -472,12 +477,7 @@ def plot_learning_rate_sweeps_over_seeds(learning_rates, panels, title, target=N
             if diverged.any():
                 ax.plot(np.asarray(learning_rates)[diverged], np.full(diverged.sum(), 0.02 + 0.04 * index), "x",
                         color=f"C{index}", markersize=10, mew=2, label=f"{label}: some seeds diverged")
-        if target is not None:
-            ax.axhline(target, color="gray", linestyle=":", label=f"{target:.0%} accuracy")
-        ax.set_xscale("log")
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("learning rate α (log scale)")
-        ax.set_title(panel_title)
+        _sweep_axes(ax, panel_title, target)
     axes[0, 0].set_ylabel("test accuracy after training (fraction)")
     handles, labels = axes[0, 0].get_legend_handles_labels()   # the same labels in every panel: one legend, below
     fig.suptitle(title + "\n(line: median over seeds; shaded: from the worst seed to the best)")
