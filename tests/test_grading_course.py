@@ -116,3 +116,14 @@ def test_the_course_needs_the_hidden_checks_unless_only_public_ones_run(tmp_path
     assert public.version != load_course().version  # the hidden checks are part of a grade
     with pytest.raises(CourseError, match="unknown exercise"):
         public.get("ex99")
+
+
+def test_pasted_functions_are_those_an_earlier_exercise_introduced():
+    course = load_course(public_only=True)
+    assert course.pasted_functions("ex01") == ()
+    assert course.pasted_functions("ex02") == ("batchnorm_forward",)  # ex02 repeats ex01's cell
+    ex02 = course.get("ex02").exercise.functions
+    assert set(course.pasted_functions("ex03")) < set(course.get("ex03").exercise.functions)
+    assert "batchnorm_backward" not in course.pasted_functions("ex02") and "batchnorm_backward" in ex02
+    with pytest.raises(CourseError, match="unknown exercise 'ex99'"):
+        course.pasted_functions("ex99")

@@ -55,6 +55,20 @@ class Course:
     def version(self) -> str:
         return course_version(list(self.check_files))
 
+    def pasted_functions(self, ex_id: str) -> tuple[str, ...]:
+        """The functions exercise ``ex_id`` grades again after an earlier exercise introduced them.
+
+        Later notebooks repeat earlier graded cells (ex02 holds ex01's ``batchnorm_forward`` again): a report
+        that counts or shows each function once leaves these out of ``ex_id`` and keeps them where they began.
+        """
+        earlier: set[str] = set()
+        for graded in self.exercises:
+            if graded.exercise.id == ex_id:
+                return tuple(f for f in graded.exercise.functions if f in earlier)
+            earlier.update(graded.exercise.functions)
+        self.get(ex_id)  # unknown: raises CourseError naming the known exercises
+        return ()
+
     def get(self, ex_id: str) -> GradedExercise:
         for graded in self.exercises:
             if graded.exercise.id == ex_id:
