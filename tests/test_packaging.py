@@ -132,6 +132,18 @@ def test_wheel_ships_the_package_its_data_and_licenses(tmp_path):
         "instructor material and the course's tests must not ship in the wheel"
 
 
+def test_the_version_is_written_once_and_the_wheel_carries_it(tmp_path):
+    import bnlab
+
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^version\s*=\s*"', pyproject, re.MULTILINE) is None, "pyproject.toml must not write a version"
+    assert (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").count(f"## {bnlab.__version__}") == 1
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("bnlab-*.whl")
+    assert wheel.name.startswith(f"bnlab-{bnlab.__version__}-")
+
+
 def test_sdist_ships_the_package_and_no_tests(tmp_path):
     # The sdist is the package only: tests need the notebooks and the instructor's material, which stay out.
     try:  # not importorskip: a build/ folder in the checkout would import as a namespace package
