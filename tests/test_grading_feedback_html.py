@@ -56,14 +56,15 @@ def test_feedback_html_shows_cells_checks_under_their_function_and_no_hidden_inp
 
     assert "Total: 2 / 6 points" in text  # ex01 returns 3x: 0/4; ex02 is right: 2/2
     # ex02: the check calls scale_pair then unscale, so it is listed under unscale's cell
-    ex02 = page[page.index("ex02"):]
+    ex02 = page[page.index('<section id="ex02">'):]
     assert ex02.index("scale_pair</code></h3>") < ex02.index("unscale</code></h3>") < ex02.index("round_trip<")
     # hidden checks: name and result, never their inputs or messages
     assert "doubles_a_matrix" in page and "leaves_input_unchanged" in page
     for secret in (str(fx.SECRET_SCALE), "(7, 13)", "7, 13", "wrong values"):
         assert secret not in text.replace("wrong values: expected", ""), secret
     # the public check's message is shown under double (it reveals its own small input, by design)
-    assert page.index("double</code></h3>") < page.index("doubles_a_vector") and "expected [0.0, 2.0" in page
+    ex01 = page[page.index('<section id="ex01">'):]  # the summary table above names checks too
+    assert ex01.index("double</code></h3>") < ex01.index("doubles_a_vector") and "expected [0.0, 2.0" in page
     assert "several notebooks matched ex01" in text
 
 
