@@ -279,7 +279,7 @@ def fill_gradebook(gradebook: Path, grades: dict[str, float], maximum: float, as
             continue
         row[column] = f"{round(grades[student] * factor, 2):g}"
         filled += 1
-    text = ("\ufeff" if bom else "") + csv_text(rows, lineterminator="\r\n")
+    text = ("\ufeff" if bom else "") + csv_text(rows)
     return text, FillSummary(header[column], filled, not_graded, sorted(set(grades) - seen), zeroed, key)
 
 

@@ -27,10 +27,14 @@ def cell_value(cell: str) -> str:
     return cell[1:] if cell.startswith("'") else cell
 
 
-def csv_text(rows, lineterminator: str = "\n") -> str:
-    """The CSV text of ``rows`` (lists of cells), every cell passed through :func:`spreadsheet_safe`."""
+def csv_text(rows) -> str:
+    """The CSV text of ``rows`` (lists of cells), every cell passed through :func:`spreadsheet_safe`.
+
+    Lines end in CRLF (RFC 4180): then Python's writer also quotes a cell holding a lone carriage return,
+    which with LF endings it leaves bare, splitting the row for every reader.
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator=lineterminator)
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
     return buffer.getvalue()
 

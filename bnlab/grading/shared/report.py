@@ -31,8 +31,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 HIDDEN_WORDS = {  # the grader's own words for a hidden check, by outcome
     Outcome.PASSED: "passed on inputs that are not shown",
-    Outcome.FAILED: "failed on inputs that are not shown: test your function on other shapes and values "
-                    "than the public checks use",
+    Outcome.FAILED: "failed on inputs that are not shown: try shapes and values the public checks do not use",
     Outcome.NOT_IMPLEMENTED: "not implemented yet",
     Outcome.TIMED_OUT: "not run: the notebook timed out",
     Outcome.CRASHED: "not run: your code did not run to the end",
