@@ -122,7 +122,8 @@ def test_a_function_pasted_into_a_later_notebook_is_shown_once_unless_it_differs
 
     course, folder = _pasting_course(), tmp_path / "ada"
     fx.notebook(folder / "ex01_double.ipynb", [fx.DOUBLE_CELL])
-    fx.notebook(folder / "ex02_pair.ipynb", [fx.DOUBLE_CELL, *fx.PAIR_CELLS])
+    pasted = fx.DOUBLE_CELL.replace("\n", "\n# Paste your graded cell of exercise 1 here.\n\n", 1)  # as the stub says
+    fx.notebook(folder / "ex02_pair.ipynb", [pasted, *fx.PAIR_CELLS])
     page = feedback_html("Ada Lovelace", _results(), folder, course)
     assert page.count("def double(x)") == 1 and page.count("def scale_pair") == 1
     ex02 = page[page.index('<section id="ex02">'):]

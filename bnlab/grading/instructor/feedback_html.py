@@ -12,6 +12,7 @@ style, no scripts, and a Content-Security-Policy that forbids any fetch).
 """
 from __future__ import annotations
 
+import ast
 import html
 from pathlib import Path
 
@@ -80,14 +81,42 @@ def _checks_list(checks: list[CheckResult]) -> str:
     return '<ul class="checks">' + "".join(_check_item(c) for c in checks) + "</ul>" if checks else ""
 
 
+def definitions(source: str, name: str) -> dict[str, str]:
+    """The functions a graded cell defines at its top level, each as its syntax tree (comments, blank
+    lines and the stub's "paste here" lines do not count); ``{name: source}`` when it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # shown as it is; the grader said why
+        return {name: source}
+    found = {node.name: ast.dump(node) for node in tree.body
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return found or {name: source}
+
+
+def _cell_block(cell: GradedCell, exercise: str, pasted: bool, introduced: dict[str, tuple[str, str]]) -> str:
+    """A graded cell's heading and code; a pasted cell whose every function is the learner's copy shown
+    in an earlier exercise is a note instead of its code. Records the cell's functions in ``introduced``."""
+    head = f"<h3>Cell {cell.index + 1}: <code>{html.escape(cell.name)}</code></h3>"
+    defined = definitions(cell.source, cell.name)
+    earlier = {f: introduced[f] for f in defined if f in introduced} if pasted else {}
+    for function, tree in defined.items():
+        introduced.setdefault(function, (exercise, tree))
+    where = ", ".join(dict.fromkeys(ex for ex, _ in earlier.values()))
+    if earlier and len(earlier) == len(defined) and all(defined[f] == t for f, (_, t) in earlier.items()):
+        return f'{head}<p class="same">same as in {html.escape(where)} (shown there)</p>'
+    differ = sorted({ex for f, (ex, t) in earlier.items() if defined[f] != t})
+    note = f'<p class="same">differs from your copy in {html.escape(", ".join(differ))}</p>' if differ else ""
+    return f"{head}{note}<pre><code>{html.escape(cell.source)}</code></pre>"
+
+
 def exercise_section(result: ExerciseResult, cells: list[GradedCell], tested: dict[str, str],
-                     earlier: dict[str, tuple[str, str]] | None = None) -> str:
+                     pasted: tuple[str, ...] = (), introduced: dict[str, tuple[str, str]] | None = None) -> str:
     """One exercise: heading, note, problem, then each graded cell with the checks of its function.
 
-    ``earlier``: function -> (exercise, source) of the learner's copy in the exercise that introduced it,
-    for the functions this exercise repeats; a copy with the same source is not shown again.
+    ``pasted``: the functions this exercise repeats from earlier ones; ``introduced``: function ->
+    (exercise, definition) of the learner's copies already shown on the page (updated here).
     """
-    earlier = earlier or {}
+    introduced = {} if introduced is None else introduced
     parts = [f'<section id="{html.escape(result.exercise)}"><h2>{html.escape(exercise_heading(result))}: '
              f"{_points(result.points)} / {_points(result.max_points)}</h2>",
              f"<p>Notebook: <code>{html.escape(result.notebook)}</code></p>" if result.notebook
@@ -99,14 +128,7 @@ def exercise_section(result: ExerciseResult, cells: list[GradedCell], tested: di
     last_cell = {cell.name: i for i, cell in enumerate(cells)}  # a name defined twice: the last one counts
     placed = set()
     for i, cell in enumerate(cells):
-        head = f"<h3>Cell {cell.index + 1}: <code>{html.escape(cell.name)}</code></h3>"
-        first = earlier.get(cell.name)
-        if first is not None and first[1] == cell.source:
-            parts.append(f'{head}<p class="same">same as in {html.escape(first[0])} (shown there)</p>')
-        else:
-            differs = (f'<p class="same">differs from your copy in {html.escape(first[0])}</p>'
-                       if first is not None else "")
-            parts.append(f"{head}{differs}<pre><code>{html.escape(cell.source)}</code></pre>")
+        parts.append(_cell_block(cell, result.exercise, cell.name in pasted, introduced))
         if last_cell[cell.name] == i:
             mine = [c for c in result.checks if tested.get(c.name) == cell.name]
             placed.update(c.name for c in mine)
@@ -150,14 +172,11 @@ def feedback_html(student: str, results: list[ExerciseResult], folder: Path | No
     """The page for ``student``; ``folder`` (their submissions) supplies the graded cells shown."""
     total = sum(r.points for r in results)
     maximum = sum(r.max_points for r in results)
-    sections, introduced = [], {}  # function -> (exercise, source) where the learner's copy was first shown
+    sections, introduced = [], {}  # function -> (exercise, definition) of the learner's copy first shown
     for r in results:
         cells = graded_cells_of(folder, r.exercise) if folder is not None else []
         tested = check_functions(course, r.exercise) if course is not None else {}
-        pasted = _pasted(course, r.exercise)
-        sections.append(exercise_section(r, cells, tested, {f: introduced[f] for f in pasted if f in introduced}))
-        for cell in cells:
-            introduced.setdefault(cell.name, (r.exercise, cell.source))
+        sections.append(exercise_section(r, cells, tested, _pasted(course, r.exercise), introduced))
     hidden = sum(c.visibility != "public" for r in results for c in r.checks)
     return "\n".join([
         "<!DOCTYPE html>",

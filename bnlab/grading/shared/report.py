@@ -175,8 +175,10 @@ def feedback_markdown(student: str, results: list[ExerciseResult]) -> str:
             kind = " (hidden)" if c.hidden else ""
             out.append(f"- [{mark}] {md_code(c.name)}{kind} — {_points(c.points)}/{_points(c.max_points)}"
                        + (f": {md_text(c.description)}" if c.description else ""))
-            if c.message and not r.problem:
-                out += md_block(c.message, "  ")
+            if c.hidden and not r.problem:
+                out.append(f"  {md_text(c.message)}")  # the grader's own words: plain text
+            elif c.message and not r.problem:
+                out += md_block(c.message, "  ")  # may hold the learner's text: fenced
         out.append("")
     hidden = sum(c.visibility != "public" for r in results for c in r.checks)
     if hidden:
