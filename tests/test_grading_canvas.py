@@ -66,6 +66,8 @@ def test_a_canvas_zip_is_graded_by_canvas_id_with_late_recorded(tmp_path):
     assert manifest["doejohn_102"]["late"] == "yes" and manifest["smithjane_101"]["late"] == "no"
     assert manifest["leeann_103"]["canvas_id"] == "103"
     assert not (tmp_path.parent / "escape_104_9004_ex01_double.ipynb").exists()
+    # titled with the name in Canvas' file names, not the staging folder
+    assert (out / "students" / "doejohn_102" / "feedback.md").read_text().startswith("# Feedback for doejohn\n")
 
 
 def test_a_flat_canvas_folder_never_follows_a_symbolic_link(tmp_path):
@@ -259,3 +261,15 @@ def test_export_canvas_from_folders_says_how_to_match_and_what_a_roster_lacks(gr
     bad.write_text("folder,id\njsmith,j101\n")
     result, _ = _export(graded_folders, "bad.csv", "--roster", str(bad))
     assert result.returncode == 2 and "row 2: id 'j101' is not a Canvas user id" in result.stderr
+
+
+def test_the_canvas_gradebook_export_names_the_students_of_a_canvas_download(tmp_path):
+    gradebook, out = tmp_path / "export.csv", tmp_path / "out"
+    gradebook.write_bytes(GRADEBOOK.encode())
+    result = subprocess.run(CLI + ["grade", str(_canvas_zip(tmp_path)), "--out", str(out), "--roster", str(gradebook),
+                                   *COURSE, *fx.jail_flags()], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    students = out / "students"
+    assert "<h1>Feedback for Smith, Jane</h1>" in (students / "smithjane_101" / "feedback.html").read_text()
+    assert (students / "doejohn_102" / "feedback.md").read_text().startswith("# Feedback for Doe, John\n")
+    assert (students / "leeann_103" / "feedback.md").read_text().startswith("# Feedback for leeann\n")  # not in it

@@ -12,14 +12,18 @@
   ``sis_user_id`` (SIS User ID) or ``sis_login_id`` (SIS Login ID);
 - ``name`` (optional): the name the student's feedback page is titled with.
 
+For a graded Canvas download the gradebook CSV exported from Canvas is a roster as it is: its rows
+have no folder, and name each student of ``OUT/canvas.csv`` by Canvas id (``bnlab grade DOWNLOAD.zip
+--roster EXPORTED.csv`` titles the feedback "Smith, Jane").
+
 Column names are matched without regard to case or surrounding spaces; other columns are ignored.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import io
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from bnlab.grading.instructor.spreadsheet import read_rows
 
 # roster column / --match value -> the Canvas gradebook column it matches
 KEYS = {"id": "ID", "sis_user_id": "SIS User ID", "sis_login_id": "SIS Login ID"}
@@ -41,6 +45,7 @@ class Roster:
     path: Path
     rows: dict[str, dict[str, str]]  # folder -> its row (column names lower-case)
     columns: tuple[str, ...]
+    by_id: dict[str, dict[str, str]] = field(default_factory=dict)  # Canvas user id -> its row
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -50,18 +55,15 @@ class Roster:
     def row(self, folder: str, canvas_id: str = "") -> dict[str, str] | None:
         """The row of ``folder``; failing that, the row whose ``id`` is ``canvas_id`` (a Canvas download)."""
         found = self.rows.get(folder)
-        if found is None and canvas_id:
-            found = next((r for r in self.rows.values() if r.get("id", "").strip() == canvas_id), None)
-        return found
+        return found if found is not None or not canvas_id else self.by_id.get(canvas_id)
 
     def name(self, folder: str, canvas_id: str = "") -> str:
         row = self.row(folder, canvas_id)
-        return row.get("name", "").strip() if row else ""
+        return row.get("name", "") if row else ""
 
 
-def read_roster(path: str | Path) -> Roster:
-    """The roster at ``path`` (see the module docstring), or RosterError saying what is wrong."""
-    path = Path(path)
+def _table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header (lower-case) and rows of the CSV at ``path``, as the instructor saved it."""
     try:
         raw = path.read_bytes()[:MAX_ROSTER_BYTES + 1]
     except OSError as exc:
@@ -69,24 +71,44 @@ def read_roster(path: str | Path) -> Roster:
     if len(raw) > MAX_ROSTER_BYTES:
         raise RosterError(f"--roster {path} is larger than {MAX_ROSTER_BYTES // 2**20} MB; a roster is one row a student")
     try:
-        text = raw.decode("utf-8-sig")
+        lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     except UnicodeDecodeError:
         raise RosterError(f"--roster {path} is not UTF-8 text; save it as CSV UTF-8") from None
-    header, rows = read_rows(text)
-    columns = tuple(c.strip().lower() for c in header)
-    if "folder" not in columns or not any(k in columns for k in KEYS):
+    except csv.Error as exc:
+        raise RosterError(f"--roster {path} is not a readable CSV ({exc})") from None
+    header = [h.strip().lower() for h in lines[0]] if lines else []
+    return header, [dict(zip(header, (c.strip() for c in line))) for line in lines[1:] if any(c.strip() for c in line)]
+
+
+def read_roster(path: str | Path) -> Roster:
+    """The roster at ``path`` (see the module docstring), or RosterError saying what is wrong.
+
+    A Canvas gradebook export serves as a roster too (its Student, ID, SIS User ID and SIS Login ID
+    columns): it has no folders, so it names the students of a graded Canvas download, by Canvas id.
+    """
+    path = Path(path)
+    header, rows = _table(path)
+    if header[:2] == ["student", "id"]:  # a Canvas gradebook export
+        rows = [{"name": r.get("student", ""), **{k: r.get(c.lower(), "") for k, c in KEYS.items()}}
+                for r in rows if r.get("id", "").isdigit()]  # not its "Points Possible" row
+        header = ["name", *KEYS]
+    elif "folder" not in header or not any(k in header for k in KEYS):
         raise RosterError(f"--roster {path} needs a header with the columns folder and one of {', '.join(KEYS)} "
-                          f"(and optionally name); found {', '.join(header)[:120] or 'an empty file'}")
-    rows = [{k.strip().lower(): v.strip() for k, v in row.items()} for row in rows]
+                          f"(and optionally name), or be a Canvas gradebook export; found "
+                          f"{', '.join(header)[:120] or 'an empty file'}")
     by_folder: dict[str, dict[str, str]] = {}
+    by_id: dict[str, dict[str, str]] = {}
     for line, row in enumerate(rows, start=2):
-        folder = row.get("folder", "")
-        if not folder:
+        folder, canvas_id = row.get("folder", ""), row.get("id", "")
+        if canvas_id and not canvas_id.isdigit():
+            raise RosterError(f"--roster {path} row {line}: id {canvas_id!r} is not a Canvas user id (digits, the "
+                              "gradebook's ID column)")
+        if "folder" in header and not folder:
             raise RosterError(f"--roster {path} row {line}: the folder is empty")
         if folder in by_folder:
             raise RosterError(f"--roster {path} row {line}: folder {folder!r} is listed twice")
-        if row.get("id") and not row["id"].isdigit():
-            raise RosterError(f"--roster {path} row {line}: id {row['id']!r} is not a Canvas user id (digits, the "
-                              "gradebook's ID column)")
-        by_folder[folder] = row
-    return Roster(path, by_folder, columns)
+        if folder:
+            by_folder[folder] = row
+        if canvas_id:
+            by_id.setdefault(canvas_id, row)
+    return Roster(path, by_folder, tuple(header), by_id)
