@@ -176,7 +176,8 @@ def feedback_markdown(student: str, results: list[ExerciseResult]) -> str:
             out.append(f"- [{mark}] {md_code(c.name)}{kind} — {_points(c.points)}/{_points(c.max_points)}"
                        + (f": {md_text(c.description)}" if c.description else ""))
             if c.hidden and not r.problem:
-                out.append(f"  {md_text(c.message)}")  # the grader's own words: plain text
+                out[-1] += "\\"  # a hard line break, then the grader's own words as plain text
+                out.append(f"  {md_text(c.message)}")
             elif c.message and not r.problem:
                 out += md_block(c.message, "  ")  # may hold the learner's text: fenced
         out.append("")
