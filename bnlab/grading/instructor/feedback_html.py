@@ -82,14 +82,20 @@ def _checks_list(checks: list[CheckResult]) -> str:
 
 
 def definitions(source: str, name: str) -> dict[str, str]:
-    """The functions a graded cell defines at its top level, each as its syntax tree (comments, blank
-    lines and the stub's "paste here" lines do not count); ``{name: source}`` when it does not parse."""
+    """The functions a graded cell defines at its top level, each as its lines without blank lines,
+    comment lines and trailing spaces (so the stub's "paste here" lines do not count); ``{name: source}``
+    when it does not parse."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):  # shown as it is; the grader said why
         return {name: source}
-    found = {node.name: ast.dump(node) for node in tree.body
-             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    lines = source.splitlines()
+    found = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            found[node.name] = "\n".join(line.rstrip() for line in lines[start - 1:node.end_lineno]
+                                         if line.strip() and not line.lstrip().startswith("#"))
     return found or {name: source}
 
 
