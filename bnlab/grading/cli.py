@@ -341,8 +341,9 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="students graded in parallel (default 1)")
     _instructor_option(p)
     p.add_argument("--roster", metavar="ROSTER.csv",
-                   help="a CSV with the columns folder and name (and the Canvas keys bnlab export canvas uses): "
-                        "each feedback page is titled with the student's name instead of their folder")
+                   help="title each feedback page with the student's name instead of their folder: a CSV with "
+                        "the columns folder and name (the roster bnlab export canvas reads; see exercises/README.md), "
+                        "or for a Canvas download the gradebook CSV exported from Canvas (matched by Canvas id)")
     p.add_argument("--no-jail", action="store_true",
                    help="grade without the bubblewrap jail, where it cannot run. Gives up: learner code can then "
                         "read every file its user can (other students' submissions if readable, system files), "
