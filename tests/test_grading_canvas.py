@@ -258,6 +258,9 @@ def test_export_canvas_from_folders_says_how_to_match_and_what_a_roster_lacks(gr
     bad.write_text("student,login\njsmith,jsmith\n")
     result, _ = _export(graded_folders, "bad.csv", "--roster", str(bad))
     assert result.returncode == 2 and "needs a header with the columns folder and one of id" in result.stderr
+    bad.write_text("folder,name\njsmith,Jane\n")  # enough to name feedback, not to match the gradebook
+    result, _ = _export(graded_folders, "bad.csv", "--roster", str(bad))
+    assert result.returncode == 2 and "has no column to match the gradebook by" in result.stderr
     bad.write_text("folder,id\njsmith,j101\n")
     result, _ = _export(graded_folders, "bad.csv", "--roster", str(bad))
     assert result.returncode == 2 and "row 2: id 'j101' is not a Canvas user id" in result.stderr
@@ -273,3 +276,14 @@ def test_the_canvas_gradebook_export_names_the_students_of_a_canvas_download(tmp
     assert "<h1>Feedback for Smith, Jane</h1>" in (students / "smithjane_101" / "feedback.html").read_text()
     assert (students / "doejohn_102" / "feedback.md").read_text().startswith("# Feedback for Doe, John\n")
     assert (students / "leeann_103" / "feedback.md").read_text().startswith("# Feedback for leeann\n")  # not in it
+
+
+def test_a_roster_of_folders_and_names_is_enough_to_title_feedback(tmp_path):
+    from bnlab.grading.instructor.canvas import student_names
+    from bnlab.grading.instructor.roster import read_roster
+
+    path = tmp_path / "roster.csv"
+    path.write_text('\ufeffFolder , Name\njsmith,"Smith, Jane"\nalee, Ann Lee \n', encoding="utf-8")  # as Excel saves
+    roster = read_roster(path)
+    assert roster.keys == () and student_names(tmp_path, roster, ["jsmith", "alee", "zed"]) == \
+        {"jsmith": "Smith, Jane", "alee": "Ann Lee"}

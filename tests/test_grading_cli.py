@@ -63,7 +63,8 @@ def _class(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("roster, says", [
     (None, "cannot be read"),
-    ("name,email\nAda,ada@example.org\n", "needs a header with the columns folder and one of id"),
+    ("name,email\nAda,ada@example.org\n", "needs a header with the columns folder and one of id, sis_user_id, "
+                                          "sis_login_id or name"),
     ("folder,id\nalice,101\nalice,102\n", "row 3: folder 'alice' is listed twice"),
     (b"folder,id\n\xff\n", "is not UTF-8 text"),
 ])

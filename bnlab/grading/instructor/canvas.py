@@ -328,6 +328,9 @@ def student_keys(out: Path, roster: Roster | None = None, match: str | None = No
         raise CanvasError(f"--match must be one of {', '.join(KEYS)}; got {match!r}")
     manifest = manifest_rows(out)
     if roster is not None:
+        if not roster.keys:
+            raise CanvasError(f"--roster {roster.path} has no column to match the gradebook by: add one of "
+                              f"{', '.join(KEYS)}")
         if match is None and len(roster.keys) != 1:
             raise CanvasError(f"--roster {roster.path} has the columns {', '.join(roster.keys)}: pass --match to say "
                               "which one to match the gradebook by")

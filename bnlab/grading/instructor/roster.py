@@ -8,9 +8,9 @@
 
 - ``folder`` (required): the student's folder in SUBMISSIONS (for a graded Canvas download, the
   ``<name>_<Canvas id>`` folder of ``OUT/canvas.csv``; there a row's ``id`` also finds its folder);
-- at least one key of the Canvas gradebook: ``id`` (the Canvas user id, the gradebook's ID column),
-  ``sis_user_id`` (SIS User ID) or ``sis_login_id`` (SIS Login ID);
-- ``name`` (optional): the name the student's feedback page is titled with.
+- for ``bnlab export canvas``, at least one key of the Canvas gradebook: ``id`` (the Canvas user id,
+  the gradebook's ID column), ``sis_user_id`` (SIS User ID) or ``sis_login_id`` (SIS Login ID);
+- ``name``: the name the student's feedback page is titled with (``bnlab grade --roster``).
 
 For a graded Canvas download the gradebook CSV exported from Canvas is a roster as it is: its rows
 have no folder, and name each student of ``OUT/canvas.csv`` by Canvas id (``bnlab grade DOWNLOAD.zip
@@ -92,10 +92,9 @@ def read_roster(path: str | Path) -> Roster:
         rows = [{"name": r.get("student", ""), **{k: r.get(c.lower(), "") for k, c in KEYS.items()}}
                 for r in rows if r.get("id", "").isdigit()]  # not its "Points Possible" row
         header = ["name", *KEYS]
-    elif "folder" not in header or not any(k in header for k in KEYS):
+    elif "folder" not in header or not any(k in header for k in (*KEYS, "name")):
         raise RosterError(f"--roster {path} needs a header with the columns folder and one of {', '.join(KEYS)} "
-                          f"(and optionally name), or be a Canvas gradebook export; found "
-                          f"{', '.join(header)[:120] or 'an empty file'}")
+                          f"or name, or be a Canvas gradebook export; found {', '.join(header)[:120] or 'an empty file'}")
     by_folder: dict[str, dict[str, str]] = {}
     by_id: dict[str, dict[str, str]] = {}
     for line, row in enumerate(rows, start=2):
