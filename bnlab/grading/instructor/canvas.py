@@ -12,7 +12,10 @@ name is used as a path.
 Out: ``bnlab export canvas`` writes the points of ``OUT/grades.csv`` into the assignment column of the
 gradebook CSV the instructor exported from Canvas (columns Student, ID, SIS User ID, SIS Login ID,
 Section, then one column per assignment, ``Batch Norm (12345)``; a ``Points Possible`` row under the
-header), matched by Canvas user id, ready to import. Other cells are kept as they were.
+header), ready to import. Students are matched by Canvas user id (``OUT/canvas.csv``), or, for any
+OUT (folders collected on JupyterHub or a shared drive), by folder names that are Canvas ids or SIS
+Login IDs, or through a roster (:mod:`bnlab.grading.instructor.roster`). Other cells keep their values;
+every cell is written spreadsheet-safe (:mod:`bnlab.grading.instructor.spreadsheet`).
 """
 from __future__ import annotations
 
@@ -25,10 +28,12 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from bnlab.grading.instructor.roster import KEYS, Roster, key_text
+from bnlab.grading.instructor.spreadsheet import csv_text, read_rows
 from bnlab.grading.shared.notebook import MAX_NOTEBOOK_BYTES
 
 # name, optional LATE, Canvas user id, submission id (absent in some exports), the learner's file name
@@ -154,13 +159,11 @@ def manifest_csv(staged: list[tuple[CanvasFile, str]]) -> str:
     for parsed, name in staged:
         first, files, late = students.get(parsed.student, (parsed, [], False))
         students[parsed.student] = (first, files + [name], late or parsed.late)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "canvas_id", "name", "late", "files"])
+    rows = [["student", "canvas_id", "name", "late", "files"]]
     for student in sorted(students):
         parsed, files, late = students[student]
-        writer.writerow([student, parsed.user_id, parsed.name, "yes" if late else "no", "; ".join(sorted(files))])
-    return buffer.getvalue()
+        rows.append([student, parsed.user_id, parsed.name, "yes" if late else "no", "; ".join(sorted(files))])
+    return csv_text(rows)
 
 
 @contextlib.contextmanager
@@ -194,8 +197,10 @@ _FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 class FillSummary:
     column: str
     filled: int
-    not_graded: list[str]     # gradebook students with no grade from bnlab (left as they were)
-    not_in_gradebook: list[str]  # graded students the gradebook does not have
+    not_graded: list[str]        # gradebook students with no grade from bnlab (left as they were, or 0)
+    not_in_gradebook: list[str]  # graded students' keys the gradebook does not have
+    zeroed: list[str] = field(default_factory=list)  # of not_graded: those given 0 (--missing-zero)
+    key: str = "id"              # the gradebook column students were matched by (see roster.KEYS)
 
 
 def _read_csv(path: Path) -> tuple[list[list[str]], bool]:
@@ -205,7 +210,7 @@ def _read_csv(path: Path) -> tuple[list[list[str]], bool]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CanvasError(f"{path} is not UTF-8 text: export the gradebook from Canvas again") from None
-    return list(csv.reader(io.StringIO(text, newline=""))), bom
+    return list(csv.reader(io.StringIO(text, newline=""))), bom  # as Canvas wrote it (no apostrophe undone)
 
 
 def assignment_column(header: list[str], wanted: str | None) -> int:
@@ -233,11 +238,14 @@ def _number(text: str) -> float | None:
 
 
 def fill_gradebook(gradebook: Path, grades: dict[str, float], maximum: float, assignment: str | None = None,
-                   scale: bool = False) -> tuple[str, FillSummary]:
-    """The gradebook CSV text with ``grades`` (Canvas user id -> points out of ``maximum``) filled in.
+                   scale: bool = False, key: str = "id", missing_zero: bool = False) -> tuple[str, FillSummary]:
+    """The gradebook CSV text with ``grades`` (student key -> points out of ``maximum``) filled in.
 
-    The assignment's "Points Possible" must equal ``maximum`` unless ``scale`` (then points are
-    scaled to it). Students without a grade keep their cell; graded ids not in the gradebook are listed.
+    ``key`` says which gradebook column the keys of ``grades`` are (a name of roster.KEYS: the Canvas
+    user id, the SIS User ID or the SIS Login ID). The assignment's "Points Possible" must equal
+    ``maximum`` unless ``scale`` (then points are scaled to it). A student without a grade keeps their
+    cell, or with ``missing_zero`` gets 0 where the cell is empty (a grade already there is kept);
+    graded keys not in the gradebook are listed. Every cell is written spreadsheet-safe.
     """
     rows, bom = _read_csv(gradebook)
     if not rows or [h.strip() for h in rows[0][:2]] != ["Student", "ID"]:
@@ -245,6 +253,7 @@ def fill_gradebook(gradebook: Path, grades: dict[str, float], maximum: float, as
         raise CanvasError(f"{gradebook} is not a Canvas gradebook export: expected the columns {', '.join(_FIXED)} "
                           f"first; found {found}")
     header = rows[0]
+    key_column = _key_column(header, key, gradebook)
     column = assignment_column(header, assignment)
     possible_row = next((r for r in rows[1:] if r and r[0].strip() == "Points Possible"), None)
     possible = _number(possible_row[column]) if possible_row and column < len(possible_row) else None
@@ -254,39 +263,117 @@ def fill_gradebook(gradebook: Path, grades: dict[str, float], maximum: float, as
             raise CanvasError(f"{header[column]!r} is worth {possible:g} points in Canvas but bnlab grades out of "
                               f"{maximum:g}: change the assignment's points in Canvas, or pass --scale to scale")
         factor = possible / maximum
-    seen, filled, not_graded = set(), 0, []
+    grades = {key_text(k, key): v for k, v in grades.items()}
+    seen, filled, not_graded, zeroed = set(), 0, [], []
     for row in rows[1:]:
-        user = row[1].strip() if len(row) > 1 else ""
-        if not user.isdigit():
+        if not (row[1].strip() if len(row) > 1 else "").isdigit():
             continue  # "Points Possible", "Manual Posting" and other rows without a student id stay as they are
-        seen.add(user)
-        if user not in grades:
+        row.extend([""] * (max(column, key_column) + 1 - len(row)))
+        student = key_text(row[key_column], key)
+        seen.add(student)
+        if student not in grades:
             not_graded.append(row[0])
+            if missing_zero and not row[column].strip():
+                row[column] = "0"
+                zeroed.append(row[0])
             continue
-        row.extend([""] * (column + 1 - len(row)))
-        row[column] = f"{round(grades[user] * factor, 2):g}"
+        row[column] = f"{round(grades[student] * factor, 2):g}"
         filled += 1
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    text = ("\ufeff" if bom else "") + buffer.getvalue()
-    return text, FillSummary(header[column], filled, not_graded, sorted(set(grades) - seen))
+    text = ("\ufeff" if bom else "") + csv_text(rows)
+    return text, FillSummary(header[column], filled, not_graded, sorted(set(grades) - seen), zeroed, key)
 
 
-def class_points(out: Path) -> tuple[dict[str, float], float]:
-    """Canvas user id -> total points, and the maximum, from ``OUT/grades.csv`` and ``OUT/canvas.csv``."""
-    grades_file, manifest = out / "grades.csv", out / MANIFEST
-    for path, what in ((grades_file, "bnlab grade's grades.csv"), (manifest, "canvas.csv (written when bnlab grade "
-                                                                              "reads a Canvas download)")):
-        if not path.is_file():
-            raise CanvasError(f"--grades {out} has no {path.name}: expected {what}")
-    with open(manifest, newline="", encoding="utf-8") as f:
-        ids = {row["student"]: row["canvas_id"] for row in csv.DictReader(f)}
-    points, maximum = {}, None
-    with open(grades_file, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if row["student"] in ids:
-                points[ids[row["student"]]] = float(row["total"])
-                maximum = float(row["max"])
+def _key_column(header: list[str], key: str, gradebook: Path) -> int:
+    if key not in KEYS:
+        raise CanvasError(f"students are matched by one of {', '.join(KEYS)}; got {key!r}")
+    stripped = [h.strip() for h in header]
+    if KEYS[key] not in stripped:
+        raise CanvasError(f"{gradebook} has no {KEYS[key]!r} column to match students by {key}: export the "
+                          "gradebook from Canvas again, or match by id")
+    return stripped.index(KEYS[key])
+
+
+# --- which gradebook student each graded folder is ------------------------------------------------
+
+def manifest_rows(out: Path) -> dict[str, dict[str, str]]:
+    """``OUT/canvas.csv`` by student folder ({} when OUT was not graded from a Canvas download)."""
+    path = out / MANIFEST
+    if not path.is_file():
+        return {}
+    return {row["student"]: row for row in read_rows(path.read_text(encoding="utf-8"))[1]}
+
+
+def student_names(out: Path, roster: Roster | None, students: list[str]) -> dict[str, str]:
+    """Student folder -> the name their feedback is titled with: the roster's name, else the name in
+    Canvas' file names (``OUT/canvas.csv``); folders with neither are left out (titled by folder)."""
+    manifest, names = manifest_rows(out), {}
+    for student in students:
+        canvas_id = manifest.get(student, {}).get("canvas_id", "")
+        name = (roster.name(student, canvas_id) if roster else "") or manifest.get(student, {}).get("name", "")
+        if name:
+            names[student] = name
+    return names
+
+
+def student_keys(out: Path, roster: Roster | None = None, match: str | None = None
+                 ) -> tuple[dict[str, str] | None, str]:
+    """Student folder -> its gradebook key (None: each folder's name is its key), and which key (a name
+    of roster.KEYS), for ``OUT``:
+
+    with a roster, its column ``match`` (or the one key column it has); with ``match`` alone, the folder
+    names are themselves that key (folders named by Canvas id or by SIS Login ID); otherwise the Canvas
+    user ids of ``OUT/canvas.csv``, written when bnlab grade read a Canvas download.
+    """
+    if match is not None and match not in KEYS:
+        raise CanvasError(f"--match must be one of {', '.join(KEYS)}; got {match!r}")
+    manifest = manifest_rows(out)
+    if roster is not None:
+        if not roster.keys:
+            raise CanvasError(f"--roster {roster.path} has no column to match the gradebook by: add one of "
+                              f"{', '.join(KEYS)}")
+        if match is None and len(roster.keys) != 1:
+            raise CanvasError(f"--roster {roster.path} has the columns {', '.join(roster.keys)}: pass --match to say "
+                              "which one to match the gradebook by")
+        key = match or roster.keys[0]
+        if key not in roster.keys:
+            raise CanvasError(f"--match {key}: --roster {roster.path} has no {key} column")
+        folders = set(manifest) | set(roster.rows) if manifest else set(roster.rows)
+        keys = {}
+        for folder in folders:
+            row = roster.row(folder, manifest.get(folder, {}).get("canvas_id", ""))
+            if row and row.get(key):
+                keys[folder] = row[key]
+        return keys, key
+    if match is not None and not (manifest and match == "id"):
+        return None, match
+    if manifest:
+        return {folder: row["canvas_id"] for folder, row in manifest.items()}, "id"
+    raise CanvasError(f"--grades {out} was not graded from a Canvas download (it has no {MANIFEST}): say which "
+                      "gradebook student each folder is: --match id or --match sis_login_id when the folders are "
+                      "named by Canvas id or SIS Login ID, or --roster roster.csv (columns folder and id or "
+                      "sis_login_id; see bnlab export canvas --help)")
+
+
+def class_points(out: Path, roster: Roster | None = None, match: str | None = None
+                 ) -> tuple[dict[str, float], float, str, list[str]]:
+    """Gradebook key -> total points, the maximum, which key (see :func:`student_keys`), and the graded
+    folders that have no key (not in the roster), from ``OUT/grades.csv``."""
+    grades_file = out / "grades.csv"
+    if not grades_file.is_file():
+        raise CanvasError(f"--grades {out} has no grades.csv: expected the OUT folder bnlab grade wrote")
+    keys, key = student_keys(out, roster, match)
+    points, maximum, unmatched = {}, None, []
+    for row in read_rows(grades_file.read_text(encoding="utf-8"))[1]:
+        maximum = float(row["max"])
+        student = row["student"]
+        if keys is None or student in keys:
+            points[student if keys is None else keys[student]] = float(row["total"])
+        else:
+            unmatched.append(student)
     if maximum is None:
-        raise CanvasError(f"{grades_file} has no student of {manifest.name}: grade the Canvas download first")
-    return points, maximum
+        raise CanvasError(f"{grades_file} has no graded student: grade the submissions first")
+    if not points:
+        raise CanvasError(f"no student of {grades_file} matches a gradebook {key}: "
+                          + (f"--roster {roster.path} names none of the graded folders (e.g. {unmatched[0]!r})"
+                             if roster else f"{MANIFEST} lists none of them"))
+    return points, maximum, key, unmatched

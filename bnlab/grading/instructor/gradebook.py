@@ -14,9 +14,7 @@ is ignored, and the feedback says so) and only as regular files; OUT is not worl
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -29,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from bnlab.grading.instructor.spreadsheet import csv_text
 from bnlab.grading.shared.course import Course
 from bnlab.grading.shared.engine import ExerciseResult, grade_notebook
 from bnlab.grading.shared.notebook import MAX_NOTEBOOK_BYTES
@@ -151,16 +150,18 @@ def student_dir(out: Path, student: str) -> Path:
 
 
 def write_student(out: Path, student: str, digest: str, results: list[ExerciseResult],
-                  source: Path | None = None, course: Course | None = None, seconds: float | None = None) -> dict:
-    """results.json, feedback.md and feedback.html (the graded cells of ``source``, the student's folder),
-    then grade.json last: its presence means the student is complete."""
+                  source: Path | None = None, course: Course | None = None, seconds: float | None = None,
+                  name: str | None = None) -> dict:
+    """results.json, feedback.md and feedback.html (the graded cells of ``source``, the student's folder;
+    titled with ``name``, else ``student``), then grade.json last: its presence means the student is complete."""
     from bnlab.grading.instructor.feedback_html import feedback_html
 
     folder = student_dir(out, student)
+    title = name or student
     atomic_write(folder / "results.json", json.dumps(gradescope_results(results, seconds), indent=2) + "\n")
-    atomic_write(folder / "feedback.md", feedback_markdown(student, results))
-    atomic_write(folder / "feedback.html", feedback_html(student, results, source, course))
-    state = {"student": student, "hash": digest,
+    atomic_write(folder / "feedback.md", feedback_markdown(title, results))
+    atomic_write(folder / "feedback.html", feedback_html(title, results, source, course))
+    state = {"student": student, "name": title, "hash": digest,
              "points": {r.exercise: r.points for r in results},
              "max": {r.exercise: r.max_points for r in results},
              "total": round(sum(r.points for r in results), 6),
@@ -179,22 +180,14 @@ def read_state(out: Path, student: str) -> dict | None:
         return None
 
 
-def spreadsheet_safe(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula: text starting with = + - @ (or a tab or carriage
-    return) gets a leading apostrophe."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def grades_csv(states: list[dict], exercise_ids: list[str]) -> str:
-    """One row per student: each exercise's points, total, max."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *exercise_ids, "total", "max"])
+    """One row per student: each exercise's points, total, max (every cell spreadsheet-safe)."""
+    rows = [["student", *exercise_ids, "total", "max"]]
     for state in sorted(states, key=lambda s: s["student"]):
         points = state.get("points", {})
-        writer.writerow([spreadsheet_safe(state["student"]), *(f"{points.get(e, 0):g}" for e in exercise_ids),
-                         f"{state['total']:g}", f"{state['max_total']:g}"])
-    return buffer.getvalue()
+        rows.append([state["student"], *(f"{points.get(e, 0):g}" for e in exercise_ids),
+                     f"{state['total']:g}", f"{state['max_total']:g}"])
+    return csv_text(rows)
 
 
 @dataclass
@@ -214,8 +207,10 @@ def list_students(submissions: Path) -> list[str]:
 
 
 def grade_submissions(submissions: str | Path, out: str | Path, course: Course, jobs: int = 1,
-                      limits: Limits = Limits(), progress=sys.stderr) -> BatchSummary:
-    """Grade every student folder of ``submissions`` into ``out`` (see the module docstring)."""
+                      limits: Limits = Limits(), progress=sys.stderr, names: dict[str, str] | None = None
+                      ) -> BatchSummary:
+    """Grade every student folder of ``submissions`` into ``out`` (see the module docstring); ``names``
+    (student folder -> name, from a roster or the Canvas manifest) title the feedback pages."""
     submissions, out = Path(submissions), Path(out)
     students = list_students(submissions)
     out.mkdir(parents=True, exist_ok=True, mode=0o750)
@@ -251,7 +246,8 @@ def grade_submissions(submissions: str | Path, out: str | Path, course: Course, 
     def work(student: str, digest: str) -> dict:
         start = time.monotonic()
         results = grade_student(submissions / student, course, limits)
-        return write_student(out, student, digest, results, submissions / student, course, time.monotonic() - start)
+        return write_student(out, student, digest, results, submissions / student, course, time.monotonic() - start,
+                             (names or {}).get(student))
 
     with lock:
         publish()

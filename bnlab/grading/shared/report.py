@@ -1,9 +1,19 @@
 """How grades are shown: terminal/notebook lines, the learner's feedback.md, Gradescope results.json.
 
-Hidden checks are named with passed/failed and their one-line description, never their inputs;
-no summary says "all tests passed" when only the public checks ran.
+What a learner may see of a check is decided once, by :func:`shown_check`; feedback.md, feedback.html
+(:mod:`bnlab.grading.instructor.feedback_html`) and results.json all render from it. A public check
+shows its message; a hidden check shows its name, points, outcome and description, and in place of its
+message the grader's own generic words for that outcome (never its inputs, nor anything learner code
+printed or raised during it). No summary says "all tests passed" when only the public checks ran.
+
+feedback.md escapes all text for Markdown: plain text is backslash-escaped, code (a setup error, a
+check's message) goes in a fence longer than any backtick run inside it (CommonMark's rule), so
+nothing a learner wrote can close it and render as a heading, link or image.
 """
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 from bnlab.grading.shared.engine import CheckResult, ExerciseResult
 from bnlab.grading.shared.spec import Outcome
@@ -15,6 +25,97 @@ def _points(x: float) -> str:
 
 def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
+
+
+# --- what a learner may see of a check: one decision, every format renders it --------------------
+
+HIDDEN_WORDS = {  # the grader's own words for a hidden check, by outcome
+    Outcome.PASSED: "passed on inputs that are not shown",
+    Outcome.FAILED: "failed on inputs that are not shown: try shapes and values the public checks do not use",
+    Outcome.NOT_IMPLEMENTED: "not implemented yet",
+    Outcome.TIMED_OUT: "not run: the notebook timed out",
+    Outcome.CRASHED: "not run: your code did not run to the end",
+    Outcome.REFUSED: "not run: the grader did not run this notebook",
+}
+LABELS = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.NOT_IMPLEMENTED: "TODO",
+          Outcome.TIMED_OUT: "TIMED OUT", Outcome.CRASHED: "CRASHED", Outcome.REFUSED: "NOT RUN"}
+
+
+@dataclass(frozen=True)
+class ShownCheck:
+    """All of a check that its learner may see."""
+
+    name: str
+    hidden: bool
+    points: float
+    max_points: float
+    outcome: Outcome
+    description: str
+    message: str   # public: the check's message; hidden: HIDDEN_WORDS of its outcome
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.outcome]
+
+
+def shown_check(check: CheckResult) -> ShownCheck:
+    """What the learner may see of ``check`` (the one place this is decided)."""
+    hidden = check.visibility != "public"  # anything not marked public is treated as hidden
+    message = HIDDEN_WORDS[check.outcome] if hidden else check.message.strip()
+    return ShownCheck(check.name, hidden, check.points, check.max_points, check.outcome, check.description, message)
+
+
+def _first_line(text: str, width: int = 100) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= width else line[:width - 1].rstrip() + "…"
+
+
+def first_fix(result: ExerciseResult) -> str:
+    """What to fix first in ``result``, short: why it was not graded, or the first failing check's
+    (shown) message; "" when every check passed."""
+    if result.problem:
+        return "not graded: " + _first_line(result.problem)
+    failing = next((shown_check(c) for c in result.checks if not c.passed), None)
+    if failing is None:
+        return ""
+    return f"{failing.name}: {_first_line(failing.message) or failing.label.lower()}"
+
+
+def exercise_heading(result: ExerciseResult) -> str:
+    return f"{result.exercise}{' — ' + result.title if result.title else ''}"
+
+
+# --- Markdown: text, inline code and code blocks that learner text cannot break out of ---------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&$])")  # inline markup; md_text never starts a line, so not # - = +
+
+
+def md_text(text: str) -> str:
+    """``text`` on one line (never at the start of one), each character Markdown could read as inline
+    markup (emphasis, code, link, image, HTML, entity, table cell, math) backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _longest_run(text: str, char: str) -> int:
+    return max((len(m) for m in re.findall(f"{re.escape(char)}+", text)), default=0)
+
+
+def md_code(text: str) -> str:
+    """``text`` as one inline code span (a backtick run longer than any inside it)."""
+    text = " ".join(str(text).split())
+    ticks = "`" * (_longest_run(text, "`") + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def md_block(text: str, indent: str = "") -> list[str]:
+    """``text`` as a fenced code block (lines), each line prefixed by ``indent`` (to sit in a list item)."""
+    fence = "`" * max(3, _longest_run(text, "`") + 1)
+    return [indent + fence, *(indent + line for line in text.splitlines()), indent + fence]
 
 
 def check_lines(check: CheckResult) -> str:
@@ -52,29 +153,37 @@ def console_report(result: ExerciseResult, public_only: bool) -> str:
 
 
 def feedback_markdown(student: str, results: list[ExerciseResult]) -> str:
-    """The learner's feedback.md: per exercise, points and each check (hidden: name and pass/fail)."""
+    """The learner's feedback.md, titled ``student`` (their name or folder): total, a summary table
+    (exercise, points, what to fix first), then per exercise each check as :func:`shown_check` allows."""
     total = sum(r.points for r in results)
     maximum = sum(r.max_points for r in results)
-    out = [f"# Feedback for {student}", "", f"**Total: {_points(total)} / {_points(maximum)} points**", ""]
+    out = [f"# Feedback for {md_text(student)}", "", f"**Total: {_points(total)} / {_points(maximum)} points**", "",
+           "| Exercise | Points | What to fix first |", "| --- | --- | --- |"]
+    out += [f"| {md_text(exercise_heading(r))} | {_points(r.points)} / {_points(r.max_points)} | "
+            f"{md_text(first_fix(r)) or 'nothing: every check passed'} |" for r in results]
+    out.append("")
     for r in results:
-        out += [f"## {r.exercise}{' — ' + r.title if r.title else ''}: {_points(r.points)} / {_points(r.max_points)}", ""]
-        out.append(f"Notebook: `{r.notebook}`" if r.notebook else "Notebook: missing")
+        out += [f"## {md_text(exercise_heading(r))}: {_points(r.points)} / {_points(r.max_points)}", ""]
+        out.append(f"Notebook: {md_code(r.notebook)}" if r.notebook else "Notebook: missing")
         if r.note:
-            out.append(f"Note: {r.note}")
+            out.append(f"Note: {md_text(r.note)}")
         out.append("")
         if r.problem:
-            out += ["**Not graded:**", "", "```", r.problem, "```", ""]
-        for c in r.checks:
+            out += ["**Not graded:**", "", *md_block(r.problem), ""]
+        for c in map(shown_check, r.checks):
             mark = "x" if c.passed else " "
-            kind = " (hidden)" if c.visibility == "hidden" else ""
-            out.append(f"- [{mark}] `{c.name}`{kind} — {_points(c.points)}/{_points(c.max_points)}"
-                       + (f": {c.description}" if c.description else ""))
-            if c.message and not r.problem:
-                out.append(_indent(c.message.strip(), "    > "))
+            kind = " (hidden)" if c.hidden else ""
+            out.append(f"- [{mark}] {md_code(c.name)}{kind} — {_points(c.points)}/{_points(c.max_points)}"
+                       + (f": {md_text(c.description)}" if c.description else ""))
+            if c.hidden and not r.problem:
+                out[-1] += "\\"  # a hard line break, then the grader's own words as plain text
+                out.append(f"  {md_text(c.message)}")
+            elif c.message and not r.problem:
+                out += md_block(c.message, "  ")  # may hold the learner's text: fenced
         out.append("")
-    hidden = sum(c.visibility == "hidden" for r in results for c in r.checks)
+    hidden = sum(c.visibility != "public" for r in results for c in r.checks)
     if hidden:
-        out.append(f"{hidden} of these checks are hidden: their inputs are not shown.")
+        out.append(f"{hidden} of these checks are hidden: their names and results are shown, their inputs are not.")
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -92,18 +201,18 @@ def _test_number(exercise: str, index: int) -> str:
 
 def gradescope_results(results: list[ExerciseResult], execution_time: float | None = None) -> dict:
     """Gradescope autograder results: score, tests (numbered) and the notes the learner should see;
-    hidden checks become ``after_published``. ``execution_time``: seconds the grading took."""
+    each test's output is what :func:`shown_check` allows; hidden checks become ``after_published``. ``execution_time``: seconds the grading took."""
     tests = []
     for r in results:
-        for i, c in enumerate(r.checks):
+        for i, c in enumerate(map(shown_check, r.checks)):
             output = c.message if not r.problem else f"not graded: {r.problem}"
             if r.note and i == 0:
                 output = f"Note: {r.note}\n{output}"
             tests.append({
-                "name": f"{r.exercise} {c.name}" + (" (hidden)" if c.visibility == "hidden" else ""),
+                "name": f"{r.exercise} {c.name}" + (" (hidden)" if c.hidden else ""),
                 "number": _test_number(r.exercise, i),
                 "score": c.points, "max_score": c.max_points, "output": output,
-                "visibility": "after_published" if c.visibility == "hidden" else "visible",
+                "visibility": "after_published" if c.hidden else "visible",
             })
     payload = {"score": round(sum(r.points for r in results), 6), "tests": tests}
     notes = student_notes(results)
