@@ -14,9 +14,10 @@ the parameter dicts of a Batch Norm network with their comparison (the optimizer
 from __future__ import annotations
 
 import builtins
+import itertools
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -157,6 +158,91 @@ def verdict(fn) -> Verdict:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One property of a result that a check scores on its own, worth ``weight`` shares of the check's points.
+
+    ``judge()`` raises :class:`Mismatch` (its message says what is wrong) when the property does not hold.
+    """
+
+    name: str
+    judge: Callable[[], Any]
+    weight: float = 1.0
+
+
+def _share(x: float) -> str:
+    return f"{round(x, 3):g}"
+
+
+def parts_verdict(points: float, parts: Sequence[Part], passed_message: str = "") -> Verdict:
+    """Score each of ``parts`` on its own: the check earns the weights of the parts that hold.
+
+    A part that finds the function not implemented makes the whole check NOT_IMPLEMENTED. The message
+    names every part with its share of ``points``; ``passed_message`` is the message when all hold.
+    """
+    failures: list[str | None] = []
+    for part in parts:
+        try:
+            part.judge()
+            failures.append(None)
+        except Mismatch as failure:
+            if failure.outcome is not Outcome.FAILED:
+                return Verdict(False, str(failure), outcome=failure.outcome)
+            failures.append(str(failure))
+    total = sum(part.weight for part in parts)
+    earned = sum(part.weight for part, error in zip(parts, failures) if error is None) / total
+    if earned == 1:
+        return Verdict(True, passed_message or "correct: " + "; ".join(part.name for part in parts))
+    right = [f"{part.name} ({_share(points * part.weight / total)})"
+             for part, error in zip(parts, failures) if error is None]
+    lines = [f"{len(right)} of {len(parts)} parts right ({_share(points * earned)}/{_share(points)} points):"]
+    lines += [f"- WRONG {part.name} ({_share(points * part.weight / total)}): {error}"
+              for part, error in zip(parts, failures) if error is not None]
+    if right:
+        lines.append("- right: " + ", ".join(right))
+    return Verdict(False, "\n".join(lines), fraction=earned)
+
+
+def parts_check_verdict(points: float, gate: Callable[[], Sequence[Part]], passed_message: str = "") -> Verdict:
+    """:func:`parts_verdict` of the parts ``gate()`` returns; a :class:`Mismatch` from ``gate`` (a result that
+    cannot be read: wrong type, shape, not implemented) fails the whole check with its message."""
+    try:
+        parts = gate()
+    except Mismatch as failure:
+        return Verdict(False, str(failure), outcome=failure.outcome)
+    return parts_verdict(points, parts, passed_message)
+
+
+def matching_variant(found: np.ndarray, variants: Mapping[tuple, np.ndarray], rtol: float, atol: float) -> tuple | None:
+    """The first key of ``variants`` (key: one choice per part; value: the array those choices give) whose array
+    ``found`` equals, NaN where it has NaN (a missing epsilon on a constant unit); None if there is none."""
+    for choices, wrong in variants.items():
+        if wrong.shape != found.shape or np.isnan(wrong).all():
+            continue
+        if np.array_equal(np.isnan(found), np.isnan(wrong)) and np.allclose(found, wrong, rtol=rtol, atol=atol,
+                                                                            equal_nan=True):
+            return choices
+    return None
+
+
+def variant_parts(names: Sequence[str], choices: tuple, mistakes: Sequence[Mapping[Any, str]],
+                  weights: Sequence[float] | None = None) -> list[Part]:
+    """One :class:`Part` per name: it holds when its choice is 0 (the right one), else fails naming
+    ``mistakes[i][choice]``."""
+    def judge(message):
+        def fail():
+            raise Mismatch(message)
+        return fail
+    weights = weights or [1.0] * len(names)
+    return [Part(name, (lambda: None) if choice == 0 else judge(mistakes[i][choice]), weights[i])
+            for i, (name, choice) in enumerate(zip(names, choices))]
+
+
+def ordered_choices(counts: Sequence[int]) -> list[tuple[int, ...]]:
+    """Every combination of choices (0 = right, 1.. = known mistakes), fewest mistakes first."""
+    return sorted(itertools.product(*(range(n) for n in counts)), key=lambda c: (sum(x != 0 for x in c), c))
+
+
+@dataclass(frozen=True)
 class Unchanged:
     """Ask a values check to also require that the call left its inputs unchanged.
 
@@ -272,20 +358,77 @@ def forward_result(outputs, key: str = "fwd", reveal: bool = True):
     return Z_tilde
 
 
+FORWARD_PARTS = ("per-unit mean and variance (axis=1)", "biased variance (1/m)", "eps inside the square root",
+                 "gamma * Z_norm + beta")
+FORWARD_MISTAKES = (
+    {1: "statistics over the units (axis=0); average over the examples, axis=1",
+     2: "one mean and variance for the whole matrix; each unit (row) has its own"},
+    {1: "the unbiased variance 1/(m-1); Batch Norm uses the biased 1/m"},
+    {1: "the default eps instead of the eps argument",
+     # no epsilon and a hard-coded 1e-8 give the same numbers: the message names both
+     2: "an epsilon other than the eps argument (none, or a hard-coded value); use sqrt(var + eps) with the eps "
+        "passed in",
+     3: "epsilon outside the square root; use sqrt(var + eps)",
+     4: "an epsilon other than the eps argument (none, or a hard-coded value); use sqrt(var + eps) with the eps "
+        "passed in"},
+    {1: "Z_norm: gamma and beta are not applied",
+     2: "gamma and beta swapped (the rule is Z_tilde = gamma * Z_norm + beta)",
+     3: "Z_norm + beta: gamma is not applied",
+     4: "gamma * Z_norm: beta is not added"},
+)
+
+
+def forward_variants(case: BNCase) -> dict[tuple[int, ...], np.ndarray]:
+    """Z_tilde for every combination of choices of the four :data:`FORWARD_PARTS` (0 = right, else the
+    mistake of :data:`FORWARD_MISTAKES`), fewest mistakes first."""
+    Z, gamma, beta = case.inputs()
+    eps = case.eps_used
+    axes = (1, 0, None)
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for choices in ordered_choices([len(mistakes) + 1 for mistakes in FORWARD_MISTAKES]):
+            axis, ddof, eps_rule, affine = choices
+            mu = Z.mean(axis=axes[axis], keepdims=True)
+            var = Z.var(axis=axes[axis], keepdims=True, ddof=ddof)
+            std = (np.sqrt(var + eps), np.sqrt(var + 1e-5), np.sqrt(var), np.sqrt(var) + eps,
+                   np.sqrt(var + 1e-8))[eps_rule]
+            Z_norm = (Z - mu) / std
+            out[choices] = (gamma * Z_norm + beta, Z_norm, beta * Z_norm + gamma, Z_norm + beta,
+                            gamma * Z_norm)[affine]
+    return out
+
+
+def forward_parts(Z_tilde: Any, case: BNCase, reveal: bool, rtol: float = 1e-6, atol: float = 1e-8) -> list[Part]:
+    """The four :data:`FORWARD_PARTS` of the learner's ``Z_tilde`` on ``case``, each right or naming its mistake.
+
+    Raises :class:`Mismatch` (the whole check fails) when ``Z_tilde`` is not an array of the right shape, or
+    matches no combination of the known mistakes: then no part can be told right on its own.
+    """
+    found = as_float_array(Z_tilde, "Z_tilde", reveal)
+    expected = case.expected()
+    if found.shape == expected.shape:
+        choices = matching_variant(found, forward_variants(case), rtol, atol)
+        if choices is not None:
+            return variant_parts(FORWARD_PARTS, choices, FORWARD_MISTAKES)
+    check_array(found, expected, "Z_tilde", reveal=reveal, rtol=rtol, atol=atol, mistakes=case.mistakes())
+    raise AssertionError("check_array accepted a Z_tilde that matches no variant")  # the reference is variant 0
+
+
 def forward_values_check(name: str, points: float, visibility: str, description: str, case: BNCase,
                          rtol: float = 1e-6, atol: float = 1e-8, unchanged: Unchanged | None = None) -> Check:
-    """Z_tilde of ``batchnorm_forward`` on ``case`` equals bnlab's reference (and, with ``unchanged``,
-    Z, gamma and beta are left as they were)."""
+    """Z_tilde of ``batchnorm_forward`` on ``case`` against bnlab's reference, scored by :data:`FORWARD_PARTS`
+    (and, with ``unchanged``, a fifth part: Z, gamma and beta are left as they were)."""
     reveal = visibility == "public"
 
     def verify(outputs):
-        def judge():
-            check_array(forward_result(outputs, reveal=reveal), case.expected(), "Z_tilde", reveal=reveal,
-                        rtol=rtol, atol=atol, mistakes=case.mistakes())
+        def parts():
+            found = forward_parts(forward_result(outputs, reveal=reveal), case, reveal, rtol, atol)
             if unchanged:
-                return unchanged_inputs(outputs, "fwd", BATCHNORM_FORWARD, unchanged, reveal)
-            return "Z_tilde is correct"
-        return verdict(judge)
+                found.append(Part("inputs unchanged",
+                                  lambda: unchanged_inputs(outputs, "fwd", BATCHNORM_FORWARD, unchanged, reveal)))
+            return found
+        passed = "Z_tilde is correct" + (", and the inputs are left unchanged" if unchanged else "")
+        return parts_check_verdict(points, parts, passed)
 
     return Check(name, points, visibility, lambda: [case.call("fwd", copy_check=bool(unchanged))], verify,
                  description)
