@@ -494,8 +494,9 @@ def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tup
             old = None if old_dict is None else old_dict[key]
             if old is not None and isinstance(got[key], np.ndarray) and got[key].shape == old.shape \
                     and np.array_equal(got[key], old):
+                others = f", and its {' and '.join(names[1:])}" if names[1:] else ""
                 raise Mismatch(f"{what}[{key!r}] was not updated: {optimizer} updates every parameter (W, b, gamma, "
-                               f"beta) the same way, and its {' and '.join(names[1:])}")
+                               f"beta) the same way{others}")
             named = {d: m[key] for d, m in (mistakes or {}).items()} if what == "parameters" else {}
             check_array(got[key], want[key], f"{what}[{key!r}]", reveal=reveal, rtol=1e-7, atol=1e-10,
                         mistakes=named, nan_hint=nan_hint)
