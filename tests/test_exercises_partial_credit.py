@@ -88,3 +88,19 @@ def test_parts_verdict_scores_the_weights_of_the_parts_that_hold():
                                             "- right: a (1), c (1.5)"]
     assert parts_verdict(3, [Part("a", lambda: None)], "all good").passed
     assert parts_verdict(3, [Part("a", lambda: None)], "all good").message == "all good"
+
+
+@pytest.mark.parametrize("mutant,part", [
+    ("momentum_updates_with_gradient", "update W - learning_rate * v"),
+    ("momentum_without_one_minus_beta", "v = momentum_beta * v + (1 - momentum_beta) * dW"),
+    ("rmsprop_gradient_not_squared", "s = beta2 * s + (1 - beta2) * dW**2"),
+    ("rmsprop_epsilon_inside_sqrt", "update W - learning_rate * dW / (sqrt(s) + epsilon)"),
+])
+def test_momentum_and_rmsprop_score_the_state_and_the_update_apart(mutant, part, tmp_path):
+    result = grade("ex05", mutant_cells("ex05", mutant), tmp_path)
+    failed = [c for c in result.checks if not c.passed]
+    assert 0 < result.points < result.max_points and failed
+    for check in failed:
+        assert [line.split(" (")[0] for line in check.message.splitlines() if line.startswith("- WRONG ")] == \
+            [f"- WRONG {part}".split(" (")[0]], check.message
+        assert 0 < check.points < check.max_points

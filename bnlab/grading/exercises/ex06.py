@@ -14,8 +14,8 @@ import numpy as np
 
 import bnlab
 from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, compare_dicts, dict_results, ordered_choices,
-                                         parts_check_verdict, random_dicts, require_float64, unchanged_inputs,
-                                         variant_parts, verdict)
+                                         parts_check_verdict, random_dicts, require_float64, stepwise_part,
+                                         unchanged_inputs, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN = "update_parameters_with_adam"
@@ -149,15 +149,6 @@ def adam_parts(outputs, case: AdamCase, reveal: bool, only: tuple[str, ...] | No
     keys = [name for name in parameters if not only or name.startswith(only)]
     b1, b2 = case.hyper.get("beta1", 0.9), case.hyper.get("beta2", 0.999)
 
-    def moment(index: int, rule):
-        def judge():
-            for k, step in enumerate(found):
-                old = before[k][index]
-                want = {d: rule(old[d], grads[k][d]) for d in old}
-                compare_dicts((RESULTS[index],), (step[index],), (want,), (old if k == 0 else None,), reveal, only,
-                              None, "Adam", NAN_HINT)
-        return judge
-
     def learner_variants(k: int) -> dict[str, dict[tuple, np.ndarray]] | None:
         """Step k's update variants per parameter from the learner's new v and s; None if they are unusable."""
         _, new_v, new_s = found[k]
@@ -197,8 +188,13 @@ def adam_parts(outputs, case: AdamCase, reveal: bool, only: tuple[str, ...] | No
                     raise Mismatch(UPDATE_MISTAKES[part][choices[part]])
         return judge
 
-    return [Part("v = beta1 * v + (1 - beta1) * dW", moment(1, lambda old, g: b1 * old + (1 - b1) * g)),
-            Part("s = beta2 * s + (1 - beta2) * dW**2", moment(2, lambda old, g: b2 * old + (1 - b2) * g**2)),
+    def moment(name: str, index: int, beta: float, power: int) -> Part:
+        return stepwise_part(name, RESULTS[index], index, found, before,
+                             lambda k, d: beta * before[k][index][d] + (1 - beta) * grads[k][d] ** power,
+                             reveal, only, "Adam", NAN_HINT)
+
+    return [moment("v = beta1 * v + (1 - beta1) * dW", 1, b1, 1),
+            moment("s = beta2 * s + (1 - beta2) * dW**2", 2, b2, 2),
             Part(UPDATE_PARTS[0], update(0)),
             Part(UPDATE_PARTS[1], update(1))]
 

@@ -474,7 +474,8 @@ def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tup
                   mistakes: dict[str, dict[str, np.ndarray]] | None, optimizer: str, nan_hint: str) -> None:
     """Raise :class:`Mismatch` at the first key of the result dicts ``names`` (e.g. parameters, v, s) that
     differs from ``expected``; ``only`` keeps keys with these prefixes (gamma, beta); ``before`` holds
-    the inputs (None: do not report "was not updated"); ``mistakes`` names wrong new parameters;
+    the inputs (None: do not report "was not updated"); ``mistakes`` (description -> key -> array) names
+    wrong values of the keys it has;
     ``optimizer`` and ``nan_hint`` word the messages."""
     for what, got, want, old_dict in zip(names, found, expected, before):
         missing = [k for k in want if k not in got]
@@ -497,9 +498,33 @@ def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tup
                 others = f", and its {' and '.join(names[1:])}" if names[1:] else ""
                 raise Mismatch(f"{what}[{key!r}] was not updated: {optimizer} updates every parameter (W, b, gamma, "
                                f"beta) the same way{others}")
-            named = {d: m[key] for d, m in (mistakes or {}).items()} if what == "parameters" else {}
+            named = {d: m[key] for d, m in (mistakes or {}).items() if key in m}
             check_array(got[key], want[key], f"{what}[{key!r}]", reveal=reveal, rtol=1e-7, atol=1e-10,
                         mistakes=named, nan_hint=nan_hint)
+
+
+def stepwise_part(name: str, what: str, index: int, found: Sequence[tuple], before: Sequence[tuple],
+                  rule: Callable[[int, str], np.ndarray], reveal: bool, only: tuple[str, ...] | None, optimizer: str,
+                  nan_hint: str, mistakes: Callable[[int], dict] | None = None) -> Part:
+    """A :class:`Part` that holds when, at every step k, the learner's result dict ``index`` (``what``: "v",
+    "parameters", ...) of ``found[k]`` has ``rule(k, key)`` for each key of ``before[k][index]`` (that step's input).
+
+    ``rule`` may use the learner's own other results of step k (so a wrong v costs v's part, not the update's);
+    a KeyError, TypeError or ValueError from it (those results are unusable) fails the part saying so.
+    ``mistakes(k)`` names wrong values (description -> key -> array).
+    """
+    def judge():
+        for k, step in enumerate(found):
+            old = before[k][index]
+            try:
+                want = {key: rule(k, key) for key in old}
+            except (KeyError, TypeError, ValueError):
+                raise Mismatch(f"{what} cannot be checked: a result it is computed from is wrong "
+                               "(see the other parts)") from None
+            named = mistakes(k) if mistakes else None
+            compare_dicts((what,), (step[index],), (want,), (old if k == 0 else None,), reveal, only, named,
+                          optimizer, nan_hint)
+    return Part(name, judge)
 
 
 def require_float64(found: Any, what: str) -> None:
