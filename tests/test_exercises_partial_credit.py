@@ -104,3 +104,19 @@ def test_momentum_and_rmsprop_score_the_state_and_the_update_apart(mutant, part,
         assert [line.split(" (")[0] for line in check.message.splitlines() if line.startswith("- WRONG ")] == \
             [f"- WRONG {part}".split(" (")[0]], check.message
         assert 0 < check.points < check.max_points
+
+
+def test_mini_batches_score_sizes_partition_pairing_and_seeding_apart(tmp_path):
+    unpaired = grade("ex04", mutant_cells("ex04", "unpaired_X_Y"), tmp_path)
+    parted = [c.name for c in unpaired.checks if c.name not in ("same_seed_same_batches",
+                                                                "different_seed_different_batches")]
+    assert_loses_only(unpaired, "X and Y paired", parted)
+    assert all(c.passed for c in unpaired.checks if c.name not in parted)  # seeding is its own check
+
+    dropped = grade("ex04", mutant_cells("ex04", "drops_remainder"), tmp_path)
+    (main,) = [c for c in dropped.checks if c.name == "sizes_and_partition"]
+    assert main.points == 0.5 and "- right: X and Y paired (0.5)" in main.message
+    assert all(c.passed for c in dropped.checks if c.name.endswith("seed_same_batches"))
+
+    unshuffled = grade("ex04", mutant_cells("ex04", "no_shuffle"), tmp_path)  # in order: nothing is earned
+    assert unshuffled.points == 0
