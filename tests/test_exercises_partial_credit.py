@@ -14,7 +14,7 @@ PARTS = re.compile(r"^(\d+) of (\d+) parts right")
 
 
 def assert_loses_only(result, part: str, checks: list[str] | None = None) -> None:
-    """Every failed check (of those named) fails exactly ``part``: it earns all but that part's equal share."""
+    """Every failed check (of those named) has exactly one part WRONG, ``part``, and earns all but its share."""
     full = sum(c.max_points for c in result.checks)
     assert 0 < result.points < full
     failed = [c for c in result.checks if not c.passed and (checks is None or c.name in checks)]
@@ -24,10 +24,11 @@ def assert_loses_only(result, part: str, checks: list[str] | None = None) -> Non
         assert header, f"{check.name}: {check.message}"
         right, count = map(int, header.groups())
         assert right == count - 1, check.message
-        assert [line for line in check.message.splitlines() if line.startswith("- WRONG ")] == \
-            [line for line in check.message.splitlines() if line.startswith(f"- WRONG {part} (")], check.message
-        assert len([line for line in check.message.splitlines() if line.startswith("- WRONG ")]) == 1
-        assert check.points == pytest.approx(check.max_points * (count - 1) / count)
+        (wrong,) = [line for line in check.message.splitlines() if line.startswith("- WRONG ")]
+        assert wrong.startswith(f"- WRONG {part} ("), check.message
+        share = float(wrong[len(f"- WRONG {part} ("):].split(")")[0])
+        assert 0 < share < check.max_points
+        assert check.points == pytest.approx(check.max_points - share, abs=1e-3)
 
 
 def test_unbiased_variance_in_ex01_loses_exactly_the_variance_part(tmp_path):
