@@ -121,3 +121,24 @@ def test_mini_batches_score_sizes_partition_pairing_and_seeding_apart(tmp_path):
 
     unshuffled = grade("ex04", mutant_cells("ex04", "no_shuffle"), tmp_path)  # in order: nothing is earned
     assert unshuffled.points == 0
+
+
+def test_inputs_left_unchanged_earn_nothing_without_a_right_part():
+    def wrong():
+        raise Mismatch("wrong values")
+
+    verdict = parts_verdict(2, [Part("values", wrong), Part("inputs unchanged", lambda: None, 1, alone=False)])
+    assert verdict.fraction == 0
+    assert "- WRONG inputs unchanged (1): earns its share only with a right result" in verdict.message
+    verdict = parts_verdict(2, [Part("values", lambda: None), Part("inputs unchanged", wrong, 1, alone=False)])
+    assert verdict.fraction == 0.5
+
+
+def test_a_layer_scores_batchnorm_and_the_activation_apart(tmp_path):
+    result = grade("ex03", mutant_cells("ex03", "no_activation"), tmp_path)
+    parted = [c.name for c in result.checks if c.name != "unknown_activation"]
+    assert_loses_only(result, "A: the activation g", [n for n in parted if n != "sigmoid_and_tanh_layers"
+                                                       and n != "other_shapes"])
+    transposed = grade("ex03", mutant_cells("ex03", "transposed_output"), tmp_path)
+    (unchanged,) = [c for c in transposed.checks if c.name == "leaves_inputs_unchanged"]
+    assert unchanged.points == 0  # a wrong A earns nothing, even with the inputs left alone

@@ -15,7 +15,7 @@ import numpy as np
 import bnlab
 from bnlab.grading.exercises.kit import BATCHNORM_FORWARD as FN_FORWARD
 from bnlab.grading.exercises.kit import (BNCase, Mismatch, Part, Unchanged, check_array, forward_values_check,
-                                         parts_check_verdict, unchanged_inputs, unpack, value_of, verdict)
+                                         parts_check_verdict, unchanged_part, unpack, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
 
 FN = "batchnorm_backward"
@@ -111,8 +111,8 @@ def backward_check(name: str, points: float, visibility: str, description: str, 
                                            mistakes=mistakes[grad])
             scored = [Part(grad, gradient(grad), WEIGHTS[grad]) for grad in which]
             if unchanged:
-                scored.append(Part("dZ_tilde unchanged", lambda: unchanged_inputs(outputs, "bwd", function, unchanged,
-                                                                                  reveal), sum(WEIGHTS[grad] for grad in which)))
+                scored.append(unchanged_part(outputs, ["bwd"], function, unchanged, reveal,
+                                             sum(WEIGHTS[grad] for grad in which), "dZ_tilde unchanged"))
             return scored
         return parts_check_verdict(points, parts, f"{', '.join(which)} correct")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, as_float_array, describe, parts_check_verdict,
-                                         unchanged_inputs, value_of, verdict)
+                                         unchanged_part, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise
 
 FN = "random_mini_batches"
@@ -136,8 +136,7 @@ def partition_check(name: str, points: float, visibility: str, description: str,
         def parts():
             found = partition_parts(case, batches_of(outputs, "batches", reveal), reveal)
             if unchanged:
-                found.append(Part("X and Y unchanged", lambda: unchanged_inputs(outputs, "batches", FN, unchanged,
-                                                                                reveal), 4))
+                found.append(unchanged_part(outputs, ["batches"], FN, unchanged, reveal, 4, "X and Y unchanged"))
             return found
         return parts_check_verdict(points, parts,
                                    "a shuffled partition of the examples with X and Y paired and the right sizes")

@@ -13,7 +13,7 @@ import numpy as np
 
 import bnlab
 from bnlab.grading.exercises.kit import (Part, Unchanged, dict_results, parts_check_verdict, random_dicts,
-                                         stepwise_part, unchanged_inputs)
+                                         stepwise_part, unchanged_part)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN_MOMENTUM = "update_parameters_with_momentum"
@@ -122,9 +122,11 @@ def step_parts(outputs, case: StepCase, reveal: bool, only: tuple[str, ...] | No
         if case.rule == "momentum":
             rules = {"an update with the gradient instead of v": lambda p, g, x, old: p - lr * g}
         else:
-            rules = {"epsilon inside the square root; use sqrt(s) + epsilon": lambda p, g, x, old: p - lr * g / np.sqrt(x + eps),
+            rules = {"epsilon inside the square root; use sqrt(s) + epsilon":
+                         lambda p, g, x, old: p - lr * g / np.sqrt(x + eps),
                      "a division by s instead of by its square root": lambda p, g, x, old: p - lr * g / (x + eps),
-                     "the previous s in the update; use the new one": lambda p, g, x, old: p - lr * g / (np.sqrt(old) + eps)}
+                     "the previous s in the update; use the new one":
+                         lambda p, g, x, old: p - lr * g / (np.sqrt(old) + eps)}
         out = {}
         with np.errstate(all="ignore"):
             for description, rule in rules.items():
@@ -140,7 +142,8 @@ def step_parts(outputs, case: StepCase, reveal: bool, only: tuple[str, ...] | No
         if case.rule == "momentum":
             return {"v = momentum_beta * v + dW, without the factor (1 - momentum_beta)":
                     {d: beta * old[d] + g[d] for d in old}}
-        return {"an average of the gradient, not of its square dW**2": {d: beta * old[d] + (1 - beta) * g[d] for d in old},
+        return {"an average of the gradient, not of its square dW**2":
+                    {d: beta * old[d] + (1 - beta) * g[d] for d in old},
                 "an average of |dW|, not of its square dW**2":
                     {d: beta * old[d] + (1 - beta) * np.abs(g[d]) for d in old}}
 
@@ -161,8 +164,8 @@ def step_check(name: str, points: float, visibility: str, description: str, case
         def parts():
             found = step_parts(outputs, case, reveal, only)
             if unchanged:
-                found.append(Part("inputs unchanged",  # half the check: it is what this check is about
-                                  lambda: unchanged_inputs(outputs, "step0", case.function, unchanged, reveal), 2))
+                # half the check: it is what this check is about
+                found.append(unchanged_part(outputs, ["step0"], case.function, unchanged, reveal, 2))
             return found
         return parts_check_verdict(points, parts, f"{' and '.join(case.names)} are correct")
 

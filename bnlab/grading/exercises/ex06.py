@@ -15,7 +15,7 @@ import numpy as np
 import bnlab
 from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, compare_dicts, dict_results, ordered_choices,
                                          parts_check_verdict, random_dicts, require_float64, stepwise_part,
-                                         unchanged_inputs, verdict)
+                                         unchanged_part, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN = "update_parameters_with_adam"
@@ -209,7 +209,7 @@ def adam_check(name: str, points: float, visibility: str, description: str, case
         def parts():
             found = adam_parts(outputs, case, reveal, only)
             if unchanged:
-                found.append(Part("inputs unchanged", lambda: unchanged_inputs(outputs, "step0", FN, unchanged, reveal)))
+                found.append(unchanged_part(outputs, ["step0"], FN, unchanged, reveal))
             return found
         return parts_check_verdict(points, parts, "parameters, v and s are correct")
 

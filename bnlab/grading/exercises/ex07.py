@@ -18,7 +18,7 @@ import numpy as np
 
 import bnlab
 from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, check_array, describe, parts_check_verdict,
-                                         unchanged_inputs, unpack, value_of, verdict)
+                                         unchanged_inputs, unchanged_part, unpack, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
 
 FUNCTIONS = ("batchnorm_forward", "batchnorm_backward", "layer_forward", "layer_backward", "L_model_forward",
@@ -127,11 +127,11 @@ def layer_backward_check(name: str, points: float, visibility: str, description:
 
             def gradient(what, got):
                 return lambda: check_array(got, expected[what], what, reveal=reveal, mistakes=mistakes.get(what))
-            parts = [Part(what, gradient(what, got))
-                     for what, got in zip(("dW", "dgamma", "dbeta", "dA_prev"), (found[1], found[2], found[3], found[0]))]
+            results = dict(zip(("dA_prev", "dW", "dgamma", "dbeta"), found))
+            parts = [Part(what, gradient(what, results[what])) for what in ("dW", "dgamma", "dbeta", "dA_prev")]
             if unchanged:
-                parts.append(Part("dA unchanged", lambda: unchanged_inputs(outputs, "bwd", "layer_backward", unchanged,
-                                                                           reveal), len(parts)))
+                parts.append(unchanged_part(outputs, ["bwd"], "layer_backward", unchanged, reveal, len(parts),
+                                            "dA unchanged"))
             return parts
         return parts_check_verdict(points, judge, "dA_prev, dW, dgamma and dbeta are correct")
 
@@ -325,8 +325,7 @@ def backward_check(name: str, points: float, visibility: str, description: str, 
                     groups.setdefault(_gradient_group(key, case), []).append(key)
             parts = [Part(name, group(keys)) for name, keys in groups.items()]
             if unchanged:
-                parts.append(Part("inputs unchanged", lambda: unchanged_inputs(outputs, "bwd", "L_model_backward",
-                                                                               unchanged, reveal), len(parts)))
+                parts.append(unchanged_part(outputs, ["bwd"], "L_model_backward", unchanged, reveal, len(parts)))
             return parts
         return parts_check_verdict(points, judge, "every gradient is correct")
 

@@ -21,7 +21,8 @@ import numpy as np
 
 import bnlab
 from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, as_float_array, check_array, describe,
-                                         parts_check_verdict, unchanged_inputs, unpack, value_of, verdict)
+                                         parts_check_verdict, unchanged_inputs, unchanged_part, unpack, value_of,
+                                         verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
 
 FUNCTIONS = ("L_model_forward", "L_model_backward", "random_mini_batches", "update_parameters_with_momentum",
@@ -266,8 +267,8 @@ def model_check(name: str, points: float, visibility: str, description: str, cas
                 raise
             parts = run_parts(found, case, batches, reveal)
             if unchanged:
-                parts.append(Part("X and Y unchanged", lambda: unchanged_inputs(outputs, "model", "model", unchanged,
-                                                                                reveal), sum(part.weight for part in parts)))
+                parts.append(unchanged_part(outputs, ["model"], "model", unchanged, reveal,
+                                            sum(part.weight for part in parts), "X and Y unchanged"))
             return parts
         return parts_check_verdict(points, judge, "parameters, running averages and costs are correct")
 

@@ -167,6 +167,7 @@ class Part:
     name: str
     judge: Callable[[], Any]
     weight: float = 1.0
+    alone: bool = True  # False: earns its share only when another part holds ("inputs unchanged" of no work)
 
 
 def _share(x: float) -> str:
@@ -176,8 +177,9 @@ def _share(x: float) -> str:
 def parts_verdict(points: float, parts: Sequence[Part], passed_message: str = "") -> Verdict:
     """Score each of ``parts`` on its own: the check earns the weights of the parts that hold.
 
-    A part that finds the function not implemented makes the whole check NOT_IMPLEMENTED. The message
-    names every part with its share of ``points``; ``passed_message`` is the message when all hold.
+    A part that finds the function not implemented makes the whole check NOT_IMPLEMENTED; a part that is not
+    ``alone`` earns nothing unless another part holds. The message names every part with its share of
+    ``points``; ``passed_message`` is the message when all hold.
     """
     failures: list[str | None] = []
     for part in parts:
@@ -188,6 +190,8 @@ def parts_verdict(points: float, parts: Sequence[Part], passed_message: str = ""
             if failure.outcome is not Outcome.FAILED:
                 return Verdict(False, str(failure), outcome=failure.outcome)
             failures.append(str(failure))
+    if not any(error is None for part, error in zip(parts, failures) if part.alone):
+        failures = [error or "earns its share only with a right result" for error in failures]
     total = sum(part.weight for part in parts)
     earned = sum(part.weight for part, error in zip(parts, failures) if error is None) / total
     if earned == 1:
@@ -277,6 +281,14 @@ def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str
         shown = ", ".join(modified[:3]) + (f" and {len(modified) - 3} more" if len(modified) > 3 else "")
         raise Mismatch(f"{function} modified {shown} in place; compute new arrays instead ({unchanged.hint})")
     return "the inputs are left unchanged"
+
+
+def unchanged_part(outputs: Mapping[str, CallOutcome], keys: Sequence[str], function: str, unchanged: Unchanged,
+                   reveal: bool, weight: float = 1.0, name: str = "inputs unchanged") -> Part:
+    """A :class:`Part` that holds when calls ``keys`` left their arguments unchanged (:func:`unchanged_inputs`);
+    it earns its share only when another part of the check holds (no points for computing nothing)."""
+    return Part(name, lambda: [unchanged_inputs(outputs, key, function, unchanged, reveal) for key in keys], weight,
+                alone=False)
 
 
 # --- the Batch Norm forward pass: a seeded case and a values check (exercises 1, 2 and 3) ----------
@@ -424,8 +436,7 @@ def forward_values_check(name: str, points: float, visibility: str, description:
         def parts():
             found = forward_parts(forward_result(outputs, reveal=reveal), case, reveal, rtol, atol)
             if unchanged:
-                found.append(Part("inputs unchanged",
-                                  lambda: unchanged_inputs(outputs, "fwd", BATCHNORM_FORWARD, unchanged, reveal)))
+                found.append(unchanged_part(outputs, ["fwd"], BATCHNORM_FORWARD, unchanged, reveal))
             return found
         passed = "Z_tilde is correct" + (", and the inputs are left unchanged" if unchanged else "")
         return parts_check_verdict(points, parts, passed)
