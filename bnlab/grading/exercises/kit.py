@@ -7,6 +7,11 @@ transposed or wrongly reduced result, NaN/inf, and, when the found values match 
 ``reveal=False`` (hidden checks) keeps shapes and numbers out of every message, so a hidden check's
 feedback never shows its inputs.
 
+Partial credit: a check whose work has independent parts scores each as a :class:`Part` (:func:`parts_verdict`),
+so one formula error costs the share of the part it breaks and the message names it. Where only one array comes
+back, :func:`matching_variant` tells the parts apart by matching it against every combination of their known
+mistakes (:func:`ordered_choices`, :func:`variant_parts`).
+
 At the end, what several exercises check alike, so that no exercise module imports another: the
 Batch Norm forward case and its check (exercises 1-3 call the learner's ``batchnorm_forward``), and
 the parameter dicts of a Batch Norm network with their comparison (the optimizers' exercises).
