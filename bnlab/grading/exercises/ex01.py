@@ -10,22 +10,23 @@ from __future__ import annotations
 import numpy as np
 
 from bnlab.grading.exercises.kit import BATCHNORM_FORWARD as FN
-from bnlab.grading.exercises.kit import (BNCase, Mismatch, Unchanged, check_array, forward_result, forward_values_check,
-                                         verdict)
+from bnlab.grading.exercises.kit import (BNCase, Mismatch, Unchanged, forward_parts, forward_result,
+                                         forward_values_check, parts_check_verdict)
 from bnlab.grading.shared.spec import Check, Exercise
 
 EXERCISE = Exercise(id="ex01", notebook="ex01_batchnorm_forward.ipynb", functions=(FN,),
                     title="Batch Norm forward pass")
 
 
-def _normalized_check() -> Check:
+def _normalized_check(points: float = 2) -> Check:
+    """Scored by the kit's forward parts; a Z_tilde that matches no known mistake gets the row means and variances."""
     case = BNCase(seed=102, n=3, m=5, identity=True)
 
     def verify(outputs):
-        def judge():
+        def parts():
             Z_tilde = forward_result(outputs)
             try:
-                check_array(Z_tilde, case.expected(), "Z_tilde", mistakes=case.mistakes())
+                return forward_parts(Z_tilde, case, reveal=True)
             except Mismatch as failure:
                 if "they match" in str(failure) or "wrong values" not in str(failure):
                     raise  # a named mistake, or a wrong type/shape/NaN: that message says more
@@ -37,10 +38,9 @@ def _normalized_check() -> Check:
                     f"the examples; found row means {(np.round(means, 3) + 0.0).tolist()} and variances "
                     f"{(np.round(variances, 3) + 0.0).tolist()}. Compute mu and var with axis=1, keepdims=True"
                 ) from None
-            return "each unit has mean 0 and variance 1 over the mini-batch"
-        return verdict(judge)
+        return parts_check_verdict(points, parts, "each unit has mean 0 and variance 1 over the mini-batch")
 
-    return Check("normalizes_each_unit", 2, "public", lambda: [case.call("fwd")], verify,
+    return Check("normalizes_each_unit", points, "public", lambda: [case.call("fwd")], verify,
                  "with gamma = 1, beta = 0, every unit (row) has mean 0 and variance 1 over the examples")
 
 

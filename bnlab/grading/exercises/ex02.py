@@ -14,8 +14,8 @@ import numpy as np
 
 import bnlab
 from bnlab.grading.exercises.kit import BATCHNORM_FORWARD as FN_FORWARD
-from bnlab.grading.exercises.kit import (BNCase, Mismatch, Unchanged, check_array, forward_values_check,
-                                         unchanged_inputs, unpack, value_of, verdict)
+from bnlab.grading.exercises.kit import (BNCase, Mismatch, Part, Unchanged, check_array, forward_values_check,
+                                         parts_check_verdict, unchanged_part, unpack, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
 
 FN = "batchnorm_backward"
@@ -24,6 +24,7 @@ EXERCISE = Exercise(id="ex02", notebook="ex02_batchnorm_backward.ipynb", functio
                     title="Batch Norm backward pass")
 FORWARD_WRONG = "your forward pass is wrong: fix ex01 first (your batchnorm_forward, repeated here, gives {})"
 GRADIENTS = ("dZ", "dgamma", "dbeta")
+WEIGHTS = {"dZ": 2, "dgamma": 1, "dbeta": 1}  # a check's shares: dZ is the derivation, the sums are one line each
 
 
 @dataclass(frozen=True)
@@ -93,22 +94,27 @@ def forward_values_check_result(outputs, case: BNCase, reveal: bool) -> None:
 def backward_check(name: str, points: float, visibility: str, description: str, case: BackwardCase,
                    which: tuple[str, ...] = GRADIENTS, rtol: float = 1e-6, atol: float = 1e-8,
                    unchanged: Unchanged | None = None, function: str = FN) -> Check:
-    """The gradients named in ``which`` of ``function`` (the compact or the step-by-step backward) equal bnlab's
-    reference (each compared as a float64 array); with ``unchanged``, dZ_tilde is also left as it was."""
+    """The gradients named in ``which`` of ``function`` (the compact or the step-by-step backward) against bnlab's
+    reference, each a part of the check (compared as a float64 array); with ``unchanged``, a part worth the
+    gradients': dZ_tilde is left as it was. A wrong forward pass fails the whole check (the gradients come from
+    its cache)."""
     reveal = visibility == "public"
 
     def verify(outputs):
-        def judge():
+        def parts():
             forward_is_right(outputs, case.forward, reveal)
             found = dict(zip(GRADIENTS, backward_result(outputs, reveal, function=function)))
             expected, mistakes = dict(zip(GRADIENTS, case.expected())), case.mistakes()
-            for grad in which:
-                check_array(found[grad], expected[grad], grad, reveal=reveal, rtol=rtol, atol=atol,
-                            mistakes=mistakes[grad])
+
+            def gradient(grad):
+                return lambda: check_array(found[grad], expected[grad], grad, reveal=reveal, rtol=rtol, atol=atol,
+                                           mistakes=mistakes[grad])
+            scored = [Part(grad, gradient(grad), WEIGHTS[grad]) for grad in which]
             if unchanged:
-                return unchanged_inputs(outputs, "bwd", function, unchanged, reveal)
-            return f"{', '.join(which)} correct"
-        return verdict(judge)
+                scored.append(unchanged_part(outputs, ["bwd"], function, unchanged, reveal,
+                                             sum(WEIGHTS[grad] for grad in which), "dZ_tilde unchanged"))
+            return scored
+        return parts_check_verdict(points, parts, f"{', '.join(which)} correct")
 
     return Check(name, points, visibility, lambda: case.calls(bool(unchanged), function), verify, description)
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import (Mismatch, Unchanged, check_array, unchanged_inputs, unpack, value_of,
-                                              verdict)
+from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, check_array, matching_variant, ordered_choices,
+                                         parts_verdict, unchanged_part, unpack, value_of, variant_parts, verdict)
 from bnlab.grading.exercises.kit import BATCHNORM_FORWARD as FN_FORWARD
-from bnlab.grading.shared.spec import Call, Check, Exercise
+from bnlab.grading.shared.spec import Call, Check, Exercise, Verdict
 
 FN = "layer_forward"
 EXERCISE = Exercise(id="ex03", notebook="ex03_layer_forward.ipynb", functions=(FN_FORWARD, FN),
@@ -84,6 +84,63 @@ class LayerCase:
         return found
 
 
+LAYER_PARTS = ("Batch Norm of Z = W A_prev, before g", "the activation g")
+
+
+def layer_mistakes(activation: str) -> tuple[dict[int, str], dict[int, str]]:
+    """The known mistakes of each of :data:`LAYER_PARTS` (choice -> description) for ``activation``."""
+    others = [name for name in ACTIVATIONS if name != activation]
+    return ({1: "no Batch Norm: A = g(W A_prev)",
+             2: "the activation applied before Batch Norm; the order is Z, then Batch Norm, then g",
+             3: "beta used as a bias b before Batch Norm (where the mean subtraction cancels it) instead of "
+                "as the shift after normalizing",
+             4: "a Batch Norm without epsilon in the square root: fix your batchnorm_forward (exercise 1) first"},
+            {1: "no activation: A = Z_tilde",
+             **{2 + i: f"the {name} activation instead of {activation}" for i, name in enumerate(others)},
+             4: "a sigmoid with the wrong sign, 1 / (1 + exp(Z_tilde)); the sigmoid is 1 / (1 + exp(-Z_tilde))"})
+
+
+def layer_variants(case: LayerCase) -> dict[tuple[int, int], np.ndarray]:
+    """A for every combination of :data:`LAYER_PARTS` choices (0 = right), fewest mistakes first."""
+    A_prev, W, gamma, beta, activation = case.inputs()
+    others = [name for name in ACTIVATIONS if name != activation]
+    gs = [_G[activation], lambda Z: Z, _G[others[0]], _G[others[1]], lambda Z: 1 / (1 + np.exp(Z))]
+    Z = W @ A_prev
+
+    def bn(Z, gamma, beta, eps=1e-5):
+        mu, var = Z.mean(axis=1, keepdims=True), Z.var(axis=1, keepdims=True)
+        return gamma * (Z - mu) / np.sqrt(var + eps) + beta
+
+    out = {}
+    with np.errstate(all="ignore"):
+        for choices in ordered_choices([5, 5]):
+            layer, g = choices[0], gs[choices[1]]
+            out[choices] = (g(bn(Z, gamma, beta)), g(Z), bn(g(Z), gamma, beta),
+                            g(bn(Z + beta, gamma, np.zeros_like(beta))), g(bn(Z, gamma, beta, 0.0)))[layer]
+    return out
+
+
+def layer_parts(found, case: LayerCase, what: str, reveal: bool) -> list[Part]:
+    """The two :data:`LAYER_PARTS` of the learner's A on ``case`` (named ``what``), each right or naming its
+    mistake; an A that is not an array of the right shape, or matches no combination, fails both."""
+    names = [f"{what}: {part}" for part in LAYER_PARTS]
+    try:
+        A = np.asarray(found, dtype=np.float64) if isinstance(found, np.ndarray) and found.dtype.kind in "fiub" \
+            else None
+        if A is not None and A.shape == case.expected().shape:
+            choices = matching_variant(A, layer_variants(case), rtol=1e-6, atol=1e-8)
+            if choices is not None:
+                return variant_parts(names, choices, layer_mistakes(case.activation))
+        check_array(found, case.expected(), what, reveal=reveal, mistakes=case.mistakes())
+        raise AssertionError("check_array accepted an A that matches no variant")  # the reference is variant 0
+    except Mismatch as failure:
+        message = str(failure)
+
+        def fail():
+            raise Mismatch(message)
+        return [Part(name, fail) for name in names]
+
+
 def layer_result(outputs, key: str, reveal: bool = True):
     """A of the learner's ``(A, cache)``, or :class:`Mismatch`."""
     A, _cache = unpack(value_of(outputs, key, FN, reveal), 2, FN, "(A, cache)", reveal)
@@ -92,19 +149,24 @@ def layer_result(outputs, key: str, reveal: bool = True):
 
 def layer_check(name: str, points: float, visibility: str, description: str, *cases: LayerCase,
                 unchanged: Unchanged | None = None) -> Check:
-    """A of ``layer_forward`` equals bnlab's reference on every case (with ``unchanged``: inputs kept)."""
+    """A of ``layer_forward`` on every case against bnlab's reference, two parts per case (:func:`layer_parts`);
+    with ``unchanged``, a part worth the others: the inputs are kept."""
     reveal = visibility == "public"
 
     def verify(outputs):
-        def judge():
-            for i, case in enumerate(cases):
-                what = f"A ({case.activation})" if len(cases) > 1 else "A"
-                check_array(layer_result(outputs, f"layer{i}", reveal), case.expected(), what, reveal=reveal,
-                            mistakes=case.mistakes())
-                if unchanged:
-                    unchanged_inputs(outputs, f"layer{i}", FN, unchanged, reveal)
-            return "A = g(BN(W A_prev)) is correct" + (", inputs unchanged" if unchanged else "")
-        return verdict(judge)
+        parts = []
+        for i, case in enumerate(cases):
+            what = f"A ({case.activation})" if len(cases) > 1 else "A"
+            try:
+                found = layer_result(outputs, f"layer{i}", reveal)
+            except Mismatch as failure:  # not a tuple, an error, not implemented: no part of any case can be told
+                return Verdict(False, str(failure), outcome=failure.outcome)
+            parts += layer_parts(found, case, what, reveal)
+        if unchanged:
+            parts.append(unchanged_part(outputs, [f"layer{i}" for i in range(len(cases))], FN, unchanged, reveal,
+                                        len(parts)))
+        passed = "A = g(BN(W A_prev)) is correct" + (", inputs unchanged" if unchanged else "")
+        return parts_verdict(points, parts, passed)
 
     return Check(name, points, visibility,
                  lambda: [c.call(f"layer{i}", copy_check=bool(unchanged)) for i, c in enumerate(cases)], verify,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnlab.grading.exercises.kit import (Mismatch, Unchanged, as_float_array, describe, unchanged_inputs,
-                                              value_of, verdict)
+from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, as_float_array, describe, parts_check_verdict,
+                                         unchanged_part, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise
 
 FN = "random_mini_batches"
@@ -64,10 +64,10 @@ def batches_of(outputs, key: str, reveal: bool = True) -> list[tuple[np.ndarray,
     return batches
 
 
-def check_partition(case: BatchCase, batches, reveal: bool = True) -> np.ndarray:
-    """Raise :class:`Mismatch` unless ``batches`` are right for ``case``; return the order of the examples."""
-    X, Y = case.inputs()
-    sizes = []
+def example_order(case: BatchCase, batches, reveal: bool = True) -> list[int]:
+    """The column of X behind each column of the mini-batches, in order, or :class:`Mismatch` when they cannot be
+    read as examples of X (shapes, changed columns) or are not shuffled: then no part of a check can be scored."""
+    X, _ = case.inputs()
     for t, (X_t, Y_t) in enumerate(batches):
         if X_t.ndim != 2 or X_t.shape[0] != case.n_x:
             raise Mismatch(f"X_t of mini-batch {t} must have one row per feature and one column per example"
@@ -76,7 +76,19 @@ def check_partition(case: BatchCase, batches, reveal: bool = True) -> np.ndarray
         if Y_t.shape != (case.n_y, X_t.shape[1]):
             raise Mismatch(f"Y_t of mini-batch {t} must have the same number of columns as X_t and the rows of Y"
                            + (f" (expected {(case.n_y, X_t.shape[1])}, found {Y_t.shape})" if reveal else ""))
-        sizes.append(X_t.shape[1])
+    index = {X[:, j].tobytes(): j for j in range(case.m)}
+    order = [index.get(X_t[:, k].tobytes(), -1) for X_t, _ in batches for k in range(X_t.shape[1])]
+    if -1 in order:
+        raise Mismatch("some columns of the mini-batches are not columns of X: shuffle whole columns "
+                       "(examples), for example X[:, permutation], and do not change their values")
+    if order == sorted(order):
+        raise Mismatch("the examples are in their original order: shuffle the columns before cutting the mini-batches")
+    return order
+
+
+def check_sizes(case: BatchCase, batches, reveal: bool = True) -> None:
+    """Raise :class:`Mismatch` unless the mini-batches have the sizes the exercise states, saying what is off."""
+    sizes = [X_t.shape[1] for X_t, _ in batches]
     expected = case.expected_sizes
     if sizes != expected:
         said = f": expected sizes {expected}, found {sizes}" if reveal else ""
@@ -88,34 +100,46 @@ def check_partition(case: BatchCase, batches, reveal: bool = True) -> np.ndarray
         else:
             hint = "all mini-batches hold mini_batch_size examples, except a smaller last one"
         raise Mismatch(f"wrong mini-batch sizes{said}; {hint}")
-    index = {X[:, j].tobytes(): j for j in range(case.m)}
-    order = [index.get(X_t[:, k].tobytes(), -1) for X_t, _ in batches for k in range(X_t.shape[1])]
-    if -1 in order:
-        raise Mismatch("some columns of the mini-batches are not columns of X: shuffle whole columns "
-                       "(examples), for example X[:, permutation], and do not change their values")
-    if len(set(order)) != case.m:
-        count = f"{case.m - len(set(order))} examples are" if reveal else "some examples are"
-        raise Mismatch(f"every example must appear exactly once; {count} missing and others repeated")
+
+
+def check_each_example_once(case: BatchCase, order: list[int], reveal: bool = True) -> None:
+    missing, repeated = case.m - len(set(order)), len(order) - len(set(order))
+    if missing or repeated:
+        said = [f"{n} {what}" if reveal else f"some {what}" for n, what in
+                ((missing, "examples are missing"), (repeated, "examples are repeated")) if n]
+        raise Mismatch(f"every example must appear exactly once; {' and '.join(said)}")
+
+
+def check_paired(case: BatchCase, batches, order: list[int]) -> None:
+    _, Y = case.inputs()
     Y_found = np.concatenate([Y_t for _, Y_t in batches], axis=1)
     if not np.array_equal(Y_found, Y[:, order]):
         raise Mismatch("X and Y are no longer paired: shuffle X and Y with the same permutation")
-    if order == sorted(order):
-        raise Mismatch("the examples are in their original order: shuffle the columns before cutting the mini-batches")
-    return np.array(order)
+
+
+def partition_parts(case: BatchCase, batches, reveal: bool = True) -> list[Part]:
+    """Three parts of shuffled mini-batches (:func:`example_order` first): the sizes (half), every example exactly
+    once and each x with its y (a quarter each)."""
+    order = example_order(case, batches, reveal)
+    return [Part("sizes", lambda: check_sizes(case, batches, reveal), 2),  # the exercise's own rule: half the check
+            Part("every example exactly once", lambda: check_each_example_once(case, order, reveal)),
+            Part("X and Y paired", lambda: check_paired(case, batches, order))]
 
 
 def partition_check(name: str, points: float, visibility: str, description: str, case: BatchCase,
                     unchanged: Unchanged | None = None) -> Check:
-    """The mini-batches of ``case`` are right (with ``unchanged``: and X, Y are left as they were)."""
+    """The mini-batches of ``case`` scored by :func:`partition_parts` (with ``unchanged``, a part worth the other
+    three together: X and Y are left as they were)."""
     reveal = visibility == "public"
 
     def verify(outputs):
-        def judge():
-            check_partition(case, batches_of(outputs, "batches", reveal), reveal)
+        def parts():
+            found = partition_parts(case, batches_of(outputs, "batches", reveal), reveal)
             if unchanged:
-                return unchanged_inputs(outputs, "batches", FN, unchanged, reveal)
-            return "a shuffled partition of the examples with X and Y paired and the right sizes"
-        return verdict(judge)
+                found.append(unchanged_part(outputs, ["batches"], FN, unchanged, reveal, 4, "X and Y unchanged"))
+            return found
+        return parts_check_verdict(points, parts,
+                                   "a shuffled partition of the examples with X and Y paired and the right sizes")
 
     return Check(name, points, visibility, lambda: [case.call("batches", copy_check=bool(unchanged))], verify,
                  description)
@@ -123,19 +147,20 @@ def partition_check(name: str, points: float, visibility: str, description: str,
 
 def seed_check(name: str, points: float, visibility: str, description: str, case: BatchCase,
                other_seed: int | None) -> Check:
-    """Two calls: with the same seed (``other_seed`` None) they must agree; with another seed differ."""
+    """Two calls: with the same seed (``other_seed`` None) they must agree; with another seed differ. Only the
+    seeding is judged here (the sizes and the partition are the partition checks')."""
     reveal = visibility == "public"
     second = case.call_seed if other_seed is None else other_seed
 
     def verify(outputs):
         def judge():
-            first = check_partition(case, batches_of(outputs, "first", reveal), reveal)
-            again = check_partition(case, batches_of(outputs, "second", reveal), reveal)
-            if other_seed is None and not np.array_equal(first, again):
+            first = example_order(case, batches_of(outputs, "first", reveal), reveal)
+            again = example_order(case, batches_of(outputs, "second", reveal), reveal)
+            if other_seed is None and first != again:
                 raise Mismatch("two calls with the same seed gave different mini-batches: create the random "
                                "generator from the seed argument inside the function, e.g. "
                                "np.random.default_rng(seed) or np.random.seed(seed)")
-            if other_seed is not None and np.array_equal(first, again):
+            if other_seed is not None and first == again:
                 raise Mismatch("two different seeds gave the same mini-batches: the shuffle must use the seed "
                                "argument, not a fixed seed")
             return "same seed, same mini-batches" if other_seed is None else "another seed, other mini-batches"

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import Unchanged, compare_dicts, dict_results, random_dicts, unchanged_inputs, verdict
+from bnlab.grading.exercises.kit import (Part, Unchanged, dict_results, parts_check_verdict, random_dicts,
+                                         stepwise_part, unchanged_part)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN_MOMENTUM = "update_parameters_with_momentum"
@@ -77,47 +78,96 @@ class StepCase:
             parameters, state = reference(parameters, grads[k], state, self.learning_rate, **self.hyper)
         return parameters, state
 
-    def mistakes(self) -> dict[str, dict[str, np.ndarray]]:
-        """New parameters common mistakes would give (single-step cases), by description."""
-        if self.steps != 1:
-            return {}
-        parameters, (grads,), state = self.inputs()
-        lr = self.learning_rate
+    def hyperparameters(self) -> tuple[float, float]:
+        """momentum_beta (momentum) or beta2 (RMSprop), and epsilon (RMSprop; 0 for momentum)."""
         if self.rule == "momentum":
-            b = self.hyper.get("momentum_beta", 0.9)
-            rules = {"v = momentum_beta * v + dW, without the factor (1 - momentum_beta)":
-                         lambda p, g, v: p - lr * (b * v + g),
-                     "an update with the gradient instead of v": lambda p, g, v: p - lr * g}
+            return self.hyper.get("momentum_beta", 0.9), 0.0
+        return self.hyper.get("beta2", 0.999), self.hyper.get("epsilon", 1e-8)
+
+
+STATE_PARTS = {"momentum": "v = momentum_beta * v + (1 - momentum_beta) * dW",
+               "rmsprop": "s = beta2 * s + (1 - beta2) * dW**2"}
+UPDATE_PARTS = {"momentum": "update W - learning_rate * v",
+                "rmsprop": "update W - learning_rate * dW / (sqrt(s) + epsilon)"}
+
+
+def step_parts(outputs, case: StepCase, reveal: bool, only: tuple[str, ...] | None) -> list[Part]:
+    """Two parts, each judged at every step from the learner's own previous results: the new state (v or s),
+    and the update of the parameters from the learner's own new state (so a wrong state costs only its part)."""
+    parameters, grads, state = case.inputs()
+    found = [dict_results(outputs, f"step{k}", case.function, case.names, reveal) for k in range(case.steps)]
+    before = [(parameters, state)] + found  # the inputs of each step
+    beta, eps = case.hyperparameters()
+    lr, power = case.learning_rate, 2 if case.rule == "rmsprop" else 1
+    optimizer = "momentum" if case.rule == "momentum" else "RMSprop"
+
+    def new_state(k: int, d: str) -> np.ndarray:
+        return beta * before[k][1][d] + (1 - beta) * grads[k][d] ** power
+
+    def learner_state(k: int, name: str) -> np.ndarray:
+        x = found[k][1]["d" + name]
+        if not isinstance(x, np.ndarray) or x.shape != before[k][0][name].shape:
+            raise ValueError(name)
+        return x.astype(np.float64)
+
+    def update(k: int, name: str) -> np.ndarray:
+        p, g = before[k][0][name], grads[k]["d" + name]
+        if case.rule == "momentum":
+            return p - lr * learner_state(k, name)
+        return p - lr * g / (np.sqrt(learner_state(k, name)) + eps)
+
+    def mistakes(k: int) -> dict[str, dict[str, np.ndarray]]:
+        """New parameters common update mistakes would give from the learner's own new state, by description."""
+        olds = before[k][1]
+        if case.rule == "momentum":
+            rules = {"an update with the gradient instead of v": lambda p, g, x, old: p - lr * g}
         else:
-            b2, eps = self.hyper.get("beta2", 0.999), self.hyper.get("epsilon", 1e-8)
-            new_s = lambda g, s: b2 * s + (1 - b2) * g**2  # noqa: E731
             rules = {"epsilon inside the square root; use sqrt(s) + epsilon":
-                         lambda p, g, s: p - lr * g / np.sqrt(new_s(g, s) + eps),
-                     "a division by s instead of by its square root":
-                         lambda p, g, s: p - lr * g / (new_s(g, s) + eps)}
+                         lambda p, g, x, old: p - lr * g / np.sqrt(x + eps),
+                     "a division by s instead of by its square root": lambda p, g, x, old: p - lr * g / (x + eps),
+                     "the previous s in the update; use the new one":
+                         lambda p, g, x, old: p - lr * g / (np.sqrt(old) + eps)}
+        out = {}
         with np.errstate(all="ignore"):
-            return {d: {k: rule(p, grads["d" + k], state["d" + k]) for k, p in parameters.items()}
-                    for d, rule in rules.items()}
+            for description, rule in rules.items():
+                try:
+                    out[description] = {n: rule(p, grads[k]["d" + n], learner_state(k, n), olds["d" + n])
+                                        for n, p in before[k][0].items()}
+                except (KeyError, ValueError):
+                    pass
+        return out
+
+    def state_mistakes(k: int) -> dict[str, dict[str, np.ndarray]]:
+        old, g = before[k][1], grads[k]
+        if case.rule == "momentum":
+            return {"v = momentum_beta * v + dW, without the factor (1 - momentum_beta)":
+                    {d: beta * old[d] + g[d] for d in old}}
+        return {"an average of the gradient, not of its square dW**2":
+                    {d: beta * old[d] + (1 - beta) * g[d] for d in old},
+                "an average of |dW|, not of its square dW**2":
+                    {d: beta * old[d] + (1 - beta) * np.abs(g[d]) for d in old}}
+
+    return [stepwise_part(STATE_PARTS[case.rule], case.names[1], 1, found, before, new_state, reveal, only, optimizer,
+                          NAN_HINT, state_mistakes),
+            stepwise_part(UPDATE_PARTS[case.rule], "parameters", 0, found, before, update, reveal, only, optimizer,
+                          NAN_HINT, mistakes)]
 
 
 def step_check(name: str, points: float, visibility: str, description: str, case: StepCase,
                only: tuple[str, ...] | None = None, unchanged: Unchanged | None = None) -> Check:
-    """The two dicts after the case's last step equal bnlab's (``only``: keys with these prefixes)."""
+    """The two dicts of each step of the case, scored in two parts (:func:`step_parts`; ``only``: keys with these
+    prefixes); with ``unchanged``, a third part worth the other two: the first call leaves its inputs as
+    they were."""
     reveal = visibility == "public"
 
     def verify(outputs):
-        def judge():
-            for k in range(case.steps):
-                found = dict_results(outputs, f"step{k}", case.function, case.names, reveal)
-            parameters, _, state = case.inputs()
-            before = (parameters, state) if case.steps == 1 else (None, None)
-            optimizer = "momentum" if case.rule == "momentum" else "RMSprop"
-            compare_dicts(case.names, found, case.expected(), before, reveal, only, case.mistakes(), optimizer,
-                          NAN_HINT)
+        def parts():
+            found = step_parts(outputs, case, reveal, only)
             if unchanged:
-                return unchanged_inputs(outputs, "step0", case.function, unchanged, reveal)
-            return f"{' and '.join(case.names)} are correct"
-        return verdict(judge)
+                # half the check: it is what this check is about
+                found.append(unchanged_part(outputs, ["step0"], case.function, unchanged, reveal, 2))
+            return found
+        return parts_check_verdict(points, parts, f"{' and '.join(case.names)} are correct")
 
     return Check(name, points, visibility, lambda: case.calls(copy_check=bool(unchanged)), verify, description)
 

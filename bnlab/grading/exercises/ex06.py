@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import (Mismatch, Unchanged, compare_dicts, dict_results, random_dicts,
-                                         require_float64, unchanged_inputs, verdict)
+from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, compare_dicts, dict_results, ordered_choices,
+                                         parts_check_verdict, random_dicts, require_float64, stepwise_part,
+                                         unchanged_part, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
 
 FN = "update_parameters_with_adam"
@@ -105,33 +106,112 @@ def adam_results(outputs, key: str, reveal: bool = True) -> tuple[dict, dict, di
     return dict_results(outputs, key, FN, RESULTS, reveal)
 
 
-def compare_results(found: tuple[dict, dict, dict], expected: tuple[dict, dict, dict], case: AdamCase,
-                    reveal: bool, only: tuple[str, ...] | None = None) -> None:
-    """Raise :class:`Mismatch` at the first key of parameters/v/s (filtered by ``only``) that differs."""
-    parameters_in, _, v_in, s_in = case.inputs()
-    before = (parameters_in, v_in, s_in) if case.steps == 1 else (None, None, None)
-    for what, returned in zip(RESULTS, found):  # float32 would only show as round-off: name it first
-        for key, value in returned.items():
-            require_float64(value, f"{what}[{key!r}]" if reveal else what)
-    compare_dicts(RESULTS, found, expected, before, reveal, only, case.mistakes(), "Adam", NAN_HINT)
+UPDATE_PARTS = ("bias correction with this step's t",
+                "update p - learning_rate * v_corrected / (sqrt(s_corrected) + epsilon)")
+UPDATE_MISTAKES = (
+    {1: "Adam without bias correction: divide v and s by 1 - beta1**t and 1 - beta2**t",
+     2: "a bias correction with t + 1 (t is already the step number, 1 at the first step)",
+     3: "a bias correction with t - 1 (t counts steps from 1)"},
+    {1: "a hard-coded epsilon instead of the epsilon argument",
+     2: "epsilon inside the square root; use sqrt(s_corrected) + epsilon",
+     3: "the step is added (gradient ascent); subtract it"},
+)
+
+
+def update_variants(p: np.ndarray, v: np.ndarray, s: np.ndarray, t: int, hyper: dict) -> dict[tuple, np.ndarray]:
+    """The new parameter for each combination of :data:`UPDATE_PARTS` choices (0 = right), from the learner's
+    own new ``v`` and ``s`` (so a wrong moment costs only its own part), fewest mistakes first."""
+    lr, b1, b2, eps = (hyper.get(k, d) for k, d in
+                       (("learning_rate", 0.01), ("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8)))
+    out = {}
+    with np.errstate(all="ignore"):
+        for choices in ordered_choices([len(mistakes) + 1 for mistakes in UPDATE_MISTAKES]):
+            correction, rule = choices
+            power = (t, None, t + 1, t - 1)[correction]
+            vc = v if power is None else v / (1 - b1**power)
+            sc = s if power is None else s / (1 - b2**power)
+            step = (vc / (np.sqrt(sc) + eps), vc / (np.sqrt(sc) + 1e-8), vc / np.sqrt(sc + eps),
+                    -vc / (np.sqrt(sc) + eps))[rule]
+            out[choices] = p - lr * step
+    return out
+
+
+def adam_parts(outputs, case: AdamCase, reveal: bool, only: tuple[str, ...] | None) -> list[Part]:
+    """Four parts, each judged at every step from the learner's own previous results: the moments v and s,
+    then the bias correction and the parameter update, both from the learner's own new v and s."""
+    parameters, grads, v, s = case.inputs()
+    found = [adam_results(outputs, f"step{k}", reveal) for k in range(case.steps)]
+    before = [(parameters, v, s)] + found  # the inputs of each step
+    for step in found:  # float32 would only show as round-off: name it first
+        for what, returned in zip(RESULTS, step):
+            for key, value in returned.items():
+                require_float64(value, f"{what}[{key!r}]" if reveal else what)
+    keys = [name for name in parameters if not only or name.startswith(only)]
+    b1, b2 = case.hyper.get("beta1", 0.9), case.hyper.get("beta2", 0.999)
+
+    def learner_variants(k: int) -> dict[str, dict[tuple, np.ndarray]] | None:
+        """Step k's update variants per parameter from the learner's new v and s; None if they are unusable."""
+        _, new_v, new_s = found[k]
+        try:
+            return {n: update_variants(before[k][0][n], np.asarray(new_v["d" + n], dtype=np.float64),
+                                       np.asarray(new_s["d" + n], dtype=np.float64), case.t + k, case.hyper)
+                    for n in keys}
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def matched(k: int, variants) -> tuple | None:
+        new_p = found[k][0]
+        for choices in variants[keys[0]]:
+            if all(isinstance(new_p.get(n), np.ndarray) and new_p[n].shape == variants[n][choices].shape
+                   and np.isfinite(variants[n][choices]).all()
+                   and np.allclose(new_p[n], variants[n][choices], rtol=1e-7, atol=1e-10) for n in keys):
+                return choices
+        return None
+
+    choices_per_step = []
+    for k in range(case.steps):
+        variants = learner_variants(k)
+        choices_per_step.append((variants, None if variants is None else matched(k, variants)))
+
+    def update(part: int):
+        def judge():
+            for k, (variants, choices) in enumerate(choices_per_step):
+                if variants is None:
+                    raise Mismatch("the update cannot be checked: v or s is wrong (see their parts)")
+                if choices is None:  # no known mistake explains it: say where it differs from the right update
+                    want = {n: variants[n][(0, 0)] for n in keys}
+                    want.update({n: before[k][0][n] for n in parameters if n not in want})
+                    compare_dicts(("parameters",), (found[k][0],), (want,), (before[k][0] if k == 0 else None,),
+                                  reveal, only, case.mistakes(), "Adam", NAN_HINT)
+                    raise Mismatch("the new parameters differ from the update of your v and s")
+                if choices[part] != 0:
+                    raise Mismatch(UPDATE_MISTAKES[part][choices[part]])
+        return judge
+
+    def moment(name: str, index: int, beta: float, power: int) -> Part:
+        return stepwise_part(name, RESULTS[index], index, found, before,
+                             lambda k, d: beta * before[k][index][d] + (1 - beta) * grads[k][d] ** power,
+                             reveal, only, "Adam", NAN_HINT)
+
+    return [moment("v = beta1 * v + (1 - beta1) * dW", 1, b1, 1),
+            moment("s = beta2 * s + (1 - beta2) * dW**2", 2, b2, 2),
+            Part(UPDATE_PARTS[0], update(0)),
+            Part(UPDATE_PARTS[1], update(1))]
 
 
 def adam_check(name: str, points: float, visibility: str, description: str, case: AdamCase,
                only: tuple[str, ...] | None = None, unchanged: Unchanged | None = None) -> Check:
-    """(parameters, v, s) after the case's last step equal bnlab's (``only``: keys with these prefixes);
-    with ``unchanged``, the first call also leaves its input dicts and arrays as they were."""
+    """(parameters, v, s) of each step of the case, scored in four parts (:func:`adam_parts`; ``only``: keys with
+    these prefixes); with ``unchanged``, a fifth part: the first call leaves its input dicts and arrays as they were."""
     reveal = visibility == "public"
 
     def verify(outputs):
-        def judge():
-            for k in range(case.steps - 1):
-                adam_results(outputs, f"step{k}", reveal)
-            found = adam_results(outputs, f"step{case.steps - 1}", reveal)
-            compare_results(found, case.expected(), case, reveal, only)
+        def parts():
+            found = adam_parts(outputs, case, reveal, only)
             if unchanged:
-                return unchanged_inputs(outputs, "step0", FN, unchanged, reveal)
-            return "parameters, v and s are correct"
-        return verdict(judge)
+                found.append(unchanged_part(outputs, ["step0"], FN, unchanged, reveal))
+            return found
+        return parts_check_verdict(points, parts, "parameters, v and s are correct")
 
     return Check(name, points, visibility, lambda: case.calls(copy_check=bool(unchanged)), verify, description)
 

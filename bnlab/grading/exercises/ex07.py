@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import (Mismatch, Unchanged, check_array, describe, unchanged_inputs, unpack,
-                                         value_of, verdict)
+from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, check_array, describe, parts_check_verdict,
+                                         unchanged_inputs, unchanged_part, unpack, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
 
 FUNCTIONS = ("batchnorm_forward", "batchnorm_backward", "layer_forward", "layer_backward", "L_model_forward",
@@ -107,7 +107,8 @@ def _previous(outputs, key: str, function: str, exercise: str, expected: np.ndar
 
 def layer_backward_check(name: str, points: float, visibility: str, description: str, case: LayerCase,
                          unchanged: Unchanged | None = None) -> Check:
-    """dA_prev, dW, dgamma, dbeta of the learner's layer_backward on their own layer_forward's cache."""
+    """dA_prev, dW, dgamma, dbeta of the learner's layer_backward on their own layer_forward's cache, a part each
+    (with ``unchanged``, a part worth the four: dA is left as it was); a wrong layer_forward fails the check."""
     reveal = visibility == "public"
 
     def verify(outputs):
@@ -122,13 +123,17 @@ def layer_backward_check(name: str, points: float, visibility: str, description:
                                f"the right gradients: fix exercise 3 first ({failure})") from None
             found = unpack(value_of(outputs, "bwd", "layer_backward", reveal), 4, "layer_backward",
                            "(dA_prev, dW, dgamma, dbeta)", reveal)
-            mistakes = case.mistakes()
-            for what, got in zip(("dW", "dgamma", "dbeta", "dA_prev"), (found[1], found[2], found[3], found[0])):
-                check_array(got, case.expected()[what], what, reveal=reveal, mistakes=mistakes.get(what))
+            mistakes, expected = case.mistakes(), case.expected()
+
+            def gradient(what, got):
+                return lambda: check_array(got, expected[what], what, reveal=reveal, mistakes=mistakes.get(what))
+            results = dict(zip(("dA_prev", "dW", "dgamma", "dbeta"), found))
+            parts = [Part(what, gradient(what, results[what])) for what in ("dW", "dgamma", "dbeta", "dA_prev")]
             if unchanged:
-                return unchanged_inputs(outputs, "bwd", "layer_backward", unchanged, reveal)
-            return "dA_prev, dW, dgamma and dbeta are correct"
-        return verdict(judge)
+                parts.append(unchanged_part(outputs, ["bwd"], "layer_backward", unchanged, reveal, len(parts),
+                                            "dA unchanged"))
+            return parts
+        return parts_check_verdict(points, judge, "dA_prev, dW, dgamma and dbeta are correct")
 
     return Check(name, points, visibility, lambda: case.calls(copy_check=bool(unchanged)), verify, description)
 
@@ -246,9 +251,19 @@ def _ratio_hint(found: np.ndarray, expected: np.ndarray, m: int) -> str:
     return ""
 
 
+def _gradient_group(key: str, case: NetCase) -> str:
+    """The part a gradient belongs to: the output layer's dWL and dbL; with Batch Norm one kind (dW, dgamma,
+    dbeta) of the hidden layers', without it the hidden layers' dW and db together."""
+    kind, layer = key.rstrip("0123456789"), int(key[len(key.rstrip("0123456789")):])
+    if layer == case.L:
+        return "output layer dWL, dbL"
+    return f"{kind} of the hidden layers" if case.batchnorm else "hidden layers dW, db"
+
+
 def backward_check(name: str, points: float, visibility: str, description: str, case: NetCase,
                    only: tuple[str, ...] | None = None, unchanged: Unchanged | None = None) -> Check:
-    """Every gradient of the learner's L_model_backward (after their own L_model_forward) equals bnlab's."""
+    """Every gradient of the learner's L_model_backward (after their own L_model_forward) against bnlab's, scored
+    by :func:`_gradient_group` (with ``unchanged``, a part worth the others); a wrong AL or keys fail the check."""
     reveal = visibility == "public"
 
     def calls():
@@ -282,24 +297,37 @@ def backward_check(name: str, points: float, visibility: str, description: str, 
                         if any(k.startswith("db") and not k.startswith("dbeta") for k in extra) else "")
                 raise Mismatch((f"grads has an unexpected key {extra[0]!r}" if reveal else "grads has unexpected keys")
                                + hint)
-            for key, want in expected.items():
-                if only and not any(key.startswith(prefix) for prefix in only):
-                    continue
-                got = grads[key]
-                try:
-                    check_array(got, want, f"grads[{key!r}]", reveal=reveal)
-                except Mismatch as failure:
-                    if failure.outcome is not Outcome.FAILED:
-                        raise  # not implemented yet: say so, not that the result is wrong
-                    if isinstance(got, np.ndarray) and got.dtype.kind in "fiu":
-                        hint = _ratio_hint(got.astype(np.float64), want, case.m)
-                        if hint:
-                            raise Mismatch(f"grads[{key!r}] is {hint}") from None
-                    raise failure from None
+
+            def gradient(key):
+                def judge_one():
+                    got, want = grads[key], expected[key]
+                    try:
+                        check_array(got, want, f"grads[{key!r}]", reveal=reveal)
+                    except Mismatch as failure:
+                        if failure.outcome is not Outcome.FAILED:
+                            raise  # not implemented yet: say so, not that the result is wrong
+                        if isinstance(got, np.ndarray) and got.dtype.kind in "fiu":
+                            hint = _ratio_hint(got.astype(np.float64), want, case.m)
+                            if hint:
+                                raise Mismatch(f"grads[{key!r}] is {hint}") from None
+                        raise failure from None
+                return judge_one
+
+            def group(keys):
+                def judge_group():
+                    for key in keys:
+                        gradient(key)()
+                return judge_group
+
+            groups: dict[str, list[str]] = {}
+            for key in expected:
+                if not only or any(key.startswith(prefix) for prefix in only):
+                    groups.setdefault(_gradient_group(key, case), []).append(key)
+            parts = [Part(name, group(keys)) for name, keys in groups.items()]
             if unchanged:
-                return unchanged_inputs(outputs, "bwd", "L_model_backward", unchanged, reveal)
-            return "every gradient is correct"
-        return verdict(judge)
+                parts.append(unchanged_part(outputs, ["bwd"], "L_model_backward", unchanged, reveal, len(parts)))
+            return parts
+        return parts_check_verdict(points, judge, "every gradient is correct")
 
     return Check(name, points, visibility, calls, verify, description)
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import (Mismatch, Unchanged, as_float_array, check_array, describe,
-                                         unchanged_inputs, unpack, value_of, verdict)
+from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, as_float_array, check_array, describe,
+                                         parts_check_verdict, unchanged_inputs, unchanged_part, unpack, value_of,
+                                         verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
 
 FUNCTIONS = ("L_model_forward", "L_model_backward", "random_mini_batches", "update_parameters_with_momentum",
@@ -208,37 +209,49 @@ def _compare_dict(found, expected: dict, what: str, reveal: bool, variants) -> N
             check_array(found[key], want, f"{what}[{key!r}]", reveal=reveal)
 
 
-def compare_run(found, case: TrainCase, batches, reveal: bool) -> None:
-    """Raise :class:`Mismatch` at the first of costs, parameters, running that differs from the reference."""
+def run_parts(found, case: TrainCase, batches, reveal: bool) -> list[Part]:
+    """Three parts of the learner's ``(parameters, running, costs)`` against the reference loop on the learner's own
+    mini-batches: the costs of every step (a quarter), the trained parameters (half; three quarters without Batch
+    Norm) and the running averages (a quarter; Batch Norm only)."""
     parameters, running, costs = unpack(found, 3, "model", "(parameters, running, costs)", reveal)
     expected = case.run(batches)
     variants = _Variants(case, batches)  # the mistakes' runs, made only if a comparison fails
-    if not isinstance(costs, (list, tuple, np.ndarray)):
-        raise Mismatch(f"costs must be a list with the cost of every step; found {describe(costs, reveal)}")
-    costs = np.asarray([c for c in costs], dtype=object)
-    try:
-        costs = costs.astype(np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise Mismatch("costs must hold one number (the mini-batch cost) per step") from None
-    want = np.asarray(expected[2])
-    if costs.shape != want.shape:
-        named = [n for n, v in variants.all().items() if len(v[2]) == costs.size and _same(costs, np.asarray(v[2]))]
-        hint = f"; they match {MISTAKES[named[0]]}" if named else \
-            " (one per mini-batch step, over all epochs, skipping mini-batches of one example)"
-        said = f": expected {want.size}, found {costs.size}" if reveal else ""
-        raise Mismatch(f"costs has the wrong number of steps{said}{hint}")
-    if not _same(costs, want):
-        named = [n for n, v in variants.all().items() if len(v[2]) == costs.size and _same(costs, np.asarray(v[2]))]
-        if named:
-            raise Mismatch(f"costs have the wrong values; they match {MISTAKES[named[0]]}")
-        check_array(costs, want, "costs", reveal=reveal)
-    _compare_dict(parameters, expected[0], "parameters", reveal, lambda: {n: v[0] for n, v in variants.all().items()})
-    _compare_dict(running, expected[1], "running", reveal, lambda: {n: v[1] for n, v in variants.all().items()})
+
+    def check_costs():
+        if not isinstance(costs, (list, tuple, np.ndarray)):
+            raise Mismatch(f"costs must be a list with the cost of every step; found {describe(costs, reveal)}")
+        try:
+            found_costs = np.asarray(list(costs), dtype=object).astype(np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise Mismatch("costs must hold one number (the mini-batch cost) per step") from None
+        want = np.asarray(expected[2])
+        named = lambda: [n for n, v in variants.all().items()  # noqa: E731
+                         if len(v[2]) == found_costs.size and _same(found_costs, np.asarray(v[2]))]
+        if found_costs.shape != want.shape:
+            hint = f"; they match {MISTAKES[named()[0]]}" if named() else \
+                " (one per mini-batch step, over all epochs, skipping mini-batches of one example)"
+            said = f": expected {want.size}, found {found_costs.size}" if reveal else ""
+            raise Mismatch(f"costs has the wrong number of steps{said}{hint}")
+        if not _same(found_costs, want):
+            if named():
+                raise Mismatch(f"costs have the wrong values; they match {MISTAKES[named()[0]]}")
+            check_array(found_costs, want, "costs", reveal=reveal)
+
+    def check_dict(what: str, index: int):
+        return lambda: _compare_dict((parameters, running)[index], expected[index], what, reveal,
+                                     lambda: {n: v[index] for n, v in variants.all().items()})
+
+    if not case.get("batchnorm"):  # no running averages to score: running must still be a dict
+        check_dict("running", 1)()
+        return [Part("costs", check_costs), Part("parameters", check_dict("parameters", 0), 3)]
+    return [Part("costs", check_costs), Part("parameters", check_dict("parameters", 0), 2),
+            Part("running averages", check_dict("running", 1))]
 
 
 def model_check(name: str, points: float, visibility: str, description: str, case: TrainCase,
                 unchanged: Unchanged | None = None) -> Check:
-    """The learner's model returns the reference's parameters, running averages and costs."""
+    """The learner's model against the reference loop, scored by :func:`run_parts` (with ``unchanged``, a part worth
+    the three: X and Y are left as they were); mini-batches that are not a partition fail the check."""
     reveal = visibility == "public"
 
     def verify(outputs):
@@ -252,11 +265,12 @@ def model_check(name: str, points: float, visibility: str, description: str, cas
                 if re.search(r"parameters\[.beta\d", str(failure)):  # the traceback shows the learner's line
                     raise Mismatch(f"{failure}\n{BETA_HINT}") from None
                 raise
-            compare_run(found, case, batches, reveal)
+            parts = run_parts(found, case, batches, reveal)
             if unchanged:
-                return unchanged_inputs(outputs, "model", "model", unchanged, reveal)
-            return "parameters, running averages and costs are correct"
-        return verdict(judge)
+                parts.append(unchanged_part(outputs, ["model"], "model", unchanged, reveal,
+                                            sum(part.weight for part in parts), "X and Y unchanged"))
+            return parts
+        return parts_check_verdict(points, judge, "parameters, running averages and costs are correct")
 
     return Check(name, points, visibility, lambda: case.calls(bool(unchanged)), verify, description)
 

@@ -7,6 +7,11 @@ transposed or wrongly reduced result, NaN/inf, and, when the found values match 
 ``reveal=False`` (hidden checks) keeps shapes and numbers out of every message, so a hidden check's
 feedback never shows its inputs.
 
+Partial credit: a check whose work has independent parts scores each as a :class:`Part` (:func:`parts_verdict`),
+so one formula error costs the share of the part it breaks and the message names it. Where only one array comes
+back, :func:`matching_variant` tells the parts apart by matching it against every combination of their known
+mistakes (:func:`ordered_choices`, :func:`variant_parts`).
+
 At the end, what several exercises check alike, so that no exercise module imports another: the
 Batch Norm forward case and its check (exercises 1-3 call the learner's ``batchnorm_forward``), and
 the parameter dicts of a Batch Norm network with their comparison (the optimizers' exercises).
@@ -14,9 +19,10 @@ the parameter dicts of a Batch Norm network with their comparison (the optimizer
 from __future__ import annotations
 
 import builtins
+import itertools
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -157,6 +163,95 @@ def verdict(fn) -> Verdict:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One property of a result that a check scores on its own, worth ``weight`` shares of the check's points.
+
+    ``judge()`` raises :class:`Mismatch` (its message says what is wrong) when the property does not hold.
+    """
+
+    name: str
+    judge: Callable[[], Any]
+    weight: float = 1.0
+    alone: bool = True  # False: earns its share only when another part holds ("inputs unchanged" of no work)
+
+
+def _share(x: float) -> str:
+    return f"{round(x, 3):g}"
+
+
+def parts_verdict(points: float, parts: Sequence[Part], passed_message: str = "") -> Verdict:
+    """Score each of ``parts`` on its own: the check earns the weights of the parts that hold.
+
+    A part that finds the function not implemented makes the whole check NOT_IMPLEMENTED; a part that is not
+    ``alone`` earns nothing unless another part holds. The message names every part with its share of
+    ``points``; ``passed_message`` is the message when all hold.
+    """
+    failures: list[str | None] = []
+    for part in parts:
+        try:
+            part.judge()
+            failures.append(None)
+        except Mismatch as failure:
+            if failure.outcome is not Outcome.FAILED:
+                return Verdict(False, str(failure), outcome=failure.outcome)
+            failures.append(str(failure))
+    if not any(error is None for part, error in zip(parts, failures) if part.alone):
+        failures = [error or "earns its share only with a right result" for error in failures]
+    total = sum(part.weight for part in parts)
+    earned = sum(part.weight for part, error in zip(parts, failures) if error is None) / total
+    if earned == 1:
+        return Verdict(True, passed_message or "correct: " + "; ".join(part.name for part in parts))
+    right = [f"{part.name} ({_share(points * part.weight / total)})"
+             for part, error in zip(parts, failures) if error is None]
+    lines = [f"{len(right)} of {len(parts)} parts right ({_share(points * earned)}/{_share(points)} points):"]
+    lines += [f"- WRONG {part.name} ({_share(points * part.weight / total)}): {error}"
+              for part, error in zip(parts, failures) if error is not None]
+    if right:
+        lines.append("- right: " + ", ".join(right))
+    return Verdict(False, "\n".join(lines), fraction=earned)
+
+
+def parts_check_verdict(points: float, gate: Callable[[], Sequence[Part]], passed_message: str = "") -> Verdict:
+    """:func:`parts_verdict` of the parts ``gate()`` returns; a :class:`Mismatch` from ``gate`` (a result that
+    cannot be read: wrong type, shape, not implemented) fails the whole check with its message."""
+    try:
+        parts = gate()
+    except Mismatch as failure:
+        return Verdict(False, str(failure), outcome=failure.outcome)
+    return parts_verdict(points, parts, passed_message)
+
+
+def matching_variant(found: np.ndarray, variants: Mapping[tuple, np.ndarray], rtol: float, atol: float) -> tuple | None:
+    """The first key of ``variants`` (key: one choice per part; value: the array those choices give) whose array
+    ``found`` equals, NaN where it has NaN (a missing epsilon on a constant unit); None if there is none."""
+    for choices, wrong in variants.items():
+        if wrong.shape != found.shape or np.isnan(wrong).all():
+            continue
+        if np.array_equal(np.isnan(found), np.isnan(wrong)) and np.allclose(found, wrong, rtol=rtol, atol=atol,
+                                                                            equal_nan=True):
+            return choices
+    return None
+
+
+def variant_parts(names: Sequence[str], choices: tuple, mistakes: Sequence[Mapping[Any, str]],
+                  weights: Sequence[float] | None = None) -> list[Part]:
+    """One :class:`Part` per name: it holds when its choice is 0 (the right one), else fails naming
+    ``mistakes[i][choice]``."""
+    def judge(message):
+        def fail():
+            raise Mismatch(message)
+        return fail
+    weights = weights or [1.0] * len(names)
+    return [Part(name, (lambda: None) if choice == 0 else judge(mistakes[i][choice]), weights[i])
+            for i, (name, choice) in enumerate(zip(names, choices))]
+
+
+def ordered_choices(counts: Sequence[int]) -> list[tuple[int, ...]]:
+    """Every combination of choices (0 = right, 1.. = known mistakes), fewest mistakes first."""
+    return sorted(itertools.product(*(range(n) for n in counts)), key=lambda c: (sum(x != 0 for x in c), c))
+
+
+@dataclass(frozen=True)
 class Unchanged:
     """Ask a values check to also require that the call left its inputs unchanged.
 
@@ -191,6 +286,14 @@ def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str
         shown = ", ".join(modified[:3]) + (f" and {len(modified) - 3} more" if len(modified) > 3 else "")
         raise Mismatch(f"{function} modified {shown} in place; compute new arrays instead ({unchanged.hint})")
     return "the inputs are left unchanged"
+
+
+def unchanged_part(outputs: Mapping[str, CallOutcome], keys: Sequence[str], function: str, unchanged: Unchanged,
+                   reveal: bool, weight: float = 1.0, name: str = "inputs unchanged") -> Part:
+    """A :class:`Part` that holds when calls ``keys`` left their arguments unchanged (:func:`unchanged_inputs`);
+    it earns its share only when another part of the check holds (no points for computing nothing)."""
+    return Part(name, lambda: [unchanged_inputs(outputs, key, function, unchanged, reveal) for key in keys], weight,
+                alone=False)
 
 
 # --- the Batch Norm forward pass: a seeded case and a values check (exercises 1, 2 and 3) ----------
@@ -272,20 +375,76 @@ def forward_result(outputs, key: str = "fwd", reveal: bool = True):
     return Z_tilde
 
 
+FORWARD_PARTS = ("per-unit mean and variance (axis=1)", "biased variance (1/m)", "eps inside the square root",
+                 "gamma * Z_norm + beta")
+FORWARD_MISTAKES = (
+    {1: "statistics over the units (axis=0); average over the examples, axis=1",
+     2: "one mean and variance for the whole matrix; each unit (row) has its own"},
+    {1: "the unbiased variance 1/(m-1); Batch Norm uses the biased 1/m"},
+    {1: "the default eps instead of the eps argument",
+     # no epsilon and a hard-coded 1e-8 give the same numbers: the message names both
+     2: "an epsilon other than the eps argument (none, or a hard-coded value); use sqrt(var + eps) with the eps "
+        "passed in",
+     3: "epsilon outside the square root; use sqrt(var + eps)",
+     4: "an epsilon other than the eps argument (none, or a hard-coded value); use sqrt(var + eps) with the eps "
+        "passed in"},
+    {1: "Z_norm: gamma and beta are not applied",
+     2: "gamma and beta swapped (the rule is Z_tilde = gamma * Z_norm + beta)",
+     3: "Z_norm + beta: gamma is not applied",
+     4: "gamma * Z_norm: beta is not added"},
+)
+
+
+def forward_variants(case: BNCase) -> dict[tuple[int, ...], np.ndarray]:
+    """Z_tilde for every combination of choices of the four :data:`FORWARD_PARTS` (0 = right, else the
+    mistake of :data:`FORWARD_MISTAKES`), fewest mistakes first."""
+    Z, gamma, beta = case.inputs()
+    eps = case.eps_used
+    axes = (1, 0, None)
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for choices in ordered_choices([len(mistakes) + 1 for mistakes in FORWARD_MISTAKES]):
+            axis, ddof, eps_rule, affine = choices
+            mu = Z.mean(axis=axes[axis], keepdims=True)
+            var = Z.var(axis=axes[axis], keepdims=True, ddof=ddof)
+            std = (np.sqrt(var + eps), np.sqrt(var + 1e-5), np.sqrt(var), np.sqrt(var) + eps,
+                   np.sqrt(var + 1e-8))[eps_rule]
+            Z_norm = (Z - mu) / std
+            out[choices] = (gamma * Z_norm + beta, Z_norm, beta * Z_norm + gamma, Z_norm + beta,
+                            gamma * Z_norm)[affine]
+    return out
+
+
+def forward_parts(Z_tilde: Any, case: BNCase, reveal: bool, rtol: float = 1e-6, atol: float = 1e-8) -> list[Part]:
+    """The four :data:`FORWARD_PARTS` of the learner's ``Z_tilde`` on ``case``, each right or naming its mistake.
+
+    Raises :class:`Mismatch` (the whole check fails) when ``Z_tilde`` is not an array of the right shape, or
+    matches no combination of the known mistakes: then no part can be told right on its own.
+    """
+    found = as_float_array(Z_tilde, "Z_tilde", reveal)
+    expected = case.expected()
+    if found.shape == expected.shape:
+        choices = matching_variant(found, forward_variants(case), rtol, atol)
+        if choices is not None:
+            return variant_parts(FORWARD_PARTS, choices, FORWARD_MISTAKES)
+    check_array(found, expected, "Z_tilde", reveal=reveal, rtol=rtol, atol=atol, mistakes=case.mistakes())
+    raise AssertionError("check_array accepted a Z_tilde that matches no variant")  # the reference is variant 0
+
+
 def forward_values_check(name: str, points: float, visibility: str, description: str, case: BNCase,
                          rtol: float = 1e-6, atol: float = 1e-8, unchanged: Unchanged | None = None) -> Check:
-    """Z_tilde of ``batchnorm_forward`` on ``case`` equals bnlab's reference (and, with ``unchanged``,
-    Z, gamma and beta are left as they were)."""
+    """Z_tilde of ``batchnorm_forward`` on ``case`` against bnlab's reference, scored by :data:`FORWARD_PARTS`
+    (and, with ``unchanged``, a fifth part: Z, gamma and beta are left as they were)."""
     reveal = visibility == "public"
 
     def verify(outputs):
-        def judge():
-            check_array(forward_result(outputs, reveal=reveal), case.expected(), "Z_tilde", reveal=reveal,
-                        rtol=rtol, atol=atol, mistakes=case.mistakes())
+        def parts():
+            found = forward_parts(forward_result(outputs, reveal=reveal), case, reveal, rtol, atol)
             if unchanged:
-                return unchanged_inputs(outputs, "fwd", BATCHNORM_FORWARD, unchanged, reveal)
-            return "Z_tilde is correct"
-        return verdict(judge)
+                found.append(unchanged_part(outputs, ["fwd"], BATCHNORM_FORWARD, unchanged, reveal))
+            return found
+        passed = "Z_tilde is correct" + (", and the inputs are left unchanged" if unchanged else "")
+        return parts_check_verdict(points, parts, passed)
 
     return Check(name, points, visibility, lambda: [case.call("fwd", copy_check=bool(unchanged))], verify,
                  description)
@@ -331,7 +490,8 @@ def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tup
                   mistakes: dict[str, dict[str, np.ndarray]] | None, optimizer: str, nan_hint: str) -> None:
     """Raise :class:`Mismatch` at the first key of the result dicts ``names`` (e.g. parameters, v, s) that
     differs from ``expected``; ``only`` keeps keys with these prefixes (gamma, beta); ``before`` holds
-    the inputs (None: do not report "was not updated"); ``mistakes`` names wrong new parameters;
+    the inputs (None: do not report "was not updated"); ``mistakes`` (description -> key -> array) names
+    wrong values of the keys it has;
     ``optimizer`` and ``nan_hint`` word the messages."""
     for what, got, want, old_dict in zip(names, found, expected, before):
         missing = [k for k in want if k not in got]
@@ -351,11 +511,36 @@ def compare_dicts(names: tuple[str, ...], found: tuple[dict, ...], expected: tup
             old = None if old_dict is None else old_dict[key]
             if old is not None and isinstance(got[key], np.ndarray) and got[key].shape == old.shape \
                     and np.array_equal(got[key], old):
+                others = f", and its {' and '.join(names[1:])}" if names[1:] else ""
                 raise Mismatch(f"{what}[{key!r}] was not updated: {optimizer} updates every parameter (W, b, gamma, "
-                               f"beta) the same way, and its {' and '.join(names[1:])}")
-            named = {d: m[key] for d, m in (mistakes or {}).items()} if what == "parameters" else {}
+                               f"beta) the same way{others}")
+            named = {d: m[key] for d, m in (mistakes or {}).items() if key in m}
             check_array(got[key], want[key], f"{what}[{key!r}]", reveal=reveal, rtol=1e-7, atol=1e-10,
                         mistakes=named, nan_hint=nan_hint)
+
+
+def stepwise_part(name: str, what: str, index: int, found: Sequence[tuple], before: Sequence[tuple],
+                  rule: Callable[[int, str], np.ndarray], reveal: bool, only: tuple[str, ...] | None, optimizer: str,
+                  nan_hint: str, mistakes: Callable[[int], dict] | None = None) -> Part:
+    """A :class:`Part` that holds when, at every step k, the learner's result dict ``index`` (``what``: "v",
+    "parameters", ...) of ``found[k]`` has ``rule(k, key)`` for each key of ``before[k][index]`` (that step's input).
+
+    ``rule`` may use the learner's own other results of step k (so a wrong v costs v's part, not the update's);
+    a KeyError, TypeError or ValueError from it (those results are unusable) fails the part saying so.
+    ``mistakes(k)`` names wrong values (description -> key -> array).
+    """
+    def judge():
+        for k, step in enumerate(found):
+            old = before[k][index]
+            try:
+                want = {key: rule(k, key) for key in old}
+            except (KeyError, TypeError, ValueError):
+                raise Mismatch(f"{what} cannot be checked: a result it is computed from is wrong "
+                               "(see the other parts)") from None
+            named = mistakes(k) if mistakes else None
+            compare_dicts((what,), (step[index],), (want,), (old if k == 0 else None,), reveal, only, named,
+                          optimizer, nan_hint)
+    return Part(name, judge)
 
 
 def require_float64(found: Any, what: str) -> None:

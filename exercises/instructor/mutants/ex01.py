@@ -72,11 +72,15 @@ MUTANTS.update({
 })
 
 MESSAGES: dict[str, list[str]] = {
-    "eps_hard_coded": ["the eps argument", "not:without epsilon"],
-    "eps_missing": ["inside the square root", "sqrt(var + eps)"],
-    "modifies_input_in_place": ["modified Z in place", "Z -= mu"],
-    "wrong_axis": ["axis=1"],
+    "eps_hard_coded": ["WRONG eps inside the square root", "the eps argument", "not:without epsilon"],
+    "eps_missing": ["WRONG eps inside the square root", "sqrt(var + eps)", "right: per-unit mean and variance"],
+    "eps_outside_sqrt": ["WRONG eps inside the square root", "epsilon outside the square root"],
+    "gamma_beta_ignored": ["WRONG gamma * Z_norm + beta", "not applied"],
+    "global_statistics": ["WRONG per-unit mean and variance", "whole matrix"],
+    "modifies_input_in_place": ["modified Z in place", "Z -= mu", "WRONG inputs unchanged"],
+    "wrong_axis": ["WRONG per-unit mean and variance (axis=1)", "axis=0", "right: biased variance"],
     "transposed_output": ["expected (3, 5), found (5, 3)", "transposed"],
-    "unbiased_variance": ["1/(m-1)"],
-    "gamma_beta_swapped": ["swapped"],
+    "unbiased_variance": ["WRONG biased variance (1/m)", "1/(m-1)", "not:WRONG eps", "not:WRONG per-unit",
+                          "not:WRONG gamma"],
+    "gamma_beta_swapped": ["WRONG gamma * Z_norm + beta", "swapped"],
 }

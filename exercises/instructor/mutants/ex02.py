@@ -90,13 +90,14 @@ MUTANTS.update({
 })
 
 MESSAGES: dict[str, list[str]] = {
-    "dZ_direct_path_only": ["only the direct path"],
+    "dZ_direct_path_only": ["only the direct path", "WRONG dZ", "right: dgamma"],
     "steps_missing_mean_path": ["through the mean"],
     "steps_no_variance_path": ["through the variance"],
     "steps_reciprocal_sign": ["sign error"],
-    "transposed_dZ": ["transposed"],
-    "forward_unbiased_variance": ["your forward pass is wrong: fix ex01 first"],
-    "dZ_missing_variance_term": ["through the variance"],
-    "dZ_missing_mean_term": ["through the mean"],
+    "transposed_dZ": ["transposed", "not:WRONG dgamma", "not:WRONG dbeta"],
+    "forward_unbiased_variance": ["your forward pass is wrong: fix ex01 first", "WRONG biased variance"],
+    "dZ_missing_variance_term": ["through the variance", "not:WRONG dgamma"],
+    "dZ_missing_mean_term": ["through the mean", "not:WRONG dbeta"],
     "no_keepdims": ["keepdims=True"],
+    "dgamma_dbeta_swapped": ["WRONG dgamma", "WRONG dbeta", "right: dZ"],
 }

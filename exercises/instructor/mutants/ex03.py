@@ -62,11 +62,14 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
 
 # mistake -> words the feedback (all checks, hidden ones included) must contain; tests/test_exercises_mutants.py
 MESSAGES: dict[str, list[str]] = {
-    "no_batchnorm": ["no Batch Norm"],
-    "no_activation": ["no activation"],
-    "transposed_output": ["transposed"],
+    "no_batchnorm": ["no Batch Norm", "WRONG A: Batch Norm", "not:WRONG A: the activation"],
+    "no_activation": ["no activation", "WRONG A: the activation g", "not:WRONG A: Batch Norm"],
+    "transposed_output": ["transposed", "earns its share only with a right result"],
     "no_value_error": ["must raise a ValueError"],
-    "activation_ignored": ["relu activation instead of sigmoid"],
+    "activation_ignored": ["relu activation instead of sigmoid", "WRONG A (sigmoid): the activation g",
+                           "right: A (relu): Batch Norm"],
     "activation_before_batchnorm": ["before Batch Norm"],
-    "beta_as_bias": ["bias b before Batch Norm"],
+    "beta_as_bias": ["bias b before Batch Norm", "WRONG A: Batch Norm", "not:WRONG A: the activation"],
+    "sigmoid_sign_error": ["wrong sign", "not:WRONG A (sigmoid): Batch Norm"],
+    "forward_eps_missing": ["fix your batchnorm_forward (exercise 1) first"],
 }

@@ -75,8 +75,9 @@ MESSAGES: dict[str, list[str]] = {
     "shuffles_rows": ["shuffle whole columns"],
     "seed_ignored": ["must use the seed argument"],
     "unseeded_shuffle": ["same seed gave different"],
-    "drops_leftover_of_one": ["smaller mini-batch is missing", "even a single one"],
-    "empty_last_batch": ["the last mini-batch is empty"],
-    "unpaired_X_Y": ["paired"],
-    "drops_remainder": ["[64, 64, 20]", "smaller mini-batch is missing"],
+    "drops_leftover_of_one": ["smaller mini-batch is missing", "even a single one", "WRONG sizes", "not:WRONG X and Y"],
+    "empty_last_batch": ["the last mini-batch is empty", "WRONG sizes", "not:WRONG every example"],
+    "unpaired_X_Y": ["paired", "WRONG X and Y paired", "not:WRONG sizes", "not:WRONG every example"],
+    "drops_remainder": ["[64, 64, 20]", "smaller mini-batch is missing", "WRONG every example exactly once",
+                        "20 examples are missing"],
 }

@@ -67,10 +67,13 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
 
 # mistake -> words the feedback (all checks, hidden ones included) must contain; tests/test_exercises_mutants.py
 MESSAGES: dict[str, list[str]] = {
-    "momentum_updates_with_gradient": ["an update with the gradient instead of v"],
-    "momentum_without_one_minus_beta": ["(1 - momentum_beta)"],
+    "momentum_updates_with_gradient": ["WRONG update W - learning_rate * v", "an update with the gradient instead of v",
+                                       "not:WRONG v ="],
+    "momentum_without_one_minus_beta": ["WRONG v = momentum_beta", "(1 - momentum_beta)", "not:WRONG update"],
     "momentum_gamma_beta_not_updated": ["gamma1", "not updated"],
-    "rmsprop_epsilon_inside_sqrt": ["epsilon inside the square root"],
-    "rmsprop_no_square_root": ["instead of by its square root"],
-    "momentum_modifies_in_place": ["in place"],
+    "rmsprop_epsilon_inside_sqrt": ["WRONG update", "epsilon inside the square root", "not:WRONG s ="],
+    "rmsprop_no_square_root": ["instead of by its square root", "not:WRONG s ="],
+    "rmsprop_gradient_not_squared": ["WRONG s = beta2", "not of its square", "not:WRONG update"],
+    "rmsprop_old_s_in_update": ["WRONG update", "the previous s", "not:WRONG s ="],
+    "momentum_modifies_in_place": ["in place", "WRONG inputs unchanged"],
 }

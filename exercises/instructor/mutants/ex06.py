@@ -88,11 +88,14 @@ MUTANTS.update({
 })
 
 MESSAGES: dict[str, list[str]] = {
-    "epsilon_inside_sqrt": ["epsilon inside the square root"],
-    "t_starts_at_zero": ["t counts steps from 1"],
+    "epsilon_inside_sqrt": ["WRONG update", "epsilon inside the square root", "not:WRONG bias correction"],
+    "t_starts_at_zero": ["t counts steps from 1", "WRONG bias correction"],
     "returns_float32": ["float32"],
-    "t_plus_one": ["t + 1", "step number"],
-    "epsilon_hard_coded": ["hard-coded epsilon"],
-    "no_bias_correction": ["bias correction", "3.16"],
+    "t_plus_one": ["WRONG bias correction", "t + 1", "step number", "not:WRONG update"],
+    "epsilon_hard_coded": ["WRONG update", "hard-coded epsilon"],
+    "no_bias_correction": ["bias correction", "3.16", "WRONG bias correction", "not:WRONG v =", "not:WRONG s =",
+                           "not:WRONG update"],
+    "s_without_square": ["WRONG s = beta2", "not:WRONG v ="],
+    "gradient_ascent": ["WRONG update", "gradient ascent"],
     "gamma_beta_not_updated": ["gamma1", "not updated"],
 }

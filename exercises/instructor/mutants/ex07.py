@@ -70,9 +70,12 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
 MESSAGES: dict[str, list[str]] = {
     "g_prime_at_Z": ["g' taken at Z instead of at Z_tilde"],
     "skips_batchnorm_backward": ["go back through Batch Norm first"],
-    "dW_divided_by_m": ["dW divided by m"],
+    "dW_divided_by_m": ["dW divided by m", "WRONG dW", "right: dgamma"],
     "softmax_wrong_axis": ["axis=0"],
     "output_without_b": ["without bL"],
     "dZL_without_1_over_m": ["m times too large", "(AL - Y) / m"],
     "pasted_forward_unbiased": ["fix exercise 1 first"],
+    "dbL_wrong_axis": ["WRONG output layer dWL, dbL", "axis=1", "right: dW of the hidden layers"],
+    "plain_layer_db_wrong_axis": ["WRONG hidden layers dW, db", "not:WRONG output layer"],
+    "dA_prev_from_dZ_tilde": ["WRONG dA_prev", "right: dW"],
 }

@@ -73,10 +73,10 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
 
 # mistake -> words the feedback (all checks, hidden ones included) must contain; tests/test_exercises_mutants.py
 MESSAGES: dict[str, list[str]] = {
-    "no_reshuffle": ["reshuffle each epoch"],
-    "running_of_Z_tilde": ["running averages of the mean and variance of Z_tilde"],
+    "no_reshuffle": ["WRONG costs", "reshuffle each epoch"],
+    "running_of_Z_tilde": ["WRONG running averages", "not:WRONG parameters", "not:WRONG costs", "running averages of the mean and variance of Z_tilde"],
     "running_not_updated": ["running averages that never change"],
-    "running_unbiased_var": ["unbiased variance"],
+    "running_unbiased_var": ["WRONG running averages", "not:WRONG parameters", "unbiased variance"],
     "t_counts_epochs": ["t counting epochs"],
     "t_off_by_one": ["t one step ahead"],
     "optimizer_defaults": ["default hyperparameters"],
