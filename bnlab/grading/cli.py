@@ -240,12 +240,16 @@ def run_similarity(args) -> int:
         start = time.monotonic()
         with staged_submissions(submissions, None) as folder:
             check_layout(folder)
-            pairs = similarity_report(folder, target, instructor=args.instructor, top=args.top)
+            ranking = similarity_report(folder, target, instructor=args.instructor, top=args.top)
     except (UsageError, CanvasError, CourseError) as exc:
         print(f"bnlab similarity: {exc}", file=sys.stderr)
         return 2
-    print(f"{len(pairs)} pairs ranked in {time.monotonic() - start:.1f} s; report in {target}"
+    pairs = ranking.ranked
+    print(f"{len(pairs)} pairs ranked, {len(ranking.apart)} too close to the reference to tell, in "
+          f"{time.monotonic() - start:.1f} s; report in {target}"
           + (f"; most similar: {pairs[0].a} and {pairs[0].b} ({pairs[0].score:.2f})" if pairs else ""))
+    for student, why in sorted(ranking.not_compared.items()):
+        print(f"bnlab similarity: {student} not compared: {why}", file=sys.stderr)
     return 0
 
 

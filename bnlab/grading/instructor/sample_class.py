@@ -1,23 +1,62 @@
-"""A synthetic class for the similarity report: honest students who each write their own variant, and
-planted near-copies of some of them.
+"""A synthetic class: honest students who each write their own variant, planted near-copies of some of them,
+and (for the dry run) a Canvas download of it. Used by ``bnlab demo-class`` and by the similarity tests.
 
 Honest: per exercise, the reference or one of the instructor's mutants (common mistakes), then each of a
 few alternative spellings a student might choose (``np.var`` for the mean of squares, ``W @ A_prev`` for
-``np.dot``, a helper variable...) with probability 1/2, then their own variable names and comments.
+``np.dot``, a helper variable...) with probability ``STYLE_CHANCE``, then their own variable names and comments.
+Near-reference: a student who keeps the reference (renamed, recommented) in every function but a few, where
+they write their own spelling.
 Copy: another student's cells with every local variable renamed, two independent adjacent statements
 swapped where there are some, the comments replaced and blank lines added.
+
+Everything is drawn from one seeded ``numpy.random.Generator``: the same arguments give the same class.
+The material (reference, mutants, stubs) is read from the instructor folder (``exercises/instructor``).
 """
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bnlab.grading.shared.notebook import with_cells
-from exercise_harness import mutant_cells, mutant_names, notebook_path, solution_cells
+from bnlab.grading.instructor import authoring
+from bnlab.grading.instructor.mutants import load_mutants, mutant_sources
+from bnlab.grading.shared.notebook import split_cells, with_cells
+
+
+@functools.lru_cache(maxsize=None)
+def _material(instructor: str) -> tuple[dict, dict, dict]:
+    """(reference cells, mutant cells, stub notebook path) by exercise, read once per instructor folder."""
+    folder = Path(instructor)
+    references, mutants, stubs = {}, {}, {}
+    for ex_id, source in authoring.source_notebooks(folder).items():
+        references[ex_id] = authoring.solution_cells(folder, ex_id)
+        mutants[ex_id] = {name: split_cells(text) for name, text in mutant_sources(folder, ex_id).items()}
+        stubs[ex_id] = folder.parent / source.name
+    return references, mutants, stubs
+
+
+def reference_cells(ex_id: str, instructor: Path) -> dict[str, str]:
+    return dict(_material(str(instructor))[0][ex_id])
+
+
+def mutant_cells(ex_id: str, name: str, instructor: Path) -> dict[str, str]:
+    """The reference cells of ``ex_id`` with mistake ``name`` (only the cells it changes differ)."""
+    return {**reference_cells(ex_id, instructor), **_material(str(instructor))[1][ex_id][name]}
+
+
+def mutant_names(ex_id: str, instructor: Path) -> list[str]:
+    return sorted(load_mutants(instructor, ex_id))
+
+
+def stub_path(ex_id: str, instructor: Path) -> Path:
+    """The learner's notebook of ``ex_id`` (``exercises/exNN_*.ipynb`` next to the instructor folder)."""
+    return _material(str(instructor))[2][ex_id]
+
 
 # (old, new): correct alternative spellings of the reference, applied where ``old`` occurs
 STYLES: dict[str, list[tuple[str, str]]] = {
@@ -166,17 +205,27 @@ def _names(rng, suffixes=("_", "2", "_val", "x", "_tmp", "New", "_b")) -> dict[s
     return {name: f"{name.lower()}{suffix}" for name in LOCALS if rng.random() < 0.7}
 
 
-def honest_cells(ex_id: str, rng) -> dict[str, str]:
-    """One honest student's graded cells for ``ex_id``: reference or a mutant, their style, names, comments."""
-    mutants = mutant_names(ex_id)
-    base = mutant_cells(ex_id, mutants[int(rng.integers(len(mutants)))]) if mutants and rng.random() < 0.5 \
-        else solution_cells(ex_id)
+def honest_cells(ex_id: str, rng, instructor: Path, own: set[str] | None = None, mutant_chance: float = 0.5,
+                 mutant: str | None = None) -> dict[str, str]:
+    """One honest student's graded cells for ``ex_id``: reference or a mutant (``mutant``, or one drawn with
+    ``mutant_chance``), their spelling, names, comments. With ``own`` (function names), a near-reference
+    student: the reference everywhere, and their own spelling (at least one alternative) only in ``own``."""
+    mutants = mutant_names(ex_id, instructor)
+    if mutant is None and own is None and mutants and rng.random() < mutant_chance:
+        mutant = mutants[int(rng.integers(len(mutants)))]
+    base = mutant_cells(ex_id, mutant, instructor) if mutant else reference_cells(ex_id, instructor)
     names = _names(rng)
     cells = {}
     for function, cell in base.items():
-        for old, new in STYLES.get(function, []):
-            if old in cell and rng.random() < STYLE_CHANCE:
-                cell = cell.replace(old, new, 1)
+        styles = [(old, new) for old, new in STYLES.get(function, []) if old in cell]
+        if own is not None:
+            chosen = [s for s in styles if rng.random() < 0.5] if function in own else []
+            if function in own and styles and not chosen:
+                chosen = [styles[int(rng.integers(len(styles)))]]
+        else:
+            chosen = [s for s in styles if rng.random() < STYLE_CHANCE]
+        for old, new in chosen:
+            cell = cell.replace(old, new, 1)
         cells[function] = _body(rename(cell, names), lambda body: _recomment(body, rng))
     return cells
 
@@ -192,36 +241,88 @@ def copied_cells(cells: dict[str, str], rng) -> dict[str, str]:
     return copied
 
 
-def write_notebook(ex_id: str, cells: dict[str, str], path: Path) -> Path:
+def write_notebook(ex_id: str, cells: dict[str, str], path: Path, instructor: Path) -> Path:
+    """The learner's notebook of ``ex_id`` with ``cells`` (by function name) as its graded cells, at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(with_cells(json.loads(notebook_path(ex_id).read_text()), cells)))
+    path.write_text(json.dumps(with_cells(json.loads(stub_path(ex_id, instructor).read_text()), cells)))
     return path
 
 
-def synthetic_class(folder: Path, students: int, copies: list[tuple[int, float]], exercise_ids: list[str],
-                    seed: int = 0, canvas: bool = False) -> list[tuple[str, str]]:
-    """Write ``students`` honest students and, for each ``(source index, share of exercises)`` in ``copies``,
-    one more student who copied that share of the source's exercises (the rest written honestly).
+@dataclass(frozen=True)
+class Copy:
+    """A planted copy: a new student who copied ``share`` of student ``source``'s exercises (writing the rest
+    honestly). With ``source_own`` the source is a near-reference student who wrote their own code in only
+    that many functions."""
 
-    One folder per student, or with ``canvas`` one flat folder named the way Canvas names files.
-    Returns the planted (source, copier) pairs by student name (as bnlab names them).
+    source: int
+    share: float = 1.0
+    source_own: int | None = None
+
+
+@dataclass
+class SampleClass:
+    students: list[str]                           # as bnlab names them (folder, or <name>_<Canvas id>)
+    planted: list[tuple[str, str, int | None]]    # (source, copier, the source's own functions if near-reference)
+    roster: list[tuple[str, str, str]]            # (Canvas user id, "Surname, First", login) with canvas=True
+
+
+FIRST = ["Jane", "Omar", "Li", "Ana", "Sam", "Noor", "Ivan", "Mia", "Kofi", "Eva", "Raj", "Zoe", "Tom", "Ines"]
+SURNAMES = ["Adams", "Baker", "Chen", "Diaz", "Evans", "Fofana", "Garcia", "Haddad", "Ito", "Jones", "Khan",
+            "Lopez", "Mensah", "Novak", "Okafor", "Patel", "Quinn", "Rossi", "Silva", "Tanaka"]
+
+
+def units(exercise_ids: list[str], instructor: Path) -> list[tuple[str, str]]:
+    """(exercise, function) for each function where it is introduced (a function pasted again later, as ex02
+    repeats ex01's batchnorm_forward, counts in its first exercise only)."""
+    from bnlab.grading.shared.course import load_course
+
+    course = load_course(instructor, public_only=True)
+    return [(ex, f) for ex in exercise_ids for f in reference_cells(ex, instructor)
+            if f not in course.pasted_functions(ex)]
+
+
+def synthetic_class(folder: Path, students: int, copies: list[Copy], exercise_ids: list[str], instructor: Path,
+                    seed: int = 0, canvas: bool = False, reference_keepers: tuple[int, ...] = (),
+                    mutant_chance: float = 0.5, bugs: dict[int, dict[str, str]] | None = None) -> SampleClass:
+    """Write ``students`` honest students and, per :class:`Copy` in ``copies``, one copier.
+
+    ``reference_keepers``: for each number k, one more honest student who keeps the reference except in k
+    functions. ``bugs``: student index -> {exercise: mutant} planted instead of drawn mistakes.
+    One folder per student, or with ``canvas`` one flat folder of files named the way Canvas names them.
     """
     rng = np.random.default_rng(seed)
-    work = {f"student{i:03d}": {ex: honest_cells(ex, rng) for ex in exercise_ids} for i in range(students)}
+    styled = [u for u in units(exercise_ids, instructor) if u[1] in STYLES]
+    bugs = bugs or {}
+
+    def near_reference(k: int) -> dict[str, dict[str, str]]:
+        picked = rng.choice(len(styled), size=min(k, len(styled)), replace=False)
+        own = {styled[i] for i in picked}
+        return {ex: honest_cells(ex, rng, instructor, own={f for e, f in own if e == ex}) for ex in exercise_ids}
+
+    work = {f"student{i:03d}": {ex: honest_cells(ex, rng, instructor, mutant_chance=mutant_chance,
+                                                 mutant=bugs.get(i, {}).get(ex)) for ex in exercise_ids}
+            for i in range(students)}
+    for k in copies:
+        if k.source_own is not None:
+            work[f"student{k.source:03d}"] = near_reference(k.source_own)
+    for j, k in enumerate(reference_keepers):
+        work[f"keeper{j:02d}"] = near_reference(k)
     planted = []
-    for k, (source_index, share) in enumerate(copies):
-        source = f"student{source_index:03d}"
-        copier = f"copier{k:02d}"
-        chosen = set(rng.choice(exercise_ids, size=max(1, round(share * len(exercise_ids))), replace=False))
-        work[copier] = {ex: copied_cells(work[source][ex], rng) if ex in chosen else honest_cells(ex, rng)
-                        for ex in exercise_ids}
-        planted.append((source, copier))
-    names = {}
+    for j, k in enumerate(copies):
+        source, copier = f"student{k.source:03d}", f"copier{j:02d}"
+        chosen = set(rng.choice(exercise_ids, size=max(1, round(k.share * len(exercise_ids))), replace=False))
+        work[copier] = {ex: copied_cells(work[source][ex], rng) if ex in chosen
+                        else honest_cells(ex, rng, instructor, mutant_chance=mutant_chance) for ex in exercise_ids}
+        planted.append((source, copier, k.source_own))
+    names, roster = {}, []
     for i, (student, by_exercise) in enumerate(sorted(work.items())):
         user_id = 1000 + i
-        names[student] = f"{student}_{user_id}" if canvas else student
+        first, surname = FIRST[i % len(FIRST)], SURNAMES[(i * 7) % len(SURNAMES)]
+        login = f"{surname}{first}".lower()
+        names[student] = f"{login}_{user_id}" if canvas else student
+        roster.append((str(user_id), f"{surname}, {first}", login))
         for ex, cells in by_exercise.items():
-            notebook = notebook_path(ex).name
-            path = (folder / f"{student}_{user_id}_{50000 + i}_{notebook}") if canvas else folder / student / notebook
-            write_notebook(ex, cells, path)
-    return [(names[a], names[b]) for a, b in planted]
+            notebook = stub_path(ex, instructor).name
+            path = (folder / f"{login}_{user_id}_{50000 + i}_{notebook}") if canvas else folder / student / notebook
+            write_notebook(ex, cells, path, instructor)
+    return SampleClass(sorted(names.values()), [(names[a], names[b], k) for a, b, k in planted], roster)
