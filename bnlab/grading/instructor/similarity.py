@@ -1,23 +1,33 @@
-"""Which students' graded code is near-identical: ``bnlab similarity SUBMISSIONS --out report.html``.
+"""Which students' own graded code is near-identical: ``bnlab similarity SUBMISSIONS --out report.html``.
 
-Each student's graded cells (per exercise, read as the grader reads them) are tokenized with Python's
-``tokenize``; comments, docstrings, blank lines and layout vanish, every name the learner chose becomes
-``V`` (keywords, builtins, the stub's function and parameter names, attributes such as ``np.mean`` and
-keyword arguments such as ``axis=`` stay).
+Each student's graded cells are read as the grader reads them, per function, each function once: in the
+exercise that introduces it (ex02 repeats ex01's ``batchnorm_forward``; it counts in ex01 only, see
+``Course.pasted_functions``). They are tokenized with Python's ``tokenize``; comments, docstrings, blank
+lines and layout vanish, every name the learner chose becomes ``V`` (keywords, builtins, the stub's
+function and parameter names, attributes such as ``np.mean`` and keyword arguments such as ``axis=`` stay).
 Fingerprints: the hash of each statement, plus the winnowed k-gram hashes inside statements longer
 than ``K`` tokens (winnowing: Schleimer, Wilkerson, Aiken 2003, the method behind MOSS), so a partly
-edited long statement still matches in part. Statement order plays no part: renamed variables and
-reordered lines keep every fingerprint.
+edited long statement still matches in part. Statement order plays no part.
 
-What does not count: every fingerprint the exercise's stub or reference solution could produce. What
-counts less: a fingerprint many students share (weight ``log((N + 1) / df)``, N students, df of them
-have it; more than half the class: left out), so a common mistake weighs little and a rare shared
-oddity a lot. Per exercise, a pair's overlap is ``shared / sqrt(W_a * W_b)`` of those weights (0 to 1);
-the pair's score is the mean over the course's exercises, so a pair that wrote the same thing in one
-exercise scores at most 1/6 for it, and a copy of a whole notebook set near 1. The report lists the
-pairs by score with, per exercise, the lines whose normalized form both wrote (outside the stub and
-reference) side by side. A high score is a reason to look, not proof: measured on a synthetic class,
-honest students who happen to make the same choices in several exercises reach about 0.6.
+What is the student's own: every fingerprint and line the stub or the reference solution could give is left
+out, so a student who kept the reference has no own code there. A fingerprint many students share weighs
+less (``log((N + 1) / df)``; more than half the class: left out). A pair is judged only on the functions
+where both wrote own code: per function, ``shared / sqrt(W_a * W_b)`` of those weights (0 to 1), and the
+score is the mean over those functions. A pair with fewer than ``MIN_FUNCTIONS`` such functions is listed
+apart, "too close to the reference to tell": a copy of near-reference work and two honest students who both
+kept the reference look alike there. The report gives, per pair, the lines each wrote beyond the stub and the
+reference, and per function the own lines both wrote, side by side. A high score is a reason to look, not
+proof: on the synthetic class (``sample_class``) planted copies score 1.0, honest pairs up to about 0.8.
+
+Learner data is hostile, and this runs as the grader does: a notebook is read with the grader's limits
+(``read_graded_cells``, ``check_source_size``: at most 256 KB of graded source), brackets nested deeper
+than ``MAX_NESTING`` are refused before any tokenizer sees them (the same on every Python version), and no
+syntax tree is built. A student refused, or whose code fails to parse in any way (``PARSE_ERRORS``), is
+listed as not compared, with the reason; the report is written for everyone else. Memory: students are read
+one at a time and only their own code is kept (at most ``MAX_OWN_LINES``, about 2 MB; a real submission
+tens of KB), so the peak is about 60 MB, plus at most about 80 MB while one notebook at the source cap is
+tokenized, plus 2 MB per student at worst (measured; tests/test_grading_similarity.py holds it under 150 MB
+for a hostile class). The notebook's JSON itself is read as the grader reads it (up to 32 MB).
 
 Stdlib only: the learners write Python, and ``tokenize`` plus ~20 lines of winnowing does what a
 general tool (e.g. copydetect: pygments, jinja2, tqdm, numpy, matplotlib) would, while keeping the
@@ -296,19 +306,42 @@ def own_code(source: str, removed: set[int], skip_lines: set[str]) -> Own:
     return Own(set(features(tokens)) - removed, dict(lines))
 
 
-def fingerprint_class(sources: dict[str, dict[Unit, str]], boilerplate: dict[str, list[str]],
+# What one student's own code may hold: a real submission has a few hundred own lines at most (the whole course
+# is about 400 lines), so these bound what the report keeps per student (about 2 MB) without touching real work.
+MAX_OWN_LINES = 2000
+MAX_OWN_PRINTS = 20000
+
+
+def _own_of_student(by_unit: dict[Unit, str], removed: dict[str, tuple[set[int], set[str]]]) -> dict[Unit, Own]:
+    own, lines, prints = {}, 0, 0
+    for unit, text in by_unit.items():
+        found = own[unit] = own_code(text, *removed.get(unit[0], (set(), set())))
+        lines, prints = lines + found.line_count, prints + len(found.prints)
+        if lines > MAX_OWN_LINES or prints > MAX_OWN_PRINTS:
+            raise NotCompared(f"more own code than any exercise needs (over {MAX_OWN_LINES} lines or "
+                              f"{MAX_OWN_PRINTS} fingerprints beyond the stub and the reference, at {unit[0]} "
+                              f"{unit[1]}); compare it by hand")
+    return own
+
+
+def fingerprint_class(sources, boilerplate: dict[str, list[str]],
                       not_compared: dict[str, str] | None = None) -> ClassFingerprints:
     """Every student's own code per function (beyond the boilerplate of its exercise) and the weights.
 
-    A student whose source fails to parse in any way (``PARSE_ERRORS``) is moved to ``not_compared``.
+    ``sources``: student -> function -> source, as a dict or as (student, sources) pairs read one at a time
+    (a :class:`NotCompared` in place of the sources: that student's code was refused). A student whose source
+    fails to parse in any way (``PARSE_ERRORS``) or exceeds ``MAX_OWN_LINES`` is listed in ``not_compared``.
     """
     removed = {ex: _boilerplate(texts) for ex, texts in boilerplate.items()}
     not_compared = dict(not_compared or {})
     own: dict[str, dict[Unit, Own]] = {}
-    for student, by_unit in sources.items():
+    for student, by_unit in (sources.items() if isinstance(sources, dict) else sources):
         try:
-            own[student] = {unit: own_code(text, *removed.get(unit[0], (set(), set())))
-                            for unit, text in by_unit.items()}
+            if isinstance(by_unit, NotCompared):
+                raise by_unit
+            own[student] = _own_of_student(by_unit, removed)
+        except NotCompared as exc:
+            not_compared[student] = str(exc)
         except PARSE_ERRORS as exc:
             not_compared[student] = f"its graded code could not be read ({type(exc).__name__}: {exc})"
     df: dict[tuple[Unit, int], int] = defaultdict(int)
@@ -426,9 +459,29 @@ def _summary_table(pairs: list[Pair], first: int, anchor: str | None) -> str:
     return head + "".join(rows) + "</table>"
 
 
+def _pair_section(fp: ClassFingerprints, p: Pair, anchor: str, label: str) -> str:
+    """One pair in detail: their own lines, and per function the own lines both wrote, side by side."""
+    esc = html.escape
+    parts = [f'<section id="{anchor}"><h2>{label} {esc(p.a)} and {esc(p.b)}: {p.score:.2f}</h2>'
+             f"<p>Own lines (beyond the stub and the reference): {esc(p.a)} {p.own_lines[0]}, {esc(p.b)} "
+             f"{p.own_lines[1]}; both wrote own code in {p.judged} functions.</p>"]
+    for unit in p.functions:
+        own_a, own_b = fp.own[p.a].get(unit), fp.own[p.b].get(unit)
+        matches = matching_lines(own_a, own_b) if own_a and own_b else []
+        parts.append(f"<h3>{esc(unit[0])} {esc(unit[1])}: {len(matches)} matching own lines "
+                     f"(overlap {p.functions[unit]:.2f})</h3>")
+        if matches:
+            parts.append('<table class="side"><colgroup><col class="number"><col><col class="number"><col>'
+                         f"</colgroup><tr><th colspan=2>{esc(p.a)}</th><th colspan=2>{esc(p.b)}</th></tr>"
+                         + "".join(f'<tr><td>{la}</td><td class="code">{esc(ta)}</td><td>{lb}</td>'
+                                   f'<td class="code">{esc(tb)}</td></tr>' for la, ta, lb, tb in matches)
+                         + "</table>")
+    return "".join(parts) + "</section>"
+
+
 def report_html(fp: ClassFingerprints, ranking: Ranking, top: int) -> str:
-    """The ranked pairs (the first ``top`` in detail), the pairs set apart and the students not compared, as
-    one self-contained HTML page."""
+    """The ranked pairs and the pairs set apart (the first ``top`` of each in detail) and the students not
+    compared, as one self-contained HTML page."""
     esc = html.escape
     ranked, apart = ranking.ranked, ranking.apart
     parts = [REPORT_MARK, "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -449,27 +502,14 @@ def report_html(fp: ClassFingerprints, ranking: Ranking, top: int) -> str:
              f"<p>Pairs that share own code but wrote it in fewer than {MIN_FUNCTIONS} functions: the rest is the "
              "reference, which honest students share too, so their overlap says little. Compare them by hand if "
              f"their submissions matter; the {min(top, len(apart))} most similar:</p>",
-             _summary_table(apart, top, None)]
+             _summary_table(apart, top, "apart")]
     if ranking.not_compared:
         parts.append(f"<h2>Not compared ({len(ranking.not_compared)} students)</h2><ul>"
                      + "".join(f"<li>{esc(s)}: {esc(why)}</li>" for s, why in sorted(ranking.not_compared.items()))
                      + "</ul>")
-    for i, p in enumerate(ranked[:top]):
-        parts.append(f'<section id="pair{i + 1}"><h2>{i + 1}. {esc(p.a)} and {esc(p.b)}: {p.score:.2f}</h2>'
-                     f"<p>Own lines (beyond the stub and the reference): {esc(p.a)} {p.own_lines[0]}, {esc(p.b)} "
-                     f"{p.own_lines[1]}; both wrote own code in {p.judged} functions.</p>")
-        for unit in p.functions:
-            own_a, own_b = fp.own[p.a].get(unit), fp.own[p.b].get(unit)
-            matches = matching_lines(own_a, own_b) if own_a and own_b else []
-            parts.append(f"<h3>{esc(unit[0])} {esc(unit[1])}: {len(matches)} matching own lines "
-                         f"(overlap {p.functions[unit]:.2f})</h3>")
-            if matches:
-                parts.append('<table class="side"><colgroup><col class="number"><col><col class="number"><col>'
-                             f"</colgroup><tr><th colspan=2>{esc(p.a)}</th><th colspan=2>{esc(p.b)}</th></tr>"
-                             + "".join(f'<tr><td>{la}</td><td class="code">{esc(ta)}</td><td>{lb}</td>'
-                                       f'<td class="code">{esc(tb)}</td></tr>' for la, ta, lb, tb in matches)
-                             + "</table>")
-        parts.append("</section>")
+    for anchor, pairs in (("pair", ranked), ("apart", apart)):
+        parts += [_pair_section(fp, p, f"{anchor}{i + 1}", f"{i + 1}." if anchor == "pair" else "Apart:")
+                  for i, p in enumerate(pairs[:top])]
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -483,15 +523,16 @@ def similarity_report(submissions: Path, out: Path, instructor: str | Path | Non
     course = load_course(public_only=True)
     exercises = [g.exercise for g in course.exercises]
     pasted = {e.id: course.pasted_functions(e.id) for e in exercises}
-    sources, refused = {}, {}
-    for student in list_students(Path(submissions)):
-        try:
-            sources[student] = student_sources(Path(submissions) / student, exercises, pasted)
-        except NotCompared as exc:
-            refused[student] = str(exc)
     boilerplate = {e.id: boilerplate_sources(e.id, e.notebook, folder) for e in exercises}
-    fp = fingerprint_class(sources, boilerplate, refused)
-    del sources
+
+    def read_class():  # one student's sources at a time: only their own code is kept
+        for student in list_students(Path(submissions)):
+            try:
+                yield student, student_sources(Path(submissions) / student, exercises, pasted)
+            except NotCompared as exc:
+                yield student, exc
+
+    fp = fingerprint_class(read_class(), boilerplate)
     ranking = rank_pairs(fp)
     atomic_write(Path(out), report_html(fp, ranking, top))
     return ranking
