@@ -264,6 +264,7 @@ class SampleClass:
     students: list[str]                           # as bnlab names them (folder, or <name>_<Canvas id>)
     planted: list[tuple[str, str, int | None]]    # (source, copier, the source's own functions if near-reference)
     roster: list[tuple[str, str, str]]            # (Canvas user id, "Surname, First", login) with canvas=True
+    names: dict[str, str]                         # generator label (student003, copier00) -> name as above
 
 
 FIRST = ["Jane", "Omar", "Li", "Ana", "Sam", "Noor", "Ivan", "Mia", "Kofi", "Eva", "Raj", "Zoe", "Tom", "Ines"]
@@ -325,4 +326,4 @@ def synthetic_class(folder: Path, students: int, copies: list[Copy], exercise_id
             notebook = stub_path(ex, instructor).name
             path = (folder / f"{login}_{user_id}_{50000 + i}_{notebook}") if canvas else folder / student / notebook
             write_notebook(ex, cells, path, instructor)
-    return SampleClass(sorted(names.values()), [(names[a], names[b], k) for a, b, k in planted], roster)
+    return SampleClass(sorted(names.values()), [(names[a], names[b], k) for a, b, k in planted], roster, names)
