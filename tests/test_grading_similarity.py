@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from bnlab.grading.instructor.sample_class import (Copy, copied_cells, honest_cells, reference_cells,
-                                                   synthetic_class, write_notebook)
+from bnlab.grading.instructor.sample_class import (benchmark_class, copied_cells, honest_cells, reference_cells,
+                                                   write_notebook)
 from bnlab.grading.instructor.similarity import (MIN_FUNCTIONS, features, fingerprint_class, normalized_tokens,
                                                  rank_pairs, similarity_report)
 from bnlab.grading.shared.notebook import MAX_NESTING, nesting_depth
@@ -85,10 +85,7 @@ def test_a_pasted_earlier_cell_counts_once_in_the_exercise_that_introduced_it(tm
 def hundred(tmp_path_factory):
     """~100 students: honest variants, reference keepers, whole copies and copies of near-reference work."""
     folder = tmp_path_factory.mktemp("hundred")
-    copies = [Copy(3), Copy(11), Copy(25, source_own=3), Copy(40, source_own=4), Copy(50, source_own=5),
-              Copy(60, source_own=2), Copy(70, source_own=1)]
-    sample = synthetic_class(folder / "class", 88, copies, EXERCISE_IDS, INSTRUCTOR, seed=7,
-                             reference_keepers=(1, 2, 3, 3, 4, 5))
+    sample = benchmark_class(folder / "class", INSTRUCTOR, students=101, seed=7)
     ranking = similarity_report(folder / "class", folder / "report.html", instructor=INSTRUCTOR, top=10)
     return sample, ranking, (folder / "report.html").read_text()
 

@@ -327,3 +327,62 @@ def synthetic_class(folder: Path, students: int, copies: list[Copy], exercise_id
             path = (folder / f"{login}_{user_id}_{50000 + i}_{notebook}") if canvas else folder / student / notebook
             write_notebook(ex, cells, path, instructor)
     return SampleClass(sorted(names.values()), [(names[a], names[b], k) for a, b, k in planted], roster, names)
+
+
+# The similarity benchmark's class: whole copies, copies of near-reference work (the source wrote own code in
+# 1 to 5 functions; the report judges 3 or more) and honest students who kept the reference in most functions.
+BENCHMARK_COPIES = [Copy(3), Copy(11), Copy(25, source_own=3), Copy(40, source_own=4), Copy(50, source_own=5),
+                    Copy(60, source_own=2), Copy(70, source_own=1)]
+BENCHMARK_KEEPERS = (1, 2, 3, 3, 4, 5)
+
+
+def benchmark_class(folder: Path, instructor: Path, students: int = 101, seed: int = 7) -> SampleClass:
+    """``students`` in all: honest ones, ``BENCHMARK_KEEPERS`` and the copiers of ``BENCHMARK_COPIES``."""
+    from bnlab.grading.exercises import EXERCISE_IDS
+
+    honest = students - len(BENCHMARK_COPIES) - len(BENCHMARK_KEEPERS)
+    if honest <= max(c.source for c in BENCHMARK_COPIES):
+        raise ValueError(f"the benchmark class needs more than {students} students; got {students}")
+    return synthetic_class(folder, honest, BENCHMARK_COPIES, list(EXERCISE_IDS), instructor, seed=seed,
+                           reference_keepers=BENCHMARK_KEEPERS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the benchmark class in OUT/class, time ``bnlab similarity`` on it (wall time, peak RSS) and print
+    where each planted pair ranks."""
+    import argparse
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    from bnlab.grading.instructor.similarity import similarity_report
+    from bnlab.grading.shared.course import instructor_dir
+
+    parser = argparse.ArgumentParser(prog="python -m bnlab.grading.instructor.sample_class", description=main.__doc__)
+    parser.add_argument("out", type=Path, help="a new folder")
+    parser.add_argument("--students", type=int, default=101)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    instructor = instructor_dir()
+    sample = benchmark_class(args.out / "class", instructor, args.students, args.seed)
+    command = [sys.executable, "-m", "bnlab.cli", "similarity", str(args.out / "class"), "--out",
+               str(args.out / "similarity.html")]
+    start = time.monotonic()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall, peak = time.monotonic() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"bnlab similarity on {len(sample.students)} students: {wall:.1f} s, peak RSS {peak:.0f} MB")
+    ranking = similarity_report(args.out / "class", args.out / "similarity.html", instructor)
+    ranked, apart = [(p.a, p.b) for p in ranking.ranked], [(p.a, p.b) for p in ranking.apart]
+    honest = next(p for p in ranking.ranked if all({p.a, p.b} != {a, b} for a, b, _ in sample.planted))
+    for a, b, own in sample.planted:
+        pair = tuple(sorted((a, b)))
+        where = (f"ranked #{ranked.index(pair) + 1}" if pair in ranked else
+                 f"apart #{apart.index(pair) + 1}" if pair in apart else "not listed")
+        print(f"{b} copied {a} ({'whole' if own is None else f'own code in {own} function' + 's' * (own != 1)}): {where}")
+    print(f"best honest pair: #{ranked.index((honest.a, honest.b)) + 1}, score {honest.score:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
