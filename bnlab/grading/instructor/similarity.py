@@ -440,15 +440,15 @@ body { font-family: system-ui, sans-serif; margin: 1.5rem auto; padding: 0 1rem;
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; width: 100%; table-layout: fixed; }
 td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; vertical-align: top; overflow-wrap: anywhere; }
 td.code { font-family: monospace; white-space: pre-wrap; }
-col.number { width: 3.5rem; } col.count { width: 6.5rem; }
+col.number { width: 3.5rem; } col.count { width: 6.5rem; } col.student { width: 12rem; }
 .score { font-weight: bold; } section { border-top: 2px solid #888; margin-top: 1.5rem; }
 """
 
 
 def _summary_table(pairs: list[Pair], first: int, anchor: str | None) -> str:
     esc = html.escape
-    head = ('<table class="pairs"><colgroup><col class="number"><col><col><col class="count"><col class="count">'
-            '<col class="count"><col></colgroup><tr><th>#</th><th>student</th><th>student</th><th>score</th>'
+    head = ('<table class="pairs"><colgroup><col class="number"><col class="student"><col class="student">'
+            '<col class="count"><col class="count"><col class="count"><col></colgroup><tr><th>#</th><th>student</th><th>student</th><th>score</th>'
             "<th>functions judged</th><th>own lines</th><th>functions that match</th></tr>")
     rows = []
     for i, p in enumerate(pairs[:first]):
