@@ -7,12 +7,13 @@ import re
 import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bnlab.grading.instructor.sample_class import (benchmark_class, copied_cells, honest_cells, reference_cells,
-                                                   write_notebook)
+                                                   styles, write_notebook)
 from bnlab.grading.instructor.similarity import (MIN_FUNCTIONS, features, fingerprint_class, normalized_tokens,
                                                  rank_pairs, similarity_report)
 from bnlab.grading.shared.notebook import MAX_NESTING, nesting_depth
@@ -38,6 +39,14 @@ def test_names_comments_layout_and_docstrings_do_not_change_the_tokens():
     reordered = "def g(a, b):\n    q = b * 2\n    p = a + 1\n    return p, q\n"
     assert sorted(features(normalized_tokens(swapped))) == sorted(features(normalized_tokens(reordered)))
     assert _tokens("def broken(:\n    x = (1,\n")  # code tokenize refuses still gives tokens
+
+
+def test_the_generator_the_package_ships_quotes_no_piece_of_the_reference():
+    import bnlab.grading.instructor.sample_class as sample_class
+
+    text = Path(sample_class.__file__).read_text()
+    spellings = [piece for pairs in styles(INSTRUCTOR).values() for pair in pairs for piece in pair]
+    assert len(spellings) > 40 and not [piece for piece in spellings if len(piece) > 15 and piece in text]
 
 
 def test_nesting_depth_counts_brackets_outside_strings_and_comments():

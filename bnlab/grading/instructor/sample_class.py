@@ -2,8 +2,9 @@
 and (for the dry run) a Canvas download of it. Used by ``bnlab demo-class`` and by the similarity tests.
 
 Honest: per exercise, the reference or one of the instructor's mutants (common mistakes), then each of a
-few alternative spellings a student might choose (``np.var`` for the mean of squares, ``W @ A_prev`` for
-``np.dot``, a helper variable...) with probability ``STYLE_CHANCE``, then their own variable names and comments.
+few correct alternative spellings a student might choose (``np.var`` for the mean of squares, ``W @ A_prev``
+for ``np.dot``, a helper variable...; ``<instructor>/styles.py``, instructor-only since it quotes the
+reference) with probability ``STYLE_CHANCE``, then their own variable names and comments.
 Near-reference: a student who keeps the reference (renamed, recommented) in every function but a few, where
 they write their own spelling.
 Copy: another student's cells with every local variable renamed, two independent adjacent statements
@@ -18,6 +19,7 @@ import ast
 import functools
 import json
 import re
+import runpy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,15 +31,22 @@ from bnlab.grading.shared.notebook import split_cells, with_cells
 
 
 @functools.lru_cache(maxsize=None)
-def _material(instructor: str) -> tuple[dict, dict, dict]:
-    """(reference cells, mutant cells, stub notebook path) by exercise, read once per instructor folder."""
+def _material(instructor: str) -> tuple[dict, dict, dict, dict]:
+    """(reference cells, mutant cells, stub notebook path) by exercise, and the alternative spellings by
+    function (``<instructor>/styles.py``, none without it), read once per instructor folder."""
     folder = Path(instructor)
     references, mutants, stubs = {}, {}, {}
     for ex_id, source in authoring.source_notebooks(folder).items():
         references[ex_id] = authoring.solution_cells(folder, ex_id)
         mutants[ex_id] = {name: split_cells(text) for name, text in mutant_sources(folder, ex_id).items()}
         stubs[ex_id] = folder.parent / source.name
-    return references, mutants, stubs
+    styles = folder / "styles.py"
+    return references, mutants, stubs, runpy.run_path(str(styles))["STYLES"] if styles.is_file() else {}
+
+
+def styles(instructor: Path) -> dict[str, list[tuple[str, str]]]:
+    """Function -> its correct alternative spellings ``(old, new)`` (see ``exercises/instructor/styles.py``)."""
+    return _material(str(instructor))[3]
 
 
 def reference_cells(ex_id: str, instructor: Path) -> dict[str, str]:
@@ -57,76 +66,6 @@ def stub_path(ex_id: str, instructor: Path) -> Path:
     """The learner's notebook of ``ex_id`` (``exercises/exNN_*.ipynb`` next to the instructor folder)."""
     return _material(str(instructor))[2][ex_id]
 
-
-# (old, new): correct alternative spellings of the reference, applied where ``old`` occurs
-STYLES: dict[str, list[tuple[str, str]]] = {
-    "batchnorm_forward": [
-        ("np.mean(Z, axis=1, keepdims=True)", "Z.mean(axis=1, keepdims=True)"),
-        ("np.mean((Z - mu) ** 2, axis=1, keepdims=True)", "np.var(Z, axis=1, keepdims=True)"),
-        ("inv_std = 1.0 / np.sqrt(var + eps)", "inv_std = (var + eps) ** -0.5"),
-        ("Z_tilde = gamma * Z_norm + beta", "Z_tilde = Z_norm * gamma + beta"),
-        ("Z_norm = (Z - mu) * inv_std", "Z_centered = Z - mu\n    Z_norm = Z_centered * inv_std"),
-        ("cache = (Z_norm, gamma, inv_std)", "cache = Z_norm, gamma, inv_std"),
-        ("    mu = np.mean", "    n, m = Z.shape\n    mu = np.mean"),
-        ("1.0 / np.sqrt(var + eps)", "1 / np.sqrt(var + eps)"),
-        ("Z_norm = (Z - mu) * inv_std", "Z_norm = np.multiply(Z - mu, inv_std)"),
-    ],
-    "batchnorm_backward": [
-        ("dbeta = np.sum(dZ_tilde, axis=1, keepdims=True)", "dbeta = dZ_tilde.sum(axis=1, keepdims=True)"),
-        ("np.sum(dZ_tilde * Z_norm, axis=1, keepdims=True)", "np.sum(Z_norm * dZ_tilde, axis=1, keepdims=True)"),
-        ("    dbeta = np.sum", "    n = dZ_tilde.shape[0]\n    dbeta = np.sum"),
-        ("return dZ, dgamma, dbeta", "return (dZ, dgamma, dbeta)"),
-        ("dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)",
-         "dZ_norm = dZ_tilde * gamma\n    dZ = inv_std / m * (m * dZ_norm - np.sum(dZ_norm, axis=1, keepdims=True)"
-         "\n                        - Z_norm * np.sum(dZ_norm * Z_norm, axis=1, keepdims=True))"),
-    ],
-    "layer_forward": [
-        ("Z = np.dot(W, A_prev)", "Z = W @ A_prev"),
-        ("A = np.maximum(Z_tilde, 0)", "A = Z_tilde * (Z_tilde > 0)"),
-        ("A = 1 / (1 + np.exp(-Z_tilde))", "A = 1.0 / (1.0 + np.exp(-Z_tilde))"),
-        ("A = np.tanh(Z_tilde)", "A = (np.exp(Z_tilde) - np.exp(-Z_tilde)) / (np.exp(Z_tilde) + np.exp(-Z_tilde))"),
-        ("Z_tilde, bn_cache = batchnorm_forward(Z, gamma, beta)", "out = batchnorm_forward(Z, gamma, beta)\n    Z_tilde, bn_cache = out"),
-        ("A = np.maximum(Z_tilde, 0)", "A = np.where(Z_tilde > 0, Z_tilde, 0)"),
-        ("cache = (A_prev, W, Z, bn_cache, Z_tilde)", "cache = A_prev, W, Z, bn_cache, Z_tilde"),
-    ],
-    "random_mini_batches": [
-        ("permutation = np.random.default_rng(seed).permutation(m)",
-         "rng = np.random.default_rng(seed)\n    permutation = rng.permutation(m)"),
-        ("X_shuffled, Y_shuffled = X[:, permutation], Y[:, permutation]",
-         "X_shuffled = X[:, permutation]\n    Y_shuffled = Y[:, permutation]"),
-        ("end = start + mini_batch_size\n        mini_batches.append((X_shuffled[:, start:end], Y_shuffled[:, start:end]))",
-         "stop = min(start + mini_batch_size, m)\n        batch = (X_shuffled[:, start:stop], Y_shuffled[:, start:stop])"
-         "\n        mini_batches.append(batch)"),
-        ("    m = X.shape[1]\n", "    n_x, m = X.shape\n"),
-        ("for start in range(0, m, mini_batch_size):", "for start in np.arange(0, m, mini_batch_size):"),
-        ("mini_batches = []\n", "mini_batches = list()\n"),
-    ],
-    "update_parameters_with_adam": [
-        ("for name, p in parameters.items():", "for name in parameters:\n        p = parameters[name]"),
-        ('d = "d" + name', 'd = f"d{name}"'),
-        ("(1 - beta2) * grads[d] ** 2", "(1 - beta2) * np.square(grads[d])"),
-        ("v_corrected = new_v[d] / (1 - beta1 ** t)", "v_corrected = new_v[d] / (1 - np.power(beta1, t))"),
-        ("(np.sqrt(s_corrected) + epsilon)", "(s_corrected ** 0.5 + epsilon)"),
-        ("s_corrected = new_s[d] / (1 - beta2 ** t)", "s_corrected = new_s[d] / (1.0 - beta2 ** t)"),
-        ("new_v[d] = beta1 * v[d] + (1 - beta1) * grads[d]", "new_v[d] = beta1 * v[d] + (1.0 - beta1) * grads[d]"),
-        ("new_parameters, new_v, new_s = {}, {}, {}", "new_parameters, new_v, new_s = dict(), dict(), dict()"),
-    ],
-    "update_parameters_with_momentum": [
-        ("for name, p in parameters.items():", "for name in parameters:\n        p = parameters[name]"),
-        ('d = "d" + name', 'd = f"d{name}"'),
-        ("new_parameters[name] = p - learning_rate * new_v[d]", "new_parameters[name] = p - new_v[d] * learning_rate"),
-        ("(1 - momentum_beta) * grads[d]", "(1.0 - momentum_beta) * grads[d]"),
-        ("new_parameters, new_v = {}, {}", "new_parameters = {}\n    new_v = {}"),
-    ],
-    "update_parameters_with_rmsprop": [
-        ("for name, p in parameters.items():", "for name in parameters:\n        p = parameters[name]"),
-        ('d = "d" + name', 'd = "d%s" % name'),
-        ("(1 - beta2) * grads[d] ** 2", "(1 - beta2) * grads[d] * grads[d]"),
-        ("(np.sqrt(new_s[d]) + epsilon)", "(new_s[d] ** 0.5 + epsilon)"),
-        ("new_parameters, new_s = {}, {}", "new_parameters = {}\n    new_s = {}"),
-        ("p - learning_rate * grads[d]", "p - learning_rate * np.asarray(grads[d])"),
-    ],
-}
 
 STYLE_CHANCE = 0.3  # each alternative spelling is one student in four's choice
 LOCALS = ["mu", "var", "inv_std", "Z_norm", "Z_tilde", "cache", "Z_centered", "dbeta", "dgamma", "dZ", "dZ_norm",
@@ -217,13 +156,13 @@ def honest_cells(ex_id: str, rng, instructor: Path, own: set[str] | None = None,
     names = _names(rng)
     cells = {}
     for function, cell in base.items():
-        styles = [(old, new) for old, new in STYLES.get(function, []) if old in cell]
+        spellings = [(old, new) for old, new in styles(instructor).get(function, []) if old in cell]
         if own is not None:
-            chosen = [s for s in styles if rng.random() < 0.5] if function in own else []
-            if function in own and styles and not chosen:
-                chosen = [styles[int(rng.integers(len(styles)))]]
+            chosen = [s for s in spellings if rng.random() < 0.5] if function in own else []
+            if function in own and spellings and not chosen:
+                chosen = [spellings[int(rng.integers(len(spellings)))]]
         else:
-            chosen = [s for s in styles if rng.random() < STYLE_CHANCE]
+            chosen = [s for s in spellings if rng.random() < STYLE_CHANCE]
         for old, new in chosen:
             cell = cell.replace(old, new, 1)
         cells[function] = _body(rename(cell, names), lambda body: _recomment(body, rng))
@@ -292,7 +231,7 @@ def synthetic_class(folder: Path, students: int, copies: list[Copy], exercise_id
     One folder per student, or with ``canvas`` one flat folder of files named the way Canvas names them.
     """
     rng = np.random.default_rng(seed)
-    styled = [u for u in units(exercise_ids, instructor) if u[1] in STYLES]
+    styled = [u for u in units(exercise_ids, instructor) if u[1] in styles(instructor)]
     bugs = bugs or {}
 
     def near_reference(k: int) -> dict[str, dict[str, str]]:
