@@ -27,7 +27,8 @@ listed as not compared, with the reason; the report is written for everyone else
 one at a time and only their own code is kept (at most ``MAX_OWN_LINES``, about 2 MB; a real submission
 tens of KB), so the peak is about 60 MB, plus at most about 80 MB while one notebook at the source cap is
 tokenized, plus 2 MB per student at worst (measured; tests/test_grading_similarity.py holds it under 150 MB
-for a hostile class). The notebook's JSON itself is read as the grader reads it (up to 32 MB).
+for a hostile class). Not bounded here: the notebook's JSON is read as the grader reads it, up to 32 MB,
+and ``json`` builds one object per container, so 30 MB of ``[]`` costs about 800 MB (measured) in both.
 
 Stdlib only: the learners write Python, and ``tokenize`` plus ~20 lines of winnowing does what a
 general tool (e.g. copydetect: pygments, jinja2, tqdm, numpy, matplotlib) would, while keeping the
