@@ -1,21 +1,27 @@
 """The similarity report: names, layout, comments and statement order do not hide a copy; the stub and the
-reference never count; planted near-copies rank above every pair of honest students."""
+reference never count, nor a pasted earlier cell twice; planted near-copies rank above every pair of honest
+students, and pairs with too little own code are set apart; hostile submissions cost that student only."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bnlab.grading.instructor.similarity import (ClassFingerprints, features, fingerprint_class, normalized_tokens,
+from bnlab.grading.instructor.sample_class import (benchmark_class, copied_cells, honest_cells, reference_cells,
+                                                   styles, write_notebook)
+from bnlab.grading.instructor.similarity import (MIN_FUNCTIONS, features, fingerprint_class, normalized_tokens,
                                                  rank_pairs, similarity_report)
-from class_variants import copied_cells, honest_cells, synthetic_class, write_notebook
-from exercise_harness import INSTRUCTOR, solution_cells, stub_cells
+from bnlab.grading.shared.notebook import MAX_NESTING, nesting_depth
+from exercise_harness import INSTRUCTOR, stub_cells
 
-EXERCISE_IDS = ["ex01", "ex02", "ex03", "ex04", "ex05", "ex06"]
+EXERCISE_IDS = ["ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08"]
 CLI = [sys.executable, "-m", "bnlab.cli"]
+NOTEBOOK = "ex01_batchnorm_forward.ipynb"
 
 
 def _tokens(source: str) -> list[str]:
@@ -35,52 +41,113 @@ def test_names_comments_layout_and_docstrings_do_not_change_the_tokens():
     assert _tokens("def broken(:\n    x = (1,\n")  # code tokenize refuses still gives tokens
 
 
-def _fingerprints(sources: dict[str, dict[str, str]]) -> ClassFingerprints:
-    boilerplate = {ex: ["\n".join(stub_cells(ex).values()), "\n".join(solution_cells(ex).values())]
-                   for ex in EXERCISE_IDS}
-    return fingerprint_class(sources, boilerplate)
+def test_the_generator_the_package_ships_quotes_no_piece_of_the_reference():
+    import bnlab.grading.instructor.sample_class as sample_class
+
+    text = Path(sample_class.__file__).read_text()
+    spellings = [piece for pairs in styles(INSTRUCTOR).values() for pair in pairs for piece in pair]
+    assert len(spellings) > 40 and not [piece for piece in spellings if len(piece) > 15 and piece in text]
+
+
+def test_nesting_depth_counts_brackets_outside_strings_and_comments():
+    assert nesting_depth("f(a[1], {2: (3)})") == 3
+    assert nesting_depth('x = "((((" + f(1)  # ((((\n') == 1
+    assert nesting_depth("'''\n(((\n''' + g()") == 1
+    assert nesting_depth("(" * 5000 + ")" * 5000) == 5000 > MAX_NESTING
+    assert nesting_depth("x = 1") == 0
+
+
+def _units(cells_by_exercise: dict[str, dict[str, str]]) -> dict[tuple[str, str], str]:
+    return {(ex, f): text for ex, cells in cells_by_exercise.items() for f, text in cells.items()}
+
+
+def _boilerplate() -> dict[str, list[str]]:
+    return {ex: [*stub_cells(ex).values(), *reference_cells(ex, INSTRUCTOR).values()] for ex in EXERCISE_IDS}
 
 
 def test_the_stub_and_the_reference_do_not_count():
-    reference = {ex: "\n".join(solution_cells(ex).values()) for ex in EXERCISE_IDS}
-    stub = {ex: "\n".join(stub_cells(ex).values()) for ex in EXERCISE_IDS}
+    reference = _units({ex: reference_cells(ex, INSTRUCTOR) for ex in EXERCISE_IDS})
+    stub = _units({ex: stub_cells(ex) for ex in EXERCISE_IDS})
     sources = {"ref1": reference, "ref2": dict(reference), "stub1": stub, "stub2": dict(stub),
-               "mixed": {**reference, "ex01": stub["ex01"]}}
-    fp = _fingerprints(sources)
-    assert all(not own for by_ex in fp.prints.values() for own in by_ex.values())
-    assert rank_pairs(fp, EXERCISE_IDS) == []
+               "mixed": {**reference, ("ex01", "batchnorm_forward"): stub["ex01", "batchnorm_forward"]}}
+    fp = fingerprint_class(sources, _boilerplate())
+    assert all(not own.prints and not own.lines for by_unit in fp.own.values() for own in by_unit.values())
+    ranking = rank_pairs(fp)
+    assert ranking.ranked == [] and ranking.apart == []
 
 
-def test_planted_copies_rank_above_every_honest_pair(tmp_path):
-    planted = synthetic_class(tmp_path / "class", 40, [(3, 1.0), (11, 1.0), (25, 1.0)], EXERCISE_IDS, seed=7)
-    pairs = similarity_report(tmp_path / "class", tmp_path / "report.html", instructor=INSTRUCTOR, top=10)
-    ranked = [(p.a, p.b) for p in pairs]
-    planted_ranks = sorted(ranked.index(tuple(sorted(pair))) for pair in planted)
-    assert planted_ranks == list(range(len(planted))), (planted_ranks, pairs[:6])
-    assert pairs[0].score > 0.5 > pairs[len(planted)].score * 0.5  # a clear gap, not a tie broken by luck
+def test_a_pasted_earlier_cell_counts_once_in_the_exercise_that_introduced_it(tmp_path):
+    rng = np.random.default_rng(5)
+    own = honest_cells("ex01", rng, INSTRUCTOR, own={"batchnorm_forward"})["batchnorm_forward"]
+    for student in ("alice", "bob"):
+        cell = own if student == "alice" else copied_cells({"f": own}, rng)["f"]
+        for ex in ("ex01", "ex02", "ex03"):  # the same own batchnorm_forward pasted into ex02 and ex03
+            cells = {**reference_cells(ex, INSTRUCTOR), "batchnorm_forward": cell}
+            write_notebook(ex, cells, tmp_path / "class" / student / f"{ex}.ipynb", INSTRUCTOR)
+    ranking = similarity_report(tmp_path / "class", tmp_path / "report.html", instructor=INSTRUCTOR)
+    (pair,) = ranking.apart  # one function of their own: too little to judge, whatever it shares
+    assert list(pair.functions) == [("ex01", "batchnorm_forward")] and pair.judged == 1
+    assert ranking.ranked == []
 
-    page = (tmp_path / "report.html").read_text()
-    parser = HTMLParser()
-    parser.feed(page)  # well-formed enough to parse
-    top = pairs[0]
-    assert f"1. {top.a} and {top.b}" in page and "matching lines" in page and "<script" not in page
-    assert "default-src 'none'" in page
+
+@pytest.fixture(scope="module")
+def hundred(tmp_path_factory):
+    """~100 students: honest variants, reference keepers, whole copies and copies of near-reference work."""
+    folder = tmp_path_factory.mktemp("hundred")
+    sample = benchmark_class(folder / "class", INSTRUCTOR, students=101, seed=7)
+    ranking = similarity_report(folder / "class", folder / "report.html", instructor=INSTRUCTOR, top=10)
+    return sample, ranking, (folder / "report.html").read_text()
+
+
+def test_planted_copies_rank_above_every_honest_pair_and_near_reference_copies_are_set_apart(hundred):
+    sample, ranking, _ = hundred
+    assert len(sample.students) == 101
+    ranked = [(p.a, p.b) for p in ranking.ranked]
+    apart = [(p.a, p.b) for p in ranking.apart]
+    judged = [tuple(sorted((a, b))) for a, b, own in sample.planted if own is None or own >= MIN_FUNCTIONS]
+    too_close = [tuple(sorted((a, b))) for a, b, own in sample.planted if own is not None and own < MIN_FUNCTIONS]
+    assert len(judged) == 5 and len(too_close) == 2
+    assert sorted(ranked.index(pair) for pair in judged) == list(range(len(judged))), ranking.ranked[:8]
+    assert all(pair in apart for pair in too_close)
+    best_honest = ranking.ranked[len(judged)]
+    assert ranking.ranked[len(judged) - 1].score > best_honest.score + 0.1  # a clear gap, not a tie broken by luck
+    for pair in ranking.ranked[:len(judged)]:  # the copier's own lines are the source's
+        assert pair.own_lines[0] == pair.own_lines[1] > 0 and pair.judged >= MIN_FUNCTIONS
+
+
+def test_the_report_lists_own_lines_and_fits_a_1280_pixel_window(hundred):
+    _, ranking, page = hundred
+    HTMLParser().feed(page)  # well-formed enough to parse
+    top = ranking.ranked[0]
+    assert f"1. {top.a} and {top.b}" in page and "matching own lines" in page and "<script" not in page
+    assert "default-src 'none'" in page and "Too close to the reference to tell" in page
+    assert f"Own lines (beyond the stub and the reference): {top.a} {top.own_lines[0]}" in page
+    style = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    rules = dict((sel.strip(), body) for sel, body in re.findall(r"([^{}]+)\{([^}]*)\}", style))
+    # every table takes the page's width and shares it out; code wraps inside its column
+    assert "width: 100%" in rules["table"] and "table-layout: fixed" in rules["table"]
+    assert "white-space: pre-wrap" in rules["td.code"] and "overflow-wrap: anywhere" in rules["td, th"]
+    assert all(int(px) <= 1280 for px in re.findall(r"(\d+)px", style)) and "nowrap" not in style
+    assert "white-space: pre;" not in style
+    # the side-by-side tables: two narrow number columns, two code columns sharing the rest
+    tables = re.findall(r'<table class="side"><colgroup>(.*?)</colgroup>', page)
+    assert tables and all(t == '<col class="number"><col><col class="number"><col>' for t in tables)
 
 
 def test_the_report_escapes_learner_text_and_the_cli_refuses_to_overwrite_other_files(tmp_path):
     rng = np.random.default_rng(3)
-    cells = honest_cells("ex01", rng)
+    cells = honest_cells("ex01", rng, INSTRUCTOR, own={"batchnorm_forward"})
     planted = "# YOUR CODE STARTS HERE\n    tag = str('<script>x</script>') + str(Z.shape)\n"
     hostile = {f: c.replace("# YOUR CODE STARTS HERE\n", planted) for f, c in cells.items()}
     for student, student_cells in (("alice", hostile), ("bob", copied_cells(hostile, rng))):
-        write_notebook("ex01", student_cells, tmp_path / "class" / student / "ex01_batchnorm_forward.ipynb")
+        write_notebook("ex01", student_cells, tmp_path / "class" / student / NOTEBOOK, INSTRUCTOR)
     report = tmp_path / "report.html"
-    result = subprocess.run(CLI + ["similarity", str(tmp_path / "class"), "--out", str(report)],
+    result = subprocess.run(CLI + ["similarity", str(tmp_path / "class"), "--out", str(report), "--top", "5"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "alice and bob" in result.stdout
+    assert "1 too close to the reference to tell" in result.stdout
     page = report.read_text()
-    assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>" not in page
+    assert "alice" in page and "&lt;script&gt;x&lt;/script&gt;" in page and "<script>" not in page
     again = subprocess.run(CLI + ["similarity", str(tmp_path / "class"), "--out", str(report)],
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0  # its own earlier report may be replaced
@@ -90,3 +157,47 @@ def test_the_report_escapes_learner_text_and_the_cli_refuses_to_overwrite_other_
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "not a similarity report" in refused.stderr
     assert mine.read_text() == "<p>mine</p>"
+
+
+# The stated bound (see the similarity module): about 60 MB for Python and the report, at most about 80 MB
+# more while one notebook at the grader's source cap (256 KB) is read, and at most about 2 MB per student kept.
+PEAK_BOUND_MB = 150
+
+
+def _peak_of(command: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``command`` from a fresh process and return its result and its peak RSS in MB (ru_maxrss of the
+    only child that process waited for)."""
+    probe = ("import json, resource, subprocess, sys\n"
+             "r = subprocess.run(json.loads(sys.argv[1]), capture_output=True, text=True)\n"
+             "print(json.dumps([r.returncode, r.stdout, r.stderr, "
+             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))\n")
+    import json
+    out = subprocess.run([sys.executable, "-c", probe, json.dumps(command)], capture_output=True, text=True,
+                         timeout=300, check=True)
+    code, stdout, stderr, peak = json.loads(out.stdout)
+    return subprocess.CompletedProcess(command, code, stdout, stderr), peak
+
+
+def test_a_huge_cell_and_deep_nesting_cost_their_student_only_within_the_memory_bound(tmp_path):
+    rng = np.random.default_rng(0)
+    cells = honest_cells("ex01", rng, INSTRUCTOR, own={"batchnorm_forward"})
+    for student in ("alice", "bob"):
+        write_notebook("ex01", cells if student == "alice" else copied_cells(cells, rng),
+                       tmp_path / "class" / student / NOTEBOOK, INSTRUCTOR)
+    hostile = {
+        "huge": "x = [" + "1," * (2 * 2**20) + "]\n",                                    # a 4 MB graded cell
+        "deep": "x = " + "(" * 100_000 + "1" + ")" * 100_000 + "\n",                    # nested 100 000 deep
+        "dense": "def batchnorm_forward(Z, gamma, beta, eps=1e-5):\n    x = " + "+".join(["1"] * 120_000) + "\n",
+    }  # dense: 234 KB of tokens, just under the cap: read and compared, the costliest source allowed
+    for student, body in hostile.items():
+        write_notebook("ex01", {"batchnorm_forward": "# GRADED FUNCTION: batchnorm_forward\n" + body},
+                       tmp_path / "class" / student / NOTEBOOK, INSTRUCTOR)
+    report = tmp_path / "report.html"
+    result, peak = _peak_of(CLI + ["similarity", str(tmp_path / "class"), "--out", str(report)])
+    assert result.returncode == 0, result.stderr
+    assert "huge not compared: ex01: the graded cells hold 4,097 KB of source" in result.stderr
+    assert "deep not compared: ex01: graded cell batchnorm_forward nests brackets 100000 deep" in result.stderr
+    assert "dense" not in result.stderr
+    page = report.read_text()
+    assert "Not compared (2 students)" in page and "alice" in page and "bob" in page
+    assert peak < PEAK_BOUND_MB, f"peak RSS of bnlab similarity {peak:.0f} MB, bound {PEAK_BOUND_MB} MB"

@@ -1,4 +1,5 @@
-"""Grading commands: ``bnlab check``, ``grade``, ``release``, ``gradescope``, ``export``, ``similarity``.
+"""Grading commands: ``bnlab check``, ``grade``, ``release``, ``gradescope``, ``export``, ``similarity``,
+``demo-class``.
 
 Registered by :func:`add_subcommand`; heavy imports happen inside each command so ``bnlab --version``
 stays instant. ``python -m bnlab.grading.cli ...`` runs the same commands. Every bad argument is one
@@ -10,6 +11,7 @@ import argparse
 import math
 import os
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -267,12 +269,54 @@ def run_similarity(args) -> int:
         start = time.monotonic()
         with staged_submissions(submissions, None) as folder:
             check_layout(folder)
-            pairs = similarity_report(folder, target, instructor=args.instructor, top=args.top)
+            ranking = similarity_report(folder, target, instructor=args.instructor, top=args.top)
     except (UsageError, CanvasError, CourseError) as exc:
         print(f"bnlab similarity: {exc}", file=sys.stderr)
         return 2
-    print(f"{len(pairs)} pairs ranked in {time.monotonic() - start:.1f} s; report in {target}"
+    pairs = ranking.ranked
+    print(f"{len(pairs)} pairs ranked, {len(ranking.apart)} too close to the reference to tell, in "
+          f"{time.monotonic() - start:.1f} s; report in {target}"
           + (f"; most similar: {pairs[0].a} and {pairs[0].b} ({pairs[0].score:.2f})" if pairs else ""))
+    for student, why in sorted(ranking.not_compared.items()):
+        print(f"bnlab similarity: {student} not compared: {why}", file=sys.stderr)
+    return 0
+
+
+def run_demo_class(args) -> int:
+    """A dry run: build a sample class, then grade, export and compare it with the commands a real class takes."""
+    from bnlab.grading.instructor.demo_class import ASSIGNMENT, write_demo_class
+    from bnlab.grading.shared.course import CourseError, instructor_dir
+
+    out = Path(args.out)
+    try:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UsageError(f"OUT {out} exists and is not an empty folder; choose a new one")
+        demo = write_demo_class(out, instructor_dir(args.instructor), students=args.students)
+    except (UsageError, CourseError, ValueError) as exc:
+        print(f"bnlab demo-class: {exc}", file=sys.stderr)
+        return 2
+    print(f"a sample class of {len(demo.students)} students as Canvas gives it: {demo.download} (planted bugs: "
+          + ", ".join(f"{s} {ex} {bug}" for s, b in demo.bugs.items() for ex, bug in b.items())
+          + f"; {demo.copy_pair[1]} copied {demo.copy_pair[0]}) and a gradebook export: {demo.gradebook}")
+    graded, filled, report = out / "graded", out / "canvas-import.csv", out / "similarity.html"
+    common = [*(["--instructor", args.instructor] if args.instructor else [])]
+    steps = [["grade", str(demo.download), "--out", str(graded), "--jobs", "2", *common,
+              *(["--no-jail"] if args.no_jail else [])],
+             ["export", "canvas", "--grades", str(graded), "--gradebook", str(demo.gradebook), "--out", str(filled),
+              "--assignment", ASSIGNMENT],
+             ["similarity", str(demo.download), "--out", str(report), *common]]
+    for argv in steps:
+        print("\n$ " + shlex.join(["bnlab", *argv]), flush=True)
+        code = main(argv)
+        if code:
+            return code
+    pages = sorted((graded / "students").glob("*/feedback.html"))
+    print(f"\nfeedback pages ({len(pages)}): {graded / 'students'}/<student>/feedback.html, e.g. {pages[0]}\n"
+          f"similarity report: {report}\nCanvas import: {filled}")
+    if args.open:
+        import webbrowser
+        for page in (report, pages[0]):
+            webbrowser.open(page.resolve().as_uri())
     return 0
 
 
@@ -409,6 +453,18 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--top", type=positive_int, default=50, metavar="N", help="pairs shown in the report (default 50)")
     _instructor_option(p)
     p.set_defaults(run=run_similarity)
+
+    p = command("demo-class", "instructors: a dry run on a sample class (grade, export to Canvas, similarity)",
+                "Build a sample class in OUT as Canvas gives it (a submissions zip with two planted bugs and one copy "
+                "pair, and a gradebook export), then run bnlab grade, bnlab export canvas and bnlab similarity on "
+                "it, printing each command, and the paths of the feedback pages and the similarity report.")
+    p.add_argument("out", metavar="OUT", nargs="?", default="bnlab-demo-class",
+                   help="a new or empty folder (default: bnlab-demo-class)")
+    p.add_argument("--students", type=positive_int, default=12, metavar="N", help="class size, at least 10 (default 12)")
+    p.add_argument("--open", action="store_true", help="open the similarity report and a feedback page in a browser")
+    p.add_argument("--no-jail", action="store_true", help="as for bnlab grade")
+    _instructor_option(p)
+    p.set_defaults(run=run_demo_class)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,12 @@ MAX_NOTEBOOK_BYTES = 32 * 2**20
 # The grader parses graded cells itself (for imports of bnlab), outside any sandbox, and a parsed tree
 # costs about 1 KB per node: 1 MB of source can take about 1 GB. A real exercise's cells are a few KB.
 MAX_GRADED_SOURCE_BYTES = 256 * 2**10
+# Brackets nested deeper than this are no exercise's code. Python's own parsers differ past it (3.12's
+# tokenizer stops at 200 levels, 3.10's ast.parse may crash where 3.11's raises), so readers of learner
+# source refuse such code first, the same way on every version (:func:`nesting_depth`).
+MAX_NESTING = 100
+_BRACKETS = re.compile(r"[()\[\]{}]")
+_STRINGS_AND_COMMENTS = re.compile(r"""#[^\n]*|'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*\"""")
 
 
 class NotebookError(ValueError):
@@ -123,6 +129,19 @@ def check_source_size(cells: list[GradedCell]) -> None:
         raise NotebookError(f"the graded cells hold {-(-size // 2**10):,} KB of source, more than the grader "
                             f"checks ({MAX_GRADED_SOURCE_BYTES // 2**10} KB); keep only the graded functions in "
                             "them (no data, no generated code)")
+
+
+def nesting_depth(source: str) -> int:
+    """The deepest nesting of brackets ``( [ {`` in ``source``, strings and comments aside: one linear scan
+    that needs no parser (so it cannot itself run out of stack or memory on hostile source)."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(_STRINGS_AND_COMMENTS.sub(" ", source)):
+        if match.group() in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def forbidden_imports(source: str) -> list[str]:
