@@ -14,6 +14,7 @@ import numpy as np
 from bnlab.grading.exercises.kit import (Mismatch, Unchanged, as_float_array, describe, unchanged_inputs,
                                               value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise
+from bnlab.grading.shared.student_inputs import case_rng
 
 FN = "random_mini_batches"
 EXERCISE = Exercise(id="ex04", notebook="ex04_mini_batches.ipynb", functions=(FN,), title="Random mini-batches")
@@ -31,7 +32,7 @@ class BatchCase:
     call_seed: int = 0
 
     def inputs(self) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         X = rng.standard_normal((self.n_x, self.m))
         labels = rng.integers(0, max(self.n_y, 2), self.m)
         Y = np.eye(self.n_y)[:, labels] if self.n_y > 1 else labels[None, :].astype(np.float64)

@@ -23,6 +23,7 @@ import bnlab
 from bnlab.grading.exercises.kit import (Mismatch, Unchanged, as_float_array, check_array, describe,
                                          unchanged_inputs, unpack, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
+from bnlab.grading.shared.student_inputs import case_rng
 
 FUNCTIONS = ("L_model_forward", "L_model_backward", "random_mini_batches", "update_parameters_with_momentum",
              "update_parameters_with_rmsprop", "update_parameters_with_adam", "model", "predict")
@@ -67,7 +68,7 @@ class TrainCase:
         return self.hyper.get(name, defaults[name])
 
     def inputs(self) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         K = self.layers_dims[-1]
         labels = rng.integers(0, K, self.m)
         centres = rng.standard_normal((self.layers_dims[0], K)) * 2
@@ -274,7 +275,7 @@ class PredictCase:
     batchnorm: bool = True
 
     def inputs(self) -> tuple[np.ndarray, dict, dict]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         L = len(self.layers_dims) - 1
         parameters, running = {}, {}
         for l in range(1, L + 1):

@@ -22,6 +22,7 @@ import numpy as np
 
 import bnlab
 from bnlab.grading.shared.spec import Call, CallOutcome, Check, Outcome, Verdict
+from bnlab.grading.shared.student_inputs import case_rng
 
 NOT_IMPLEMENTED = "not implemented yet"
 NAN_HINT = ("a division by zero, or by the square root of a variance of 0? That is what epsilon is for, "
@@ -216,7 +217,7 @@ class BNCase:
     eps: float | None = None
 
     def inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         Z = self.offset + self.scale * rng.standard_normal((self.n, self.m))
         for row in self.constant_rows:
             Z[row, :] = self.offset + 0.5 * self.scale
