@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnlab.grading.exercises.kit import (Mismatch, Unchanged, as_float_array, describe, unchanged_inputs,
-                                              value_of, verdict)
+from bnlab.grading.exercises.kit import (Mismatch, Unchanged, check_mini_batches, mini_batches_of, unchanged_inputs,
+                                         verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise
 from bnlab.grading.shared.student_inputs import case_rng
 
@@ -38,11 +38,6 @@ class BatchCase:
         Y = np.eye(self.n_y)[:, labels] if self.n_y > 1 else labels[None, :].astype(np.float64)
         return X, Y
 
-    @property
-    def expected_sizes(self) -> list[int]:
-        size = 64 if self.size is None else self.size
-        return [size] * (self.m // size) + ([self.m % size] if self.m % size else [])
-
     def call(self, key: str, call_seed: int | None = None, copy_check: bool = False) -> Call:
         kwargs = {"seed": self.call_seed if call_seed is None else call_seed}
         if self.size is not None:
@@ -50,56 +45,10 @@ class BatchCase:
         return Call(FN, self.inputs(), kwargs, key=key, copy_check=copy_check)
 
 
-def batches_of(outputs, key: str, reveal: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The learner's mini-batches as float arrays, or :class:`Mismatch` if the structure is wrong."""
-    value = value_of(outputs, key, FN, reveal)
-    if not isinstance(value, (list, tuple)):
-        raise Mismatch(f"{FN} must return a list of (X_t, Y_t) tuples; found "
-                       f"{describe(value, reveal)}")
-    batches = []
-    for t, item in enumerate(value):
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise Mismatch(f"mini-batch {t} must be a tuple (X_t, Y_t)")
-        batches.append((as_float_array(item[0], f"X_t of mini-batch {t}", reveal),
-                        as_float_array(item[1], f"Y_t of mini-batch {t}", reveal)))
-    return batches
-
-
 def check_partition(case: BatchCase, batches, reveal: bool = True) -> np.ndarray:
-    """Raise :class:`Mismatch` unless ``batches`` are right for ``case``; return the order of the examples."""
+    """Raise :class:`Mismatch` unless ``batches`` are right for ``case`` and shuffled; return the examples' order."""
     X, Y = case.inputs()
-    sizes = []
-    for t, (X_t, Y_t) in enumerate(batches):
-        if X_t.ndim != 2 or X_t.shape[0] != case.n_x:
-            raise Mismatch(f"X_t of mini-batch {t} must have one row per feature and one column per example"
-                           + (f" (expected ({case.n_x}, k), found {X_t.shape})" if reveal else "")
-                           + "; did you slice rows instead of columns? Use X[:, permutation]")
-        if Y_t.shape != (case.n_y, X_t.shape[1]):
-            raise Mismatch(f"Y_t of mini-batch {t} must have the same number of columns as X_t and the rows of Y"
-                           + (f" (expected {(case.n_y, X_t.shape[1])}, found {Y_t.shape})" if reveal else ""))
-        sizes.append(X_t.shape[1])
-    expected = case.expected_sizes
-    if sizes != expected:
-        said = f": expected sizes {expected}, found {sizes}" if reveal else ""
-        if sum(sizes) < case.m and sizes == expected[:len(sizes)]:
-            hint = "the last, smaller mini-batch is missing (keep the m % mini_batch_size remaining examples"
-            hint += ", even a single one)" if case.m % (case.expected_sizes[0] or 1) == 1 else ")"
-        elif sizes and sizes[-1] == 0:
-            hint = "the last mini-batch is empty (add a last mini-batch only when m % mini_batch_size != 0)"
-        else:
-            hint = "all mini-batches hold mini_batch_size examples, except a smaller last one"
-        raise Mismatch(f"wrong mini-batch sizes{said}; {hint}")
-    index = {X[:, j].tobytes(): j for j in range(case.m)}
-    order = [index.get(X_t[:, k].tobytes(), -1) for X_t, _ in batches for k in range(X_t.shape[1])]
-    if -1 in order:
-        raise Mismatch("some columns of the mini-batches are not columns of X: shuffle whole columns "
-                       "(examples), for example X[:, permutation], and do not change their values")
-    if len(set(order)) != case.m:
-        count = f"{case.m - len(set(order))} examples are" if reveal else "some examples are"
-        raise Mismatch(f"every example must appear exactly once; {count} missing and others repeated")
-    Y_found = np.concatenate([Y_t for _, Y_t in batches], axis=1)
-    if not np.array_equal(Y_found, Y[:, order]):
-        raise Mismatch("X and Y are no longer paired: shuffle X and Y with the same permutation")
+    order = check_mini_batches(X, Y, 64 if case.size is None else case.size, batches, reveal)
     if order == sorted(order):
         raise Mismatch("the examples are in their original order: shuffle the columns before cutting the mini-batches")
     return np.array(order)
@@ -112,7 +61,7 @@ def partition_check(name: str, points: float, visibility: str, description: str,
 
     def verify(outputs):
         def judge():
-            check_partition(case, batches_of(outputs, "batches", reveal), reveal)
+            check_partition(case, mini_batches_of(outputs, "batches", reveal), reveal)
             if unchanged:
                 return unchanged_inputs(outputs, "batches", FN, unchanged, reveal)
             return "a shuffled partition of the examples with X and Y paired and the right sizes"
@@ -130,8 +79,8 @@ def seed_check(name: str, points: float, visibility: str, description: str, case
 
     def verify(outputs):
         def judge():
-            first = check_partition(case, batches_of(outputs, "first", reveal), reveal)
-            again = check_partition(case, batches_of(outputs, "second", reveal), reveal)
+            first = check_partition(case, mini_batches_of(outputs, "first", reveal), reveal)
+            again = check_partition(case, mini_batches_of(outputs, "second", reveal), reveal)
             if other_seed is None and not np.array_equal(first, again):
                 raise Mismatch("two calls with the same seed gave different mini-batches: create the random "
                                "generator from the seed argument inside the function, e.g. "

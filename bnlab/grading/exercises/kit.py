@@ -8,8 +8,9 @@ transposed or wrongly reduced result, NaN/inf, and, when the found values match 
 feedback never shows its inputs.
 
 At the end, what several exercises check alike, so that no exercise module imports another: the
-Batch Norm forward case and its check (exercises 1-3 call the learner's ``batchnorm_forward``), and
-the parameter dicts of a Batch Norm network with their comparison (the optimizers' exercises).
+Batch Norm forward case and its check (exercises 1-3 call the learner's ``batchnorm_forward``), the
+mini-batches of ``random_mini_batches`` (exercise 4 grades them, exercise 8 trains on them), and the
+parameter dicts of a Batch Norm network with their comparison (the optimizers' exercises).
 """
 from __future__ import annotations
 
@@ -290,6 +291,71 @@ def forward_values_check(name: str, points: float, visibility: str, description:
 
     return Check(name, points, visibility, lambda: [case.call("fwd", copy_check=bool(unchanged))], verify,
                  description)
+
+
+# --- mini-batches: what random_mini_batches must return (exercise 4; exercise 8 trains on them) ---------
+
+RANDOM_MINI_BATCHES = "random_mini_batches"
+
+
+def mini_batches_of(outputs, key: str, reveal: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The learner's mini-batches of call ``key`` as float arrays, or :class:`Mismatch` if the structure is wrong."""
+    value = value_of(outputs, key, RANDOM_MINI_BATCHES, reveal)
+    if not isinstance(value, (list, tuple)):
+        raise Mismatch(f"{RANDOM_MINI_BATCHES} must return a list of (X_t, Y_t) tuples; found "
+                       f"{describe(value, reveal)}")
+    batches = []
+    for t, item in enumerate(value):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise Mismatch(f"mini-batch {t} must be a tuple (X_t, Y_t)")
+        batches.append((as_float_array(item[0], f"X_t of mini-batch {t}", reveal),
+                        as_float_array(item[1], f"Y_t of mini-batch {t}", reveal)))
+    return batches
+
+
+def mini_batch_sizes(m: int, size: int) -> list[int]:
+    """The sizes the exercise asks for: ``size`` examples each, the m % size left over in a last, smaller one."""
+    return [size] * (m // size) + ([m % size] if m % size else [])
+
+
+def check_mini_batches(X: np.ndarray, Y: np.ndarray, size: int, batches, reveal: bool = True) -> list[int]:
+    """Raise :class:`Mismatch` unless ``batches`` cut the columns of X (n_x, m) and Y (n_y, m) into mini-batches
+    of the sizes :func:`mini_batch_sizes` gives, every example exactly once, each x with its own y; return the
+    examples' order (column indices of X). Whether they are shuffled is the caller's to check."""
+    (n_x, m), n_y = X.shape, Y.shape[0]
+    sizes = []
+    for t, (X_t, Y_t) in enumerate(batches):
+        if X_t.ndim != 2 or X_t.shape[0] != n_x:
+            raise Mismatch(f"X_t of mini-batch {t} must have one row per feature and one column per example"
+                           + (f" (expected ({n_x}, k), found {X_t.shape})" if reveal else "")
+                           + "; did you slice rows instead of columns? Use X[:, permutation]")
+        if Y_t.shape != (n_y, X_t.shape[1]):
+            raise Mismatch(f"Y_t of mini-batch {t} must have the same number of columns as X_t and the rows of Y"
+                           + (f" (expected {(n_y, X_t.shape[1])}, found {Y_t.shape})" if reveal else ""))
+        sizes.append(X_t.shape[1])
+    expected = mini_batch_sizes(m, size)
+    if sizes != expected:
+        said = f": expected sizes {expected}, found {sizes}" if reveal else ""
+        if sum(sizes) < m and sizes == expected[:len(sizes)]:
+            hint = "the last, smaller mini-batch is missing (keep the m % mini_batch_size remaining examples"
+            hint += ", even a single one)" if m % size == 1 else ")"
+        elif sizes and sizes[-1] == 0:
+            hint = "the last mini-batch is empty (add a last mini-batch only when m % mini_batch_size != 0)"
+        else:
+            hint = "all mini-batches hold mini_batch_size examples, except a smaller last one"
+        raise Mismatch(f"wrong mini-batch sizes{said}; {hint}")
+    index = {X[:, j].tobytes(): j for j in range(m)}
+    order = [index.get(X_t[:, k].tobytes(), -1) for X_t, _ in batches for k in range(X_t.shape[1])]
+    if -1 in order:
+        raise Mismatch("some columns of the mini-batches are not columns of X: shuffle whole columns "
+                       "(examples), for example X[:, permutation], and do not change their values")
+    if len(set(order)) != m:
+        count = f"{m - len(set(order))} examples are" if reveal else "some examples are"
+        raise Mismatch(f"every example must appear exactly once; {count} missing and others repeated")
+    Y_found = np.concatenate([Y_t for _, Y_t in batches], axis=1)
+    if not np.array_equal(Y_found, Y[:, order]):
+        raise Mismatch("X and Y are no longer paired: shuffle X and Y with the same permutation")
+    return order
 
 
 # --- a Batch Norm network's parameter dicts (the optimizers' exercises) ---------------------------
