@@ -58,7 +58,10 @@ def test_the_first_grade_creates_a_private_key_in_the_instructor_folder_and_reru
     other = tmp_path / "other.key"
     regraded = _grade(submissions, tmp_path / "out", "--instructor", str(instructor), "--key-file", str(other), env=env)
     assert regraded.returncode == 0 and "0 unchanged" in regraded.stdout  # another key: other inputs, regraded
+    assert "2 students were graded with another grading key" in regraded.stderr and key.hex() not in regraded.stderr
     assert read_key(other) != key
+    assert "another grading key" not in _grade(submissions, tmp_path / "out", "--instructor", str(instructor),
+                                               "--key-file", str(other), env=env).stderr
 
 
 def test_the_same_key_gives_the_same_grades_and_the_key_is_in_no_file_a_student_gets(tmp_path):

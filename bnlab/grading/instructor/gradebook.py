@@ -160,16 +160,18 @@ def student_dir(out: Path, student: str) -> Path:
 
 
 def write_student(out: Path, student: str, digest: str, results: list[ExerciseResult],
-                  source: Path | None = None, course: Course | None = None, seconds: float | None = None) -> dict:
+                  source: Path | None = None, course: Course | None = None, seconds: float | None = None,
+                  key: bytes | None = None) -> dict:
     """results.json, feedback.md and feedback.html (the graded cells of ``source``, the student's folder),
-    then grade.json last: its presence means the student is complete."""
+    then grade.json last: its presence means the student is complete (it names the grading key by its
+    fingerprint, never the key)."""
     from bnlab.grading.instructor.feedback_html import feedback_html
 
     folder = student_dir(out, student)
     atomic_write(folder / "results.json", json.dumps(gradescope_results(results, seconds), indent=2) + "\n")
     atomic_write(folder / "feedback.md", feedback_markdown(student, results))
     atomic_write(folder / "feedback.html", feedback_html(student, results, source, course))
-    state = {"student": student, "hash": digest,
+    state = {"student": student, "hash": digest, "key": None if key is None else fingerprint(key),
              "points": {r.exercise: r.points for r in results},
              "max": {r.exercise: r.max_points for r in results},
              "total": round(sum(r.points for r in results), 6),
@@ -238,15 +240,22 @@ def grade_submissions(submissions: str | Path, out: str | Path, course: Course, 
     exercise_ids = [g.exercise.id for g in course.exercises]
     states: dict[str, dict] = {}
     todo = []
+    rekeyed, key_name = [], None if key is None else fingerprint(key)
     for student in students:
         digest = submission_hash(submissions / student, course, limits, key)
         state = read_state(out, student)
+        if state is not None and state.get("key") != key_name:
+            rekeyed.append(student)
         if state is not None and state.get("hash") == digest:
             states[student] = state
         else:
             todo.append((student, digest))
             if state is not None:  # keep the previous grade in grades.csv until the regrade replaces it
                 states[student] = state
+    if rekeyed:
+        print(f"warning: {len(rekeyed)} students were graded with another grading key (or none); regrading them "
+              "with this one gives them other hidden inputs (to keep their grades, grade with the key used "
+              "before: --key-file)", file=progress, flush=True)
     lock = threading.Lock()
     done = [len(students) - len(todo)]
     failed: list[str] = []
@@ -261,7 +270,8 @@ def grade_submissions(submissions: str | Path, out: str | Path, course: Course, 
     def work(student: str, digest: str) -> dict:
         start = time.monotonic()
         results = grade_student(submissions / student, course, limits, key)
-        return write_student(out, student, digest, results, submissions / student, course, time.monotonic() - start)
+        return write_student(out, student, digest, results, submissions / student, course, time.monotonic() - start,
+                             key)
 
     with lock:
         publish()
