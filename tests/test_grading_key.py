@@ -17,7 +17,7 @@ import grading_fixture as fx
 from bnlab.grading.instructor.bundles import leaks
 from bnlab.grading.instructor.grading_key import GradingKeyError, load_or_create, read_key
 from bnlab.grading.shared.student_inputs import student_salt
-from exercise_harness import INSTRUCTOR, mutant_cells, notebook_with, solution_cells
+from exercise_harness import INSTRUCTOR, ROOT, mutant_cells, notebook_with, solution_cells
 
 CLI = [sys.executable, "-m", "bnlab.cli"]
 
@@ -102,6 +102,21 @@ def test_load_or_create_never_overwrites_and_the_release_scan_finds_a_planted_ke
     (bundle / "notes.txt").write_text(f"my key is {key.hex()}\n")
     (bundle / "fine.txt").write_text("nothing here\n")
     assert leaks(bundle, instructor) == ["notes.txt"]
+
+
+def test_a_release_built_from_a_checkout_holding_the_key_does_not_contain_it(tmp_path):
+    source = tmp_path / "checkout"
+    for name in ("bnlab", "notebooks", "exercises"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.key"))
+    for name in ("pyproject.toml", "README.md", "LICENSE", "Makefile"):
+        shutil.copy(ROOT / name, source / name)
+    key, _ = load_or_create(source / "exercises" / "instructor" / "grading.key")
+    out = tmp_path / "release"
+    run = subprocess.run(CLI + ["release", "--out", str(out), "--source", str(source)], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files and not [p for p in files if p.suffix == ".key" or key.hex() in p.read_text(errors="replace")]
 
 
 def test_the_gradescope_bundle_carries_the_key_privately_and_salts_by_the_gradescope_user(tmp_path, monkeypatch):
