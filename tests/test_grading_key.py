@@ -135,8 +135,9 @@ def test_the_gradescope_bundle_carries_the_key_privately_and_salts_by_the_grades
     monkeypatch.setenv("BNLAB_INSTRUCTOR", str(bundle / "instructor"))
     root = tmp_path / "autograder"
     root.mkdir()
-    for user, expected in (({"id": 4242, "email": "a@b.c"}, "4242"), ({"email": "a@b.c"}, "a@b.c")):
-        (root / "submission_metadata.json").write_text(json.dumps({"users": [user, {"id": 7}]}))
+    for users, expected in (([{"id": 4242, "email": "a@b.c"}], "4242"), ([{"email": "a@b.c"}], "a@b.c"),
+                            ([{"id": 52}, {"id": 31}], "31"), ([{"id": 31}, {"id": 52}], "31")):  # a group
+        (root / "submission_metadata.json").write_text(json.dumps({"users": users}))
         assert student_salt_of(root) == student_salt(key, expected)
     (root / "submission_metadata.json").unlink()
     assert student_salt_of(root) == student_salt(key, "")

@@ -44,7 +44,8 @@ def _failure(results_path: Path, message: str) -> None:
 
 def student_salt_of(root: Path) -> int:
     """The salt of this submission's hidden inputs: the bundle's grading key and the student's Gradescope id
-    (``users[0].id`` of ``ROOT/submission_metadata.json``, else their email; "" when there is none)."""
+    (``users[].id`` of ``ROOT/submission_metadata.json``, else the email; of a group, the first in sorted order,
+    whoever submits; "" when there is none)."""
     from bnlab.grading.instructor.grading_key import KEY_FILE, GradingKeyError, read_key
 
     try:
@@ -53,7 +54,7 @@ def student_salt_of(root: Path) -> int:
         raise CourseError(f"{exc}; rebuild the bundle with bnlab gradescope, which includes the key") from None
     try:
         users = json.loads((root / "submission_metadata.json").read_text(encoding="utf-8")).get("users") or [{}]
-        student = str(users[0].get("id") or users[0].get("email") or "")
+        student = min(str(user.get("id") or user.get("email") or "") for user in users)
     except (OSError, ValueError, AttributeError, TypeError):
         student = ""
     return student_salt(key, student)
