@@ -94,9 +94,14 @@ def test_a_key_file_that_is_not_a_key_is_a_usage_error(tmp_path):
 
 
 def test_load_or_create_never_overwrites_and_the_release_scan_finds_a_planted_key(tmp_path):
+    from bnlab.grading.shared.course import load_course
+
     instructor = _instructor_copy(tmp_path)
+    version = load_course(instructor).version
     key, created = load_or_create(instructor / "grading.key")
     assert created and load_or_create(instructor / "grading.key") == (key, False)
+    assert stat.S_IMODE((instructor / "grading.key").stat().st_mode) == 0o600
+    assert load_course(instructor).version == version  # the course version never depends on the key
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / "notes.txt").write_text(f"my key is {key.hex()}\n")
