@@ -66,8 +66,8 @@ def test_the_first_grade_creates_a_private_key_in_the_instructor_folder_and_reru
 
 def test_the_same_key_gives_the_same_grades_and_the_key_is_in_no_file_a_student_gets(tmp_path):
     submissions, key_file = _class(tmp_path), tmp_path / "grading.key"
-    for out in ("out1", "out2"):
-        assert _grade(submissions, tmp_path / out, "--key-file", str(key_file)).returncode == 0
+    for out, jobs in (("out1", "1"), ("out2", "2")):  # one thread, then two at once: the same inputs and grades
+        assert _grade(submissions, tmp_path / out, "--key-file", str(key_file), "--jobs", jobs).returncode == 0
     key = read_key(key_file)
     for student in ("alice", "bob"):
         first, second = (json.loads((tmp_path / out / "students" / student / "grade.json").read_text())
