@@ -24,10 +24,14 @@ import hashlib
 import hmac
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bnlab.grading.shared.spec import Check
+
+if TYPE_CHECKING:
+    from bnlab.grading.shared.course import GradedExercise
 
 _SALT: contextvars.ContextVar[int | None] = contextvars.ContextVar("bnlab_student_salt", default=None)
 _LABEL = b"bnlab hidden inputs\0"  # keeps this use of the key apart from any other (e.g. its fingerprint)
@@ -74,7 +78,7 @@ def salted(check: Check, salt: int | None) -> Check:
     return replace(check, calls=calls, verify=verify)
 
 
-def checks_for_student(graded, salt: int | None) -> list[Check]:
-    """The checks of ``graded`` (a course's GradedExercise) for one student: public checks as they are (their
+def checks_for_student(graded: GradedExercise, salt: int | None) -> list[Check]:
+    """The checks of ``graded`` for one student: public checks as they are (their
     inputs are public), hidden checks salted with the student's ``salt``."""
     return list(graded.public) + [salted(check, salt) for check in graded.hidden]
