@@ -56,3 +56,13 @@ def min_abs_activation_input(net, X):
     _, caches = net.forward(X, train=True, update_running=False)
     inputs = [np.abs(c.Z_tilde).min() for c in caches[:-1]]
     return min(inputs) if inputs else np.inf
+
+
+@pytest.fixture(autouse=True, scope="session")
+def grading_key_outside_the_checkout(tmp_path_factory):
+    """``bnlab grade`` and ``bnlab gradescope`` create their key in a test folder, never in the checkout's
+    exercises/instructor (a test that needs the default location unsets the variable)."""
+    path = tmp_path_factory.mktemp("grading-key") / "grading.key"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BNLAB_GRADING_KEY", str(path))
+        yield path

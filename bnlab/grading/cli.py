@@ -8,7 +8,6 @@ line on stderr and exit code 2, found before any long work starts.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import shlex
@@ -130,10 +129,26 @@ def _jail_or_refusal(args) -> tuple[bool, str]:
     return True, ""
 
 
+def _grading_key(args, command: str) -> bytes:
+    """The grading key of ``--key-file`` (else $BNLAB_GRADING_KEY, else the instructor folder's grading.key),
+    created with a note on stderr the first time. Raises GradingKeyError or CourseError."""
+    from bnlab.grading.instructor.grading_key import created_note, key_path, load_or_create
+    from bnlab.grading.shared.course import instructor_dir
+
+    course_file = getattr(args, "course", None)
+    folder = Path(course_file).parent if course_file else instructor_dir(getattr(args, "instructor", None))
+    path = key_path(args.key_file, folder)
+    key, created = load_or_create(path)
+    if created:
+        print(f"bnlab {command}: {created_note(path)}", file=sys.stderr)
+    return key
+
+
 def run_grade(args) -> int:
     from bnlab.grading.shared.course import CourseError
     from bnlab.grading.instructor.canvas import CanvasError, staged_submissions, student_names
     from bnlab.grading.instructor.gradebook import grade_submissions
+    from bnlab.grading.instructor.grading_key import GradingKeyError
     from bnlab.grading.instructor.roster import RosterError
     from bnlab.grading.shared.sandbox import isolation_of
 
@@ -156,6 +171,7 @@ def run_grade(args) -> int:
                 print(f"bnlab grade: {refusal}", file=sys.stderr)
                 return 2
             limits = _limits(args, jail=jailed)
+            key = _grading_key(args, "grade")  # created only now, when grading starts
             if jailed:
                 from bnlab.grading.shared.jail import describe
                 print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
@@ -163,8 +179,8 @@ def run_grade(args) -> int:
                 print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can "
                       "read every file its user can and use the network" + ("" if isolation_of(limits) != "process"
                       else ", and it runs as you") + "; see exercises/README.md", file=sys.stderr)
-            summary = grade_submissions(folder, out, course, jobs=args.jobs, limits=limits, names=names)
-    except (UsageError, CanvasError, FileNotFoundError) as exc:
+            summary = grade_submissions(folder, out, course, jobs=args.jobs, limits=limits, names=names, key=key)
+    except (UsageError, CanvasError, FileNotFoundError, GradingKeyError) as exc:
         print(f"bnlab grade: {exc}", file=sys.stderr)
         return 2
     print(f"{summary.students} students: {summary.graded} graded, {summary.skipped} unchanged (skipped)"
@@ -187,11 +203,13 @@ def run_release(args) -> int:
 
 def run_gradescope(args) -> int:
     from bnlab.grading.instructor.bundles import BundleError, build_gradescope
+    from bnlab.grading.instructor.grading_key import GradingKeyError
     from bnlab.grading.shared.course import CourseError
 
     try:
-        out = build_gradescope(args.out, args.instructor, args.source, args.exercises)
-    except (BundleError, CourseError) as exc:
+        key = _grading_key(args, "gradescope")
+        out = build_gradescope(args.out, args.instructor, args.source, args.exercises, key=key)
+    except (BundleError, CourseError, GradingKeyError) as exc:
         print(f"bnlab gradescope: {exc}", file=sys.stderr)
         return 2
     print(f"Gradescope autograder written to {out}; upload {out / 'autograder.zip'}")
@@ -355,6 +373,13 @@ def _instructor_option(p) -> None:
                    help="folder with hidden/exNN.py (default: exercises/instructor of this checkout)")
 
 
+def _key_option(p) -> None:
+    p.add_argument("--key-file", metavar="FILE",
+                   help="the grading key every student's hidden inputs are derived from (default: "
+                        "$BNLAB_GRADING_KEY, else grading.key in the instructor folder, created on first use with "
+                        "mode 0600). Keep it secret and backed up: regrading needs the same key")
+
+
 def _source_option(p) -> None:
     p.add_argument("--source", metavar="DIR", help="the bnlab checkout to build from (default: the one this "
                                                    "package runs from)")
@@ -388,6 +413,7 @@ def add_subcommand(subparsers) -> None:
                    help="title each feedback page with the student's name instead of their folder: a CSV with "
                         "the columns folder and name (the roster bnlab export canvas reads; see exercises/README.md), "
                         "or for a Canvas download the gradebook CSV exported from Canvas (matched by Canvas id)")
+    _key_option(p)
     p.add_argument("--no-jail", action="store_true",
                    help="grade without the bubblewrap jail, where it cannot run. Gives up: learner code can then "
                         "read every file its user can (other students' submissions if readable, system files), "
@@ -405,12 +431,13 @@ def add_subcommand(subparsers) -> None:
     p.set_defaults(run=run_release)
 
     p = command("gradescope", "instructors: build the Gradescope autograder bundle",
-                "Write setup.sh, run_autograder, the package and the hidden checks to DIR, and DIR/autograder.zip "
-                "to upload as a Gradescope assignment's autograder.")
+                "Write setup.sh, run_autograder, the package, the hidden checks and the grading key to DIR, and "
+                "DIR/autograder.zip to upload as a Gradescope assignment's autograder.")
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     p.add_argument("--exercises", default="all", metavar="IDS",
                    help='what the Gradescope assignment grades: "all" (default) or e.g. "ex01,ex02"')
     _instructor_option(p)
+    _key_option(p)
     _source_option(p)
     p.set_defaults(run=run_gradescope)
 

@@ -17,6 +17,7 @@ from bnlab.grading.exercises.kit import BATCHNORM_FORWARD as FN_FORWARD
 from bnlab.grading.exercises.kit import (BNCase, Mismatch, Part, Unchanged, check_array, forward_values_check,
                                          parts_check_verdict, unchanged_part, unpack, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
+from bnlab.grading.shared.student_inputs import case_rng
 
 FN = "batchnorm_backward"
 FN_STEPS = "batchnorm_backward_steps"
@@ -35,7 +36,7 @@ class BackwardCase:
     dscale: float = 1.0
 
     def dZ_tilde(self) -> np.ndarray:
-        rng = np.random.default_rng(self.forward.seed + 1000)
+        rng = case_rng(self.forward.seed + 1000)
         return self.dscale * rng.standard_normal((self.forward.n, self.forward.m))
 
     def calls(self, copy_check: bool = False, function: str = FN) -> list[Call]:

@@ -16,6 +16,7 @@ from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, check_array,
                                          parts_verdict, unchanged_part, unpack, value_of, variant_parts, verdict)
 from bnlab.grading.exercises.kit import BATCHNORM_FORWARD as FN_FORWARD
 from bnlab.grading.shared.spec import Call, Check, Exercise, Verdict
+from bnlab.grading.shared.student_inputs import case_rng
 
 FN = "layer_forward"
 EXERCISE = Exercise(id="ex03", notebook="ex03_layer_forward.ipynb", functions=(FN_FORWARD, FN),
@@ -40,7 +41,7 @@ class LayerCase:
     zero_rows: tuple[int, ...] = ()
 
     def inputs(self) -> tuple:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         A_prev = rng.standard_normal((self.n_prev, self.m))
         W = self.w_scale * rng.standard_normal((self.n, self.n_prev))
         W[list(self.zero_rows), :] = 0.0

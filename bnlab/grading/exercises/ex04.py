@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, as_float_array, describe, parts_check_verdict,
-                                         unchanged_part, value_of, verdict)
+from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, check_each_example_once, check_paired, check_sizes,
+                                         example_order, mini_batches_of, parts_check_verdict, unchanged_part, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise
+from bnlab.grading.shared.student_inputs import case_rng
 
 FN = "random_mini_batches"
 EXERCISE = Exercise(id="ex04", notebook="ex04_mini_batches.ipynb", functions=(FN,), title="Random mini-batches")
@@ -31,16 +32,11 @@ class BatchCase:
     call_seed: int = 0
 
     def inputs(self) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         X = rng.standard_normal((self.n_x, self.m))
         labels = rng.integers(0, max(self.n_y, 2), self.m)
         Y = np.eye(self.n_y)[:, labels] if self.n_y > 1 else labels[None, :].astype(np.float64)
         return X, Y
-
-    @property
-    def expected_sizes(self) -> list[int]:
-        size = 64 if self.size is None else self.size
-        return [size] * (self.m // size) + ([self.m % size] if self.m % size else [])
 
     def call(self, key: str, call_seed: int | None = None, copy_check: bool = False) -> Call:
         kwargs = {"seed": self.call_seed if call_seed is None else call_seed}
@@ -49,81 +45,25 @@ class BatchCase:
         return Call(FN, self.inputs(), kwargs, key=key, copy_check=copy_check)
 
 
-def batches_of(outputs, key: str, reveal: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The learner's mini-batches as float arrays, or :class:`Mismatch` if the structure is wrong."""
-    value = value_of(outputs, key, FN, reveal)
-    if not isinstance(value, (list, tuple)):
-        raise Mismatch(f"{FN} must return a list of (X_t, Y_t) tuples; found "
-                       f"{describe(value, reveal)}")
-    batches = []
-    for t, item in enumerate(value):
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise Mismatch(f"mini-batch {t} must be a tuple (X_t, Y_t)")
-        batches.append((as_float_array(item[0], f"X_t of mini-batch {t}", reveal),
-                        as_float_array(item[1], f"Y_t of mini-batch {t}", reveal)))
-    return batches
-
-
-def example_order(case: BatchCase, batches, reveal: bool = True) -> list[int]:
-    """The column of X behind each column of the mini-batches, in order, or :class:`Mismatch` when they cannot be
-    read as examples of X (shapes, changed columns) or are not shuffled: then no part of a check can be scored."""
+def shuffled_order(case: BatchCase, batches, reveal: bool = True) -> list[int]:
+    """The column of X behind each column of the mini-batches (:func:`~bnlab.grading.exercises.kit.example_order`),
+    or :class:`Mismatch` when they cannot be read as examples or are not shuffled: then no part can be scored."""
     X, _ = case.inputs()
-    for t, (X_t, Y_t) in enumerate(batches):
-        if X_t.ndim != 2 or X_t.shape[0] != case.n_x:
-            raise Mismatch(f"X_t of mini-batch {t} must have one row per feature and one column per example"
-                           + (f" (expected ({case.n_x}, k), found {X_t.shape})" if reveal else "")
-                           + "; did you slice rows instead of columns? Use X[:, permutation]")
-        if Y_t.shape != (case.n_y, X_t.shape[1]):
-            raise Mismatch(f"Y_t of mini-batch {t} must have the same number of columns as X_t and the rows of Y"
-                           + (f" (expected {(case.n_y, X_t.shape[1])}, found {Y_t.shape})" if reveal else ""))
-    index = {X[:, j].tobytes(): j for j in range(case.m)}
-    order = [index.get(X_t[:, k].tobytes(), -1) for X_t, _ in batches for k in range(X_t.shape[1])]
-    if -1 in order:
-        raise Mismatch("some columns of the mini-batches are not columns of X: shuffle whole columns "
-                       "(examples), for example X[:, permutation], and do not change their values")
+    order = example_order(X, case.n_y, batches, reveal)
     if order == sorted(order):
         raise Mismatch("the examples are in their original order: shuffle the columns before cutting the mini-batches")
     return order
 
 
-def check_sizes(case: BatchCase, batches, reveal: bool = True) -> None:
-    """Raise :class:`Mismatch` unless the mini-batches have the sizes the exercise states, saying what is off."""
-    sizes = [X_t.shape[1] for X_t, _ in batches]
-    expected = case.expected_sizes
-    if sizes != expected:
-        said = f": expected sizes {expected}, found {sizes}" if reveal else ""
-        if sum(sizes) < case.m and sizes == expected[:len(sizes)]:
-            hint = "the last, smaller mini-batch is missing (keep the m % mini_batch_size remaining examples"
-            hint += ", even a single one)" if case.m % (case.expected_sizes[0] or 1) == 1 else ")"
-        elif sizes and sizes[-1] == 0:
-            hint = "the last mini-batch is empty (add a last mini-batch only when m % mini_batch_size != 0)"
-        else:
-            hint = "all mini-batches hold mini_batch_size examples, except a smaller last one"
-        raise Mismatch(f"wrong mini-batch sizes{said}; {hint}")
-
-
-def check_each_example_once(case: BatchCase, order: list[int], reveal: bool = True) -> None:
-    missing, repeated = case.m - len(set(order)), len(order) - len(set(order))
-    if missing or repeated:
-        said = [f"{n} {what}" if reveal else f"some {what}" for n, what in
-                ((missing, "examples are missing"), (repeated, "examples are repeated")) if n]
-        raise Mismatch(f"every example must appear exactly once; {' and '.join(said)}")
-
-
-def check_paired(case: BatchCase, batches, order: list[int]) -> None:
-    _, Y = case.inputs()
-    Y_found = np.concatenate([Y_t for _, Y_t in batches], axis=1)
-    if not np.array_equal(Y_found, Y[:, order]):
-        raise Mismatch("X and Y are no longer paired: shuffle X and Y with the same permutation")
-
-
 def partition_parts(case: BatchCase, batches, reveal: bool = True) -> list[Part]:
-    """Three parts of shuffled mini-batches (:func:`example_order` first): the sizes (half), every example exactly
+    """Three parts of shuffled mini-batches (:func:`shuffled_order` first): the sizes (half), every example exactly
     once and each x with its y (a quarter each)."""
-    order = example_order(case, batches, reveal)
-    return [Part("sizes", lambda: check_sizes(case, batches, reveal), 2),  # the exercise's own rule: half the check
-            Part("every example exactly once", lambda: check_each_example_once(case, order, reveal)),
-            Part("X and Y paired", lambda: check_paired(case, batches, order))]
+    order = shuffled_order(case, batches, reveal)
+    size = 64 if case.size is None else case.size
+    _, Y = case.inputs()
+    return [Part("sizes", lambda: check_sizes(case.m, size, batches, reveal), 2),  # the exercise's own rule: half
+            Part("every example exactly once", lambda: check_each_example_once(case.m, order, reveal)),
+            Part("X and Y paired", lambda: check_paired(Y, batches, order))]
 
 
 def partition_check(name: str, points: float, visibility: str, description: str, case: BatchCase,
@@ -134,7 +74,7 @@ def partition_check(name: str, points: float, visibility: str, description: str,
 
     def verify(outputs):
         def parts():
-            found = partition_parts(case, batches_of(outputs, "batches", reveal), reveal)
+            found = partition_parts(case, mini_batches_of(outputs, "batches", reveal), reveal)
             if unchanged:
                 found.append(unchanged_part(outputs, ["batches"], FN, unchanged, reveal, 4, "X and Y unchanged"))
             return found
@@ -154,8 +94,8 @@ def seed_check(name: str, points: float, visibility: str, description: str, case
 
     def verify(outputs):
         def judge():
-            first = example_order(case, batches_of(outputs, "first", reveal), reveal)
-            again = example_order(case, batches_of(outputs, "second", reveal), reveal)
+            first = shuffled_order(case, mini_batches_of(outputs, "first", reveal), reveal)
+            again = shuffled_order(case, mini_batches_of(outputs, "second", reveal), reveal)
             if other_seed is None and first != again:
                 raise Mismatch("two calls with the same seed gave different mini-batches: create the random "
                                "generator from the seed argument inside the function, e.g. "

@@ -15,6 +15,7 @@ import bnlab
 from bnlab.grading.exercises.kit import (Part, Unchanged, dict_results, parts_check_verdict, random_dicts,
                                          stepwise_part, unchanged_part)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
+from bnlab.grading.shared.student_inputs import case_rng
 
 FN_MOMENTUM = "update_parameters_with_momentum"
 FN_RMSPROP = "update_parameters_with_rmsprop"
@@ -49,7 +50,7 @@ class StepCase:
         return RULES[self.rule][1]
 
     def inputs(self) -> tuple[dict, list[dict], dict]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         parameters = random_dicts(rng, self.layer_dims)
         grads = [{"d" + k: g for k, g in random_dicts(rng, self.layer_dims, self.grad_scale).items()}
                  for _ in range(self.steps)]

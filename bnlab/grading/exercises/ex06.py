@@ -17,6 +17,7 @@ from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, compare_dict
                                          parts_check_verdict, random_dicts, require_float64, stepwise_part,
                                          unchanged_part, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Ref
+from bnlab.grading.shared.student_inputs import case_rng
 
 FN = "update_parameters_with_adam"
 EXERCISE = Exercise(id="ex06", notebook="ex06_adam.ipynb", functions=(FN,), title="Adam on W, gamma and beta")
@@ -45,7 +46,7 @@ class AdamCase:
 
     def inputs(self) -> tuple[dict, list[dict], dict, dict]:
         """parameters, the gradients of each step, v and s (keys of v, s and grads start with "d")."""
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         parameters = self._random(rng)
         grads = [{"d" + k: g for k, g in self._random(rng, self.grad_scale).items()} for _ in range(self.steps)]
         if self.t == 1:

@@ -20,6 +20,7 @@ import bnlab
 from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, check_array, describe, parts_check_verdict,
                                          unchanged_inputs, unchanged_part, unpack, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
+from bnlab.grading.shared.student_inputs import case_rng
 
 FUNCTIONS = ("batchnorm_forward", "batchnorm_backward", "layer_forward", "layer_backward", "L_model_forward",
              "L_model_backward")
@@ -45,7 +46,7 @@ class LayerCase:
     activation: str = "relu"
 
     def inputs(self):
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         A_prev = rng.standard_normal((self.n_prev, self.m))
         W = rng.standard_normal((self.n, self.n_prev)) / np.sqrt(self.n_prev)
         gamma, beta = rng.uniform(0.5, 2.0, (self.n, 1)), rng.uniform(-1.0, 1.0, (self.n, 1))
@@ -142,7 +143,11 @@ def layer_backward_check(name: str, points: float, visibility: str, description:
 
 @dataclass(frozen=True)
 class NetCase:
-    """Seeded X (n_x, m), one-hot Y (K, m) and parameters W1, gamma1, beta1, ..., WL, bL of ``layer_dims``."""
+    """Seeded X (n_x, m), one-hot Y (K, m) and parameters W1, gamma1, beta1, ..., WL, bL of ``layer_dims``.
+
+    output_offset: added to bL, so that ZL is that large for every student's draw (with 1000, exp(ZL)
+    overflows unless the softmax subtracts each column's maximum; large weights alone may not do it).
+    """
 
     seed: int
     layer_dims: tuple[int, ...] = (5, 4, 3, 3)
@@ -150,13 +155,14 @@ class NetCase:
     activation: str = "relu"
     weight_scale: float = 1.0
     batchnorm: bool = True  # False: hidden layers with b{l} and no Batch Norm
+    output_offset: float = 0.0
 
     @property
     def L(self) -> int:
         return len(self.layer_dims) - 1
 
     def inputs(self) -> tuple[np.ndarray, np.ndarray, dict]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         X = rng.standard_normal((self.layer_dims[0], self.m))
         K = self.layer_dims[-1]
         Y = np.eye(K)[:, rng.integers(0, K, self.m)]
@@ -169,6 +175,7 @@ class NetCase:
                 parameters[f"beta{l}"] = rng.uniform(-0.5, 0.5, (n, 1))
             else:
                 parameters[f"b{l}"] = rng.uniform(-0.5, 0.5, (n, 1))
+        parameters[f"b{self.L}"] += self.output_offset
         return X, Y, parameters
 
     def network(self) -> bnlab.Network:

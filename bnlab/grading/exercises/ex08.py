@@ -8,9 +8,13 @@ an update with the learner's gradient descent, momentum, RMSprop or Adam (t coun
 ``predict(X, parameters, running, activation="relu") -> labels``: eval mode, with the running averages.
 
 Any seeded shuffle is right in exercise 4, so the checks ask the learner's own ``random_mini_batches`` for the
-mini-batches of each epoch (plain data back) and run bnlab's reference loop on exactly those. When the
-learner's run differs, the grader reruns the reference with each common mistake (no reshuffle, running
-averages of Z_tilde, t counting epochs, ...) and names the one that matches.
+mini-batches of each epoch (plain data back) and run bnlab's reference loop on exactly those, once they are
+checked to be what exercise 4 asks for: a partition of X's columns, each with its own column of Y, of
+mini_batch_size examples each but a smaller last one (else that check fails and says to fix exercise 4:
+m batches of one example would leave the reference nothing to train). A ``model`` that returns the
+parameters it started from is named as such. When the learner's run differs, the grader reruns the
+reference with each common mistake (no reshuffle, running averages of Z_tilde, t counting epochs, ...) and
+names the one that matches.
 """
 from __future__ import annotations
 
@@ -20,10 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import bnlab
-from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, as_float_array, check_array, describe,
-                                         parts_check_verdict, unchanged_inputs, unchanged_part, unpack, value_of,
-                                         verdict)
+from bnlab.grading.exercises.kit import (Mismatch, Part, Unchanged, as_float_array, check_array, check_mini_batches,
+                                         describe, mini_batches_of, parts_check_verdict, unchanged_inputs,
+                                         unchanged_part, unpack, value_of, verdict)
 from bnlab.grading.shared.spec import Call, Check, Exercise, Outcome, Ref
+from bnlab.grading.shared.student_inputs import case_rng
 
 FUNCTIONS = ("L_model_forward", "L_model_backward", "random_mini_batches", "update_parameters_with_momentum",
              "update_parameters_with_rmsprop", "update_parameters_with_adam", "model", "predict")
@@ -68,7 +73,7 @@ class TrainCase:
         return self.hyper.get(name, defaults[name])
 
     def inputs(self) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         K = self.layers_dims[-1]
         labels = rng.integers(0, K, self.m)
         centres = rng.standard_normal((self.layers_dims[0], K)) * 2
@@ -83,11 +88,16 @@ class TrainCase:
         return batches + [Call("model", (X, Y, list(self.layers_dims)), dict(self.hyper), key="model",
                                copy_check=copy_check)]
 
+    def network(self) -> bnlab.Network:
+        """The network model starts from (its initial parameters)."""
+        g = self.get
+        return bnlab.Network(list(self.layers_dims), activation=g("activation"), batchnorm=g("batchnorm"),
+                             seed=g("seed"), weight_scale=g("weight_scale"), eps=EPS, running_decay=g("running_decay"))
+
     def run(self, batches: list[list[tuple[np.ndarray, np.ndarray]]], variant: str | None = None):
         """bnlab's loop on the learner's mini-batches (or with the mistake ``variant``): (parameters, running, costs)."""
         g = self.get
-        net = bnlab.Network(list(self.layers_dims), activation=g("activation"), batchnorm=g("batchnorm"),
-                            seed=g("seed"), weight_scale=g("weight_scale"), eps=EPS, running_decay=g("running_decay"))
+        net = self.network()
         v, s = bnlab.initialize_velocity(net.parameters), bnlab.initialize_rmsprop(net.parameters)
         costs, t = [], 0
         for epoch in range(g("num_epochs")):
@@ -150,19 +160,28 @@ class TrainCase:
 
 
 def learner_batches(outputs, case: TrainCase, reveal: bool) -> list[list[tuple[np.ndarray, np.ndarray]]]:
-    """The learner's mini-batches of every epoch, checked to partition the examples, or :class:`Mismatch`."""
+    """The learner's mini-batches of every epoch, checked to be what exercise 4 asks for (a partition of the
+    columns of X with Y paired, of the sizes mini_batch_size gives), or :class:`Mismatch` saying to fix it."""
+    X, Y = case.inputs()
     epochs = []
     for epoch in range(case.get("num_epochs")):
-        value = value_of(outputs, f"batches{epoch}", "random_mini_batches", reveal)
-        if not isinstance(value, (list, tuple)) or not all(isinstance(b, (list, tuple)) and len(b) == 2 for b in value):
-            raise Mismatch("your random_mini_batches (repeated from exercise 4) must return a list of (X_t, Y_t): "
-                           "fix exercise 4 first")
-        batches = [(as_float_array(X_t, "X_t", reveal), as_float_array(Y_t, "Y_t", reveal)) for X_t, Y_t in value]
-        if sum(X_t.shape[1] if X_t.ndim == 2 else 0 for X_t, _ in batches) != case.m:
-            raise Mismatch("your random_mini_batches (repeated from exercise 4) does not return every example "
-                           "exactly once: fix exercise 4 first")
+        try:
+            batches = mini_batches_of(outputs, f"batches{epoch}", reveal)
+            check_mini_batches(X, Y, case.get("mini_batch_size"), batches, reveal)
+        except Mismatch as failure:
+            if failure.outcome is not Outcome.FAILED:
+                raise  # not implemented yet: say so, not that the result is wrong
+            raise Mismatch("your random_mini_batches (repeated from exercise 4) is wrong, and model is checked on "
+                           f"its mini-batches: fix exercise 4 first ({failure})") from None
         epochs.append(batches)
     return epochs
+
+
+def _untrained(parameters, case: TrainCase) -> bool:
+    """Whether ``parameters`` are (all of) the ones ``model`` starts from: no training step changed them."""
+    initial = case.network().parameters
+    return isinstance(parameters, dict) and set(parameters) == set(initial) and \
+        all(_same(parameters[k], initial[k]) for k in initial)
 
 
 def _same(found, expected) -> bool:
@@ -215,6 +234,9 @@ def run_parts(found, case: TrainCase, batches, reveal: bool) -> list[Part]:
     Norm) and the running averages (a quarter; Batch Norm only)."""
     parameters, running, costs = unpack(found, 3, "model", "(parameters, running, costs)", reveal)
     expected = case.run(batches)
+    if _untrained(parameters, case):
+        raise Mismatch("parameters are those model started from: no step changed them. Train: for each epoch, "
+                       "for each mini-batch, forward, backward, then update the parameters with the optimizer")
     variants = _Variants(case, batches)  # the mistakes' runs, made only if a comparison fails
 
     def check_costs():
@@ -288,7 +310,7 @@ class PredictCase:
     batchnorm: bool = True
 
     def inputs(self) -> tuple[np.ndarray, dict, dict]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         L = len(self.layers_dims) - 1
         parameters, running = {}, {}
         for l in range(1, L + 1):

@@ -13,8 +13,9 @@ back, :func:`matching_variant` tells the parts apart by matching it against ever
 mistakes (:func:`ordered_choices`, :func:`variant_parts`).
 
 At the end, what several exercises check alike, so that no exercise module imports another: the
-Batch Norm forward case and its check (exercises 1-3 call the learner's ``batchnorm_forward``), and
-the parameter dicts of a Batch Norm network with their comparison (the optimizers' exercises).
+Batch Norm forward case and its check (exercises 1-3 call the learner's ``batchnorm_forward``), the
+mini-batches of ``random_mini_batches`` (exercise 4 grades them, exercise 8 trains on them), and the
+parameter dicts of a Batch Norm network with their comparison (the optimizers' exercises).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import numpy as np
 
 import bnlab
 from bnlab.grading.shared.spec import Call, CallOutcome, Check, Outcome, Verdict
+from bnlab.grading.shared.student_inputs import case_rng
 
 NOT_IMPLEMENTED = "not implemented yet"
 NAN_HINT = ("a division by zero, or by the square root of a variance of 0? That is what epsilon is for, "
@@ -319,7 +321,7 @@ class BNCase:
     eps: float | None = None
 
     def inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(self.seed)
+        rng = case_rng(self.seed)
         Z = self.offset + self.scale * rng.standard_normal((self.n, self.m))
         for row in self.constant_rows:
             Z[row, :] = self.offset + 0.5 * self.scale
@@ -448,6 +450,93 @@ def forward_values_check(name: str, points: float, visibility: str, description:
 
     return Check(name, points, visibility, lambda: [case.call("fwd", copy_check=bool(unchanged))], verify,
                  description)
+
+
+# --- mini-batches: what random_mini_batches must return (exercise 4; exercise 8 trains on them) ---------
+
+RANDOM_MINI_BATCHES = "random_mini_batches"
+
+
+def mini_batches_of(outputs, key: str, reveal: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The learner's mini-batches of call ``key`` as float arrays, or :class:`Mismatch` if the structure is wrong."""
+    value = value_of(outputs, key, RANDOM_MINI_BATCHES, reveal)
+    if not isinstance(value, (list, tuple)):
+        raise Mismatch(f"{RANDOM_MINI_BATCHES} must return a list of (X_t, Y_t) tuples; found "
+                       f"{describe(value, reveal)}")
+    batches = []
+    for t, item in enumerate(value):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise Mismatch(f"mini-batch {t} must be a tuple (X_t, Y_t)")
+        batches.append((as_float_array(item[0], f"X_t of mini-batch {t}", reveal),
+                        as_float_array(item[1], f"Y_t of mini-batch {t}", reveal)))
+    return batches
+
+
+def mini_batch_sizes(m: int, size: int) -> list[int]:
+    """The sizes the exercise asks for: ``size`` examples each, the m % size left over in a last, smaller one."""
+    return [size] * (m // size) + ([m % size] if m % size else [])
+
+
+def example_order(X: np.ndarray, n_y: int, batches, reveal: bool = True) -> list[int]:
+    """The column of X (n_x, m) behind each column of the mini-batches, in order, or :class:`Mismatch` when they
+    cannot be read as examples of X (shapes, Y_t with other columns than X_t, changed columns)."""
+    n_x, m = X.shape
+    for t, (X_t, Y_t) in enumerate(batches):
+        if X_t.ndim != 2 or X_t.shape[0] != n_x:
+            raise Mismatch(f"X_t of mini-batch {t} must have one row per feature and one column per example"
+                           + (f" (expected ({n_x}, k), found {X_t.shape})" if reveal else "")
+                           + "; did you slice rows instead of columns? Use X[:, permutation]")
+        if Y_t.shape != (n_y, X_t.shape[1]):
+            raise Mismatch(f"Y_t of mini-batch {t} must have the same number of columns as X_t and the rows of Y"
+                           + (f" (expected {(n_y, X_t.shape[1])}, found {Y_t.shape})" if reveal else ""))
+    index = {X[:, j].tobytes(): j for j in range(m)}
+    order = [index.get(X_t[:, k].tobytes(), -1) for X_t, _ in batches for k in range(X_t.shape[1])]
+    if -1 in order:
+        raise Mismatch("some columns of the mini-batches are not columns of X: shuffle whole columns "
+                       "(examples), for example X[:, permutation], and do not change their values")
+    return order
+
+
+def check_sizes(m: int, size: int, batches, reveal: bool = True) -> None:
+    """Raise :class:`Mismatch` unless the mini-batches have the sizes :func:`mini_batch_sizes` gives."""
+    sizes = [X_t.shape[1] for X_t, _ in batches]
+    expected = mini_batch_sizes(m, size)
+    if sizes != expected:
+        said = f": expected sizes {expected}, found {sizes}" if reveal else ""
+        if sum(sizes) < m and sizes == expected[:len(sizes)]:
+            hint = "the last, smaller mini-batch is missing (keep the m % mini_batch_size remaining examples"
+            hint += ", even a single one)" if m % size == 1 else ")"
+        elif sizes and sizes[-1] == 0:
+            hint = "the last mini-batch is empty (add a last mini-batch only when m % mini_batch_size != 0)"
+        else:
+            hint = "all mini-batches hold mini_batch_size examples, except a smaller last one"
+        raise Mismatch(f"wrong mini-batch sizes{said}; {hint}")
+
+
+def check_each_example_once(m: int, order: list[int], reveal: bool = True) -> None:
+    missing, repeated = m - len(set(order)), len(order) - len(set(order))
+    if missing or repeated:
+        said = [f"{n} {what}" if reveal else f"some {what}" for n, what in
+                ((missing, "examples are missing"), (repeated, "examples are repeated")) if n]
+        raise Mismatch(f"every example must appear exactly once; {' and '.join(said)}")
+
+
+def check_paired(Y: np.ndarray, batches, order: list[int]) -> None:
+    Y_found = np.concatenate([Y_t for _, Y_t in batches], axis=1)
+    if not np.array_equal(Y_found, Y[:, order]):
+        raise Mismatch("X and Y are no longer paired: shuffle X and Y with the same permutation")
+
+
+def check_mini_batches(X: np.ndarray, Y: np.ndarray, size: int, batches, reveal: bool = True) -> list[int]:
+    """Raise :class:`Mismatch` unless ``batches`` cut the columns of X (n_x, m) and Y (n_y, m) into mini-batches
+    of the sizes :func:`mini_batch_sizes` gives, every example exactly once, each x with its own y; return the
+    examples' order (column indices of X). Whether they are shuffled is the caller's to check. (Exercise 4
+    scores these rules as separate parts; exercise 8 needs all of them before it trains on the mini-batches.)"""
+    order = example_order(X, Y.shape[0], batches, reveal)
+    check_sizes(X.shape[1], size, batches, reveal)
+    check_each_example_once(X.shape[1], order, reveal)
+    check_paired(Y, batches, order)
+    return order
 
 
 # --- a Batch Norm network's parameter dicts (the optimizers' exercises) ---------------------------

@@ -4,7 +4,9 @@
 /autograder``; the hidden checks come from ``$BNLAB_INSTRUCTOR``. Each exercise is graded as ``bnlab grade``
 grades it: in the bubblewrap jail when it can start in this container, otherwise in the plain process
 sandbox (as root: a throwaway uid, which ``run_autograder`` keeps out of the package and hidden checks).
-results.json says which isolation was used, and is written whatever happens.
+results.json says which isolation was used, and is written whatever happens. The hidden checks' inputs are
+the student's own: salted by the bundle's grading key (``$BNLAB_INSTRUCTOR/grading.key``) and the Gradescope
+user id of ``submission_metadata.json`` (:func:`student_salt_of`).
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ import time
 import traceback
 from pathlib import Path
 
-from bnlab.grading.shared.course import CourseError, load_course
+from bnlab.grading.shared.course import CourseError, instructor_dir, load_course
 from bnlab.grading.shared.engine import grade_notebook
 from bnlab.grading.instructor.gradebook import atomic_write, match_notebooks
 from bnlab.grading.shared.report import gradescope_results, late_note
 from bnlab.grading.shared.sandbox import Limits, jail_session
+from bnlab.grading.shared.student_inputs import checks_for_student, student_salt
 
 
 def _isolation() -> tuple[bool, str]:
@@ -39,9 +42,28 @@ def _failure(results_path: Path, message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def student_salt_of(root: Path) -> int:
+    """The salt of this submission's hidden inputs: the bundle's grading key and the student's Gradescope id
+    (``users[].id`` of ``ROOT/submission_metadata.json``, else the email; of a group, the first in sorted order,
+    whoever submits; "" when there is none)."""
+    from bnlab.grading.instructor.grading_key import KEY_FILE, GradingKeyError, read_key
+
+    try:
+        key = read_key(instructor_dir() / KEY_FILE)
+    except GradingKeyError as exc:
+        raise CourseError(f"{exc}; rebuild the bundle with bnlab gradescope, which includes the key") from None
+    try:
+        users = json.loads((root / "submission_metadata.json").read_text(encoding="utf-8")).get("users") or [{}]
+        student = min(str(user.get("id") or user.get("email") or "") for user in users)
+    except (OSError, ValueError, AttributeError, TypeError):
+        student = ""
+    return student_salt(key, student)
+
+
 def grade(root: Path, exercises: str, timeout: float) -> dict:
     start = time.monotonic()
     course = load_course()
+    salt = student_salt_of(root)
     jailed, isolation = _isolation()
     limits = Limits(timeout=timeout, jail=jailed)
     wanted = None if exercises == "all" else {e.strip() for e in exercises.split(",")}
@@ -51,7 +73,7 @@ def grade(root: Path, exercises: str, timeout: float) -> dict:
             if wanted is not None and graded.exercise.id not in wanted:
                 continue
             path, note = match_notebooks(root / "submission", graded.exercise.id)
-            results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
+            results.append(grade_notebook(path, graded.exercise, checks_for_student(graded, salt), limits, note))
     payload = gradescope_results(results, execution_time=time.monotonic() - start)
     notes = [payload["output"]] if payload.get("output") else []  # e.g. which of several notebooks was graded
     try:

@@ -9,7 +9,9 @@
   file's content, and refused if one is found.
 - ``bnlab gradescope --out DIR``: ``setup.sh`` (installs bubblewrap at the version the bundle was built
   and tested with; refuses a Python older than 3.10), ``run_autograder`` (always writes results.json),
-  the package and the hidden checks (no solutions or mutants), plus ``autograder.zip``, ready to upload.
+  the package, the hidden checks (no solutions or mutants) and the grading key
+  (``instructor/grading.key``, mode 0600: each student's hidden inputs are derived from it and their
+  Gradescope id), plus ``autograder.zip``, ready to upload. The student release never holds the key.
 """
 from __future__ import annotations
 
@@ -62,8 +64,11 @@ _SOLUTION_BODY = re.compile(r"# YOUR CODE STARTS HERE\n(.*?)# YOUR CODE ENDS HER
 
 
 def instructor_fingerprints(instructor: Path) -> tuple[set[bytes], list[str]]:
-    """Whole contents of every instructor file, and the bodies (between the YOUR CODE markers) of the
-    solutions and of their mutants (stored as patches, so applied here)."""
+    """Whole contents of every instructor file, and the texts no bundle may contain: the bodies (between the
+    YOUR CODE markers) of the solutions and of their mutants (stored as patches, so applied here), and the
+    grading key, if the instructor folder holds it."""
+    from bnlab.grading.instructor.grading_key import KEY_FILE
+
     contents, texts = set(), []
     for path in instructor.rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -74,6 +79,9 @@ def instructor_fingerprints(instructor: Path) -> tuple[set[bytes], list[str]]:
     for path in sorted((instructor / "mutants").glob("*.py")):
         texts += mutant_sources(instructor, path.stem).values()
     bodies = list(dict.fromkeys(b.strip() for text in texts for b in _SOLUTION_BODY.findall(text) if b.strip()))
+    key = (instructor / KEY_FILE).read_text(encoding="ascii", errors="replace").strip() \
+        if (instructor / KEY_FILE).is_file() else ""
+    bodies += [key] if key else []
     return contents, bodies
 
 
@@ -281,11 +289,14 @@ def _script(text: str, exercises: str) -> str:
 
 
 def build_gradescope(out: str | Path, instructor: str | Path | None = None, source: str | Path | None = None,
-                     exercises: str = "all") -> Path:
+                     exercises: str = "all", *, key: bytes) -> Path:
     """The Gradescope autograder folder in ``out`` and ``out/autograder.zip``.
 
     exercises: "all" or a comma-separated list ("ex01,ex02"): what one Gradescope assignment grades.
+    key: the grading key (:mod:`bnlab.grading.instructor.grading_key`), written to ``instructor/grading.key``.
     """
+    from bnlab.grading.instructor.grading_key import KEY_FILE, write_key
+
     from bnlab.grading.shared.course import instructor_dir, load_course
 
     for ex_id in ([] if exercises == "all" else exercises.split(",")):
@@ -296,6 +307,7 @@ def build_gradescope(out: str | Path, instructor: str | Path | None = None, sour
     out = _fresh(Path(out))
     _copy_package(root, out / "package")
     shutil.copytree(hidden, out / "instructor" / "hidden", ignore=SKIP)
+    write_key(out / "instructor" / KEY_FILE, key)
     for name, text in (("setup.sh", _script(SETUP_SH, exercises)), ("run_autograder", _script(RUN_AUTOGRADER, exercises))):
         (out / name).write_text(text)
         (out / name).chmod(0o755)

@@ -6,8 +6,12 @@ For each student OUT gets ``students/<student>/results.json`` (Gradescope format
 and ``grade.json`` (instructor state: the submission hash and all details), kept apart from the
 gradebook ``OUT/grades.csv`` so no student name can collide with it. grades.csv is rebuilt from the
 grade.json files after every student, so a killed batch loses nothing, and a rerun skips the students
-whose submission hash (notebooks + checks version) did not change. A failure of the grader itself is
-never written as a grade: that student is regraded next time.
+whose submission hash (notebooks + checks version + grading key) did not change. A failure of the grader
+itself is never written as a grade: that student is regraded next time.
+
+Each student's hidden checks draw their inputs with that student's salt, HMAC-SHA256(grading key, student
+folder name) (:mod:`bnlab.grading.shared.student_inputs`): the same key and folder name give the same
+inputs and grade on every rerun; without a key (``key=None``) every student gets the same hidden inputs.
 
 Submissions are read without following symbolic links (a link to a classmate's notebook or folder
 is ignored, and the feedback says so) and only as regular files; OUT is not world-readable.
@@ -27,12 +31,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from bnlab.grading.instructor.grading_key import fingerprint
 from bnlab.grading.instructor.spreadsheet import csv_text
 from bnlab.grading.shared.course import Course
 from bnlab.grading.shared.engine import ExerciseResult, grade_notebook
 from bnlab.grading.shared.notebook import MAX_NOTEBOOK_BYTES
 from bnlab.grading.shared.report import feedback_markdown, gradescope_results
 from bnlab.grading.shared.sandbox import Limits, jail_session
+from bnlab.grading.shared.student_inputs import checks_for_student, student_salt
 
 STATE = "grade.json"
 STUDENTS = "students"   # OUT/students/<student>/: per-student records, apart from OUT/grades.csv
@@ -118,9 +124,10 @@ def _read_regular(path: Path, cap: int) -> bytes | None:
         return f.read(cap + 1)[:cap]
 
 
-def submission_hash(folder: Path, course: Course, limits: Limits) -> str:
-    """Hash of what decides this student's grade: matched notebooks' names and bytes, checks version, limits."""
-    digest = hashlib.sha256(f"{course.version}|{limits}".encode())
+def submission_hash(folder: Path, course: Course, limits: Limits, key: bytes | None = None) -> str:
+    """Hash of what decides this student's grade: matched notebooks' names and bytes, checks version, limits,
+    and which grading key (its fingerprint: another key gives other hidden inputs)."""
+    digest = hashlib.sha256(f"{course.version}|{limits}|{'' if key is None else fingerprint(key)}".encode())
     for graded in course.exercises:
         path, note = match_notebooks(folder, graded.exercise.id)
         digest.update(f"|{graded.exercise.id}|{note}|".encode())
@@ -135,13 +142,15 @@ def submission_hash(folder: Path, course: Course, limits: Limits) -> str:
     return digest.hexdigest()
 
 
-def grade_student(folder: Path, course: Course, limits: Limits) -> list[ExerciseResult]:
-    """Every exercise of ``course`` for the student folder ``folder``."""
+def grade_student(folder: Path, course: Course, limits: Limits, key: bytes | None = None) -> list[ExerciseResult]:
+    """Every exercise of ``course`` for the student folder ``folder``; with ``key``, the hidden checks' inputs
+    are this student's own (salted by the folder's name)."""
+    salt = None if key is None else student_salt(key, folder.name)
     results = []
     with jail_session():  # one jail for this student's notebooks, ended before anyone else's run
         for graded in course.exercises:
             path, note = match_notebooks(folder, graded.exercise.id)
-            results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
+            results.append(grade_notebook(path, graded.exercise, checks_for_student(graded, salt), limits, note))
     return results
 
 
@@ -151,9 +160,10 @@ def student_dir(out: Path, student: str) -> Path:
 
 def write_student(out: Path, student: str, digest: str, results: list[ExerciseResult],
                   source: Path | None = None, course: Course | None = None, seconds: float | None = None,
-                  name: str | None = None) -> dict:
+                  name: str | None = None, key: bytes | None = None) -> dict:
     """results.json, feedback.md and feedback.html (the graded cells of ``source``, the student's folder;
-    titled with ``name``, else ``student``), then grade.json last: its presence means the student is complete."""
+    titled with ``name``, else ``student``), then grade.json last: its presence means the student is complete
+    (it names the grading key by its fingerprint, never the key)."""
     from bnlab.grading.instructor.feedback_html import feedback_html
 
     folder = student_dir(out, student)
@@ -161,7 +171,7 @@ def write_student(out: Path, student: str, digest: str, results: list[ExerciseRe
     atomic_write(folder / "results.json", json.dumps(gradescope_results(results, seconds), indent=2) + "\n")
     atomic_write(folder / "feedback.md", feedback_markdown(title, results))
     atomic_write(folder / "feedback.html", feedback_html(title, results, source, course))
-    state = {"student": student, "name": title, "hash": digest,
+    state = {"student": student, "name": title, "hash": digest, "key": None if key is None else fingerprint(key),
              "points": {r.exercise: r.points for r in results},
              "max": {r.exercise: r.max_points for r in results},
              "total": round(sum(r.points for r in results), 6),
@@ -207,10 +217,11 @@ def list_students(submissions: Path) -> list[str]:
 
 
 def grade_submissions(submissions: str | Path, out: str | Path, course: Course, jobs: int = 1,
-                      limits: Limits = Limits(), progress=sys.stderr, names: dict[str, str] | None = None
-                      ) -> BatchSummary:
+                      limits: Limits = Limits(), progress=sys.stderr, names: dict[str, str] | None = None,
+                      key: bytes | None = None) -> BatchSummary:
     """Grade every student folder of ``submissions`` into ``out`` (see the module docstring); ``names``
-    (student folder -> name, from a roster or the Canvas manifest) title the feedback pages."""
+    (student folder -> name, from a roster or the Canvas manifest) title the feedback pages; ``key``: the
+    grading key the hidden inputs are derived from (None: the same hidden inputs for everyone)."""
     submissions, out = Path(submissions), Path(out)
     students = list_students(submissions)
     out.mkdir(parents=True, exist_ok=True, mode=0o750)
@@ -223,15 +234,22 @@ def grade_submissions(submissions: str | Path, out: str | Path, course: Course, 
     exercise_ids = [g.exercise.id for g in course.exercises]
     states: dict[str, dict] = {}
     todo = []
+    rekeyed, key_name = [], None if key is None else fingerprint(key)
     for student in students:
-        digest = submission_hash(submissions / student, course, limits)
+        digest = submission_hash(submissions / student, course, limits, key)
         state = read_state(out, student)
+        if state is not None and state.get("key") != key_name:
+            rekeyed.append(student)
         if state is not None and state.get("hash") == digest:
             states[student] = state
         else:
             todo.append((student, digest))
             if state is not None:  # keep the previous grade in grades.csv until the regrade replaces it
                 states[student] = state
+    if rekeyed:
+        print(f"warning: {len(rekeyed)} students were graded with another grading key (or none); regrading them "
+              "with this one gives them other hidden inputs (to keep their grades, grade with the key used "
+              "before: --key-file)", file=progress, flush=True)
     lock = threading.Lock()
     done = [len(students) - len(todo)]
     failed: list[str] = []
@@ -245,9 +263,9 @@ def grade_submissions(submissions: str | Path, out: str | Path, course: Course, 
 
     def work(student: str, digest: str) -> dict:
         start = time.monotonic()
-        results = grade_student(submissions / student, course, limits)
+        results = grade_student(submissions / student, course, limits, key)
         return write_student(out, student, digest, results, submissions / student, course, time.monotonic() - start,
-                             (names or {}).get(student))
+                             (names or {}).get(student), key)
 
     with lock:
         publish()
