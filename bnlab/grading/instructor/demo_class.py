@@ -9,8 +9,6 @@ assignment worth the course's points and one enrolled student who submitted noth
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import tempfile
 import zipfile
@@ -18,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bnlab.grading.instructor.sample_class import Copy, synthetic_class
+from bnlab.grading.instructor.spreadsheet import csv_text
 
 ASSIGNMENT = "Batch Norm lab"
 ASSIGNMENT_ID = "4242"
@@ -38,13 +37,10 @@ class DemoClass:
 def gradebook_csv(roster: list[tuple[str, str, str]], points_possible: float) -> str:
     """A Canvas gradebook export: Student, ID, SIS User ID, SIS Login ID, Section, the assignment column (empty),
     a Points Possible row; ``roster`` is (Canvas user id, "Surname, First", login) per student."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", f"{ASSIGNMENT} ({ASSIGNMENT_ID})"])
-    writer.writerow(["    Points Possible", "", "", "", "", f"{points_possible:.2f}"])
-    for user_id, name, login in [*roster, NO_SUBMISSION]:
-        writer.writerow([name, user_id, f"S{user_id}", login, "Section A", ""])
-    return "\ufeff" + buffer.getvalue()
+    rows = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", f"{ASSIGNMENT} ({ASSIGNMENT_ID})"],
+            ["    Points Possible", "", "", "", "", f"{points_possible:.2f}"]]
+    rows += [[name, user_id, f"S{user_id}", login, "Section A", ""] for user_id, name, login in [*roster, NO_SUBMISSION]]
+    return "\ufeff" + csv_text(rows)
 
 
 def write_demo_class(out: Path, instructor: Path, students: int = 12, seed: int = 2026) -> DemoClass:
