@@ -85,8 +85,9 @@ def checked_inputs(Z, gamma, beta, eps, train=True):
             "Did you pass examples as rows? Z must be (n, m) with examples as columns: try Z.T"
         )
     gamma, beta, eps = as_column("gamma", gamma, n), as_column("beta", beta, n), positive_number("eps", eps)
-    require_finite("gamma", gamma)  # a NaN γ or β would make that unit's Z̃ all NaN, in train and eval mode alike
-    require_finite("beta", beta)
+    if not (np.isfinite(gamma).all() and np.isfinite(beta).all()):  # else that unit's Z̃ is NaN, in either mode
+        require_finite("gamma", gamma)
+        require_finite("beta", beta)
     if train and m < 2:
         raise ValueError(
             f"Z has shape {Z.shape}: a mini-batch of {m} example cannot be normalized in train mode "
@@ -155,22 +156,19 @@ def batchnorm_forward(Z, gamma, beta, eps=1e-5, *, out=None):
     Z_tilde = output_array(out, Z.shape, may_be=Z, must_not_overlap=(gamma, beta))
     Z_norm = np.empty(Z.shape)
     mu, var, inv_std = np.empty((n, 1)), np.empty((n, 1)), np.empty((n, 1))
-    for rows in row_blocks(n, m):                            # a few units at a time (one block for a small Z)
-        Zc = Z_norm[rows]                                    # Z − μ, then Z_norm, in Z_norm's memory
-        with np.errstate(over="ignore"):                     # a sum that overflows is inf: checked below
-            mu[rows] = row_sum(Z[rows]) / m                  # μ = (1/m) Σ_i z⁽ⁱ⁾
-        if not np.isfinite(mu[rows]).all():                  # NaN/inf in Z, or a sum too large for float64
+    for rows in row_blocks(n, m):                         # a few units at a time (one block for a small Z)
+        z, z_norm, z_tilde = Z[rows], Z_norm[rows], Z_tilde[rows]     # this block's units (views)
+        with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf or overflow end in σ², checked below
+            mu_b = row_sum(z) / m                         # μ = (1/m) Σ_i z⁽ⁱ⁾
+            np.subtract(z, mu_b, out=z_norm)              # Z − μ, kept in Z_norm's memory
+            var_b = row_dot(z_norm, z_norm) / m           # σ² = (1/m) Σ_i (z⁽ⁱ⁾ − μ)², two-pass: stable for large |μ|
+        if not np.isfinite(var_b).all():                  # else Z_norm would be NaN, or 0 with Z̃ = β
             raise _too_large(Z, rows)
-        np.subtract(Z[rows], mu[rows], out=Zc)               # Z − μ
-        with np.errstate(over="ignore"):
-            var[rows] = row_dot(Zc, Zc) / m                  # σ² = (1/m) Σ_i (z⁽ⁱ⁾ − μ)², two-pass: stable for large |μ|
-        if not np.isfinite(var[rows]).all():                 # (Z − μ)² too large: Z_norm would be 0 and Z̃ = β
-            raise _too_large(Z, rows)
-        inv_std[rows] = 1.0 / np.sqrt(var[rows] + eps)       # 1/sqrt(σ² + ε)
-        Zc *= inv_std[rows]                                  # Z_norm = (Z − μ)/sqrt(σ² + ε)
-        block = Z_tilde[rows]
-        np.multiply(Zc, gamma[rows], out=block)
-        block += beta[rows]                                  # Z̃ = γ ⊙ Z_norm + β
+        inv_std_b = 1.0 / np.sqrt(var_b + eps)            # 1/sqrt(σ² + ε)
+        z_norm *= inv_std_b                               # Z_norm = (Z − μ)/sqrt(σ² + ε)
+        np.multiply(z_norm, gamma[rows], out=z_tilde)
+        z_tilde += beta[rows]                             # Z̃ = γ ⊙ Z_norm + β
+        mu[rows], var[rows], inv_std[rows] = mu_b, var_b, inv_std_b
     return Z_tilde, BatchNormCache(Z_norm, gamma, inv_std, mu, var, eps)
 
 
@@ -191,13 +189,14 @@ def batchnorm_backward(dZ_tilde, cache, *, out=None):
     dZ = output_array(out, Z_norm.shape, must_not_overlap=(dZ_tilde, Z_norm, gamma, inv_std))
     dgamma, dbeta = np.empty((n, 1)), np.empty((n, 1))
     for rows in row_blocks(n, m):
-        dbeta[rows] = row_sum(dZ_tilde[rows])                     # dβ = Σ_i dZ̃
-        dgamma[rows] = row_dot(dZ_tilde[rows], Z_norm[rows])      # dγ = Σ_i dZ̃ ⊙ Z_norm
-        block = dZ[rows]                                          # dZ, built right to left in its own memory:
-        np.multiply(Z_norm[rows], dgamma[rows] / m, out=block)
-        block += dbeta[rows] / m                                  #   (dβ + Z_norm ⊙ dγ)/m
-        np.subtract(dZ_tilde[rows], block, out=block)             #   dZ̃ − (dβ + Z_norm ⊙ dγ)/m
-        block *= gamma[rows] * inv_std[rows]                      #   γ/sqrt(σ²+ε) ⊙ (…)
+        dz_tilde, z_norm, dz = dZ_tilde[rows], Z_norm[rows], dZ[rows]   # this block's units (views)
+        dbeta_b = row_sum(dz_tilde)                       # dβ = Σ_i dZ̃
+        dgamma_b = row_dot(dz_tilde, z_norm)              # dγ = Σ_i dZ̃ ⊙ Z_norm
+        np.multiply(z_norm, dgamma_b / m, out=dz)         # dZ, built right to left in its own memory:
+        dz += dbeta_b / m                                 #   (dβ + Z_norm ⊙ dγ)/m
+        np.subtract(dz_tilde, dz, out=dz)                 #   dZ̃ − (dβ + Z_norm ⊙ dγ)/m
+        dz *= gamma[rows] * inv_std[rows]                 #   γ/sqrt(σ²+ε) ⊙ (…)
+        dgamma[rows], dbeta[rows] = dgamma_b, dbeta_b
     if not np.isfinite(dbeta).all():
         require_finite("dZ_tilde", dZ_tilde)
     return dZ, dgamma, dbeta
