@@ -563,3 +563,12 @@ def test_float32_inputs_give_float64_results_everywhere_and_the_docstrings_say_s
                      update_running_averages):
         assert "float64" in function.__doc__, function.__name__
     assert "inputs are converted to float64 and results are float64" in bnlab.batchnorm.__doc__
+
+
+def test_a_network_whose_variance_overflows_is_reported_as_divergence(rng):
+    # Inside train, the NonFiniteError of an overflowing σ² is divergence (not training on with Z̃ = β).
+    net = bnlab.Network([4, 3, 2], activation="tanh", seed=0)
+    net.parameters["W1"] = net.parameters["W1"] * 1e160
+    X, Y = rng.normal(size=(4, 8)), bnlab.one_hot(rng.integers(0, 2, 8), 2)
+    with pytest.raises(bnlab.TrainingDiverged, match=r"the variance of unit \d overflows"):
+        bnlab.train(net, X, Y, bnlab.GradientDescent(0.1), 3, mini_batch_size=8, seed=0)
