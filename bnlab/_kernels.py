@@ -1,122 +1,22 @@
-r"""The fast versions of the lecture's formulas, for ``Network``, the optimizer classes and ``bnlab bench``.
+r"""The fast versions of the lecture's optimizer rules, for the optimizer classes and ``bnlab bench``.
 
-Learners: read :mod:`bnlab.batchnorm`, :mod:`bnlab.optimizers` and :mod:`bnlab.network` instead. This module
-computes the same formulas (tests pin the two versions to round-off) with three speed tricks that would hide
-them there:
+Learners: read :mod:`bnlab.optimizers` instead. This module computes the same formulas (tests pin the two
+versions to round-off) with two speed tricks that would hide them there:
 
-- **In place.** Every (n, m) result is written into an array allocated once (``out=``, ``*=``): on the
-  course's small arrays a fresh temporary costs more than the arithmetic.
-- **Blocks of units.** Batch Norm works through Z a block of rows (units) at a time, each block small enough
-  to stay in the CPU cache between the passes the formulas make over it, so main memory is read and written
-  about once per array instead of once per pass. Units are independent in Batch Norm, so blocking changes no
-  formula (only, in the last bit, how BLAS rounds the per-unit sums); a small Z is a single block. Per-unit
-  sums are matrix–vector products (Z @ 1) and Σ x·y row-wise dot products: one BLAS pass, no temporary.
+- **In place.** Every result is written into an array allocated once (``out=``, ``*=``): on the course's
+  small arrays a fresh temporary costs more than the arithmetic.
 - **One flat vector.** An optimizer step is 2 to 12 elementwise passes over every parameter; done per array
   (11 arrays for the paper's 784-100-100-100-10 net) the calls' fixed cost outweighs the arithmetic, so the
   optimizer classes keep the parameters, v and s each as ONE float64 vector and apply the rule once.
 
+Batch Norm has no second copy here: :mod:`bnlab.batchnorm`'s public functions are the fast ones.
 Inputs here are not checked: the public functions and classes check them first.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from bnlab._validate import require_finite
 from bnlab.activations import DERIVATIVES_FROM_OUTPUT
-from bnlab.batchnorm import BatchNormCache
-
-# --- Batch Norm, block by block --------------------------------------------------------------------------
-
-# About 1 MiB of float64 per (n, m) array per block: the blocks of Z, Z_norm and Z̃ (Z_norm, dZ̃ and dZ) stay
-# in the CPU's last-level cache between passes. Measured on Z of 1024 × 4096 (forward+backward, 2-core VM):
-# 2^17 and 2^18 are ~7 % faster than 2^16, as each block costs ~12 numpy calls; 2^14, and one block for the
-# whole Z (no blocking), are both about 50 % slower than 2^17.
-BLOCK_ELEMENTS = 1 << 17
-
-
-def row_blocks(n: int, m: int) -> list[slice]:
-    """Slices of rows (units) covering 0..n, each about BLOCK_ELEMENTS entries: one slice for a small Z."""
-    rows = max(1, BLOCK_ELEMENTS // m)
-    return [slice(start, start + rows) for start in range(0, n, rows)]
-
-
-def row_sum(A: np.ndarray) -> np.ndarray:
-    """Σ_i A[:, i] for every row, as an (n, 1) column: a BLAS matrix–vector product, faster than A.sum(axis=1)."""
-    return (A @ np.ones(A.shape[1]))[:, None]
-
-
-if hasattr(np, "vecdot"):  # numpy >= 2: one BLAS dot product per row
-    def row_dot(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        """Σ_i A[:, i]·B[:, i] for every row, as an (n, 1) column, without a temporary product array."""
-        return np.vecdot(A, B)[:, None]
-else:  # pragma: no cover - numpy 1.x
-    def row_dot(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        """Σ_i A[:, i]·B[:, i] for every row, as an (n, 1) column, without a temporary product array."""
-        return np.einsum("ij,ij->i", A, B)[:, None]
-
-
-def batchnorm_forward(Z, gamma, beta, eps):
-    """:func:`bnlab.batchnorm.batchnorm_forward` on checked inputs (Z float64 (n, m) with m ≥ 2; γ, β (n, 1)).
-
-    Returns Z_tilde (n, m) and the same :class:`~bnlab.batchnorm.BatchNormCache`.
-    """
-    n, m = Z.shape
-    Z_norm, Z_tilde = np.empty_like(Z), np.empty_like(Z)
-    mu, var, inv_std = np.empty((n, 1)), np.empty((n, 1)), np.empty((n, 1))
-    for rows in row_blocks(n, m):
-        mu[rows] = row_sum(Z[rows]) / m  # per block too, so Z is read from memory once, not twice
-        if not np.isfinite(mu[rows]).all():  # the cheap test, before any work on NaN; the scan says where
-            require_finite("Z", Z)
-            raise ValueError("Z holds values too large to average in float64 (the mean overflows); expected finite sums")
-        var[rows], inv_std[rows] = _forward_block(Z[rows], mu[rows], gamma[rows], beta[rows], eps,
-                                                  Z_norm[rows], Z_tilde[rows])
-    return Z_tilde, BatchNormCache(Z_norm, gamma, inv_std, mu, var, eps)
-
-
-def _forward_block(Z, mu, gamma, beta, eps, Z_norm, Z_tilde):
-    """The forward formulas on some rows, written into those rows of Z_norm and Z_tilde. Returns σ², 1/sqrt(σ² + ε)."""
-    m = Z.shape[1]
-    np.subtract(Z, mu, out=Z_norm)                    # Z − μ, in Z_norm's memory
-    var = row_dot(Z_norm, Z_norm) / m                 # biased variance, two-pass (stable for large |μ|)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    Z_norm *= inv_std                                 # Z_norm = (Z − μ)/sqrt(σ² + ε)
-    np.multiply(Z_norm, gamma, out=Z_tilde)
-    Z_tilde += beta                                   # Z̃ = γ·Z_norm + β
-    return var, inv_std
-
-
-def batchnorm_backward(dZ_tilde, cache: BatchNormCache):
-    """:func:`bnlab.batchnorm.batchnorm_backward` on a checked dZ̃ (float64, the shape of Z). Returns dZ, dγ, dβ."""
-    Z_norm, gamma, inv_std = cache.Z_norm, cache.gamma, cache.inv_std
-    n, m = Z_norm.shape
-    dZ = np.empty_like(Z_norm)
-    dgamma, dbeta = np.empty((n, 1)), np.empty((n, 1))
-    for rows in row_blocks(n, m):
-        dgamma[rows], dbeta[rows] = _backward_block(dZ_tilde[rows], Z_norm[rows], gamma[rows], inv_std[rows], dZ[rows])
-    if not np.isfinite(dbeta).all():
-        require_finite("dZ_tilde", dZ_tilde)
-    return dZ, dgamma, dbeta
-
-
-def _backward_block(dZ_tilde, Z_norm, gamma, inv_std, dZ):
-    """dZ = γ/sqrt(σ²+ε)·(dZ̃ − (dβ + Z_norm·dγ)/m) on some rows, written into those rows of dZ. Returns dγ, dβ."""
-    m = Z_norm.shape[1]
-    dbeta = row_sum(dZ_tilde)                         # Σ dZ̃
-    dgamma = row_dot(dZ_tilde, Z_norm)                # Σ dZ̃·Z_norm
-    np.multiply(Z_norm, dgamma / m, out=dZ)
-    dZ += dbeta / m                                   # (dβ + Z_norm·dγ)/m
-    np.subtract(dZ_tilde, dZ, out=dZ)
-    dZ *= gamma * inv_std
-    return dgamma, dbeta
-
-
-def batchnorm_eval(Z, gamma, beta, running_mu, running_var, eps):
-    """:func:`bnlab.batchnorm.batchnorm_eval` on checked inputs, as one affine map: γ/sqrt(σ²+ε) and the shift
-    folded into a scale and an offset per unit (one multiply and one add over Z instead of four passes)."""
-    scale = gamma / np.sqrt(running_var + eps)
-    Z_tilde = np.multiply(Z, scale)
-    Z_tilde += beta - running_mu * scale
-    return Z_tilde
 
 
 def activation_backward(dA, A, activation):

@@ -18,8 +18,7 @@ import numpy as np
 from bnlab import _kernels
 from bnlab._validate import NonFiniteError, as_matrix, fraction, positive_int, positive_number, require_finite
 from bnlab.activations import ACTIVATIONS, activation_backward, activation_forward, check_activation
-from bnlab.batchnorm import (BatchNormCache, batchnorm_backward, batchnorm_forward, checked_eval_inputs,
-                             checked_inputs, update_running_averages)
+from bnlab.batchnorm import BatchNormCache, batchnorm_backward, batchnorm_eval, batchnorm_forward, update_running_averages
 from bnlab.linear import linear_forward
 from bnlab.losses import LOSSES, softmax
 
@@ -161,16 +160,16 @@ class Network:
     def _layer_forward(self, A_prev, l, train):
         """Layer l: Z = W A_prev (+ b) → Z̃ (Batch Norm of Z in a hidden layer, else Z itself) → A = g(Z̃).
 
-        The same formulas as :func:`layer_forward`, with Batch Norm from ``bnlab._kernels`` (block by block, in place).
+        The same formulas as :func:`layer_forward`, with eval mode's Batch Norm too.
         """
         p, hidden = self.parameters, l < self.L
         Z, (A_prev, W, _) = linear_forward(A_prev, p[f"W{l}"], p.get(f"b{l}"))
         bn_cache = None
         if hidden and self.batchnorm and train:
-            Z_tilde, bn_cache = _kernels.batchnorm_forward(*checked_inputs(Z, p[f"gamma{l}"], p[f"beta{l}"], self.eps))
+            Z_tilde, bn_cache = batchnorm_forward(Z, p[f"gamma{l}"], p[f"beta{l}"], self.eps)
         elif hidden and self.batchnorm:  # eval mode: the running averages instead of the batch's μ, σ²
-            Z_tilde = _kernels.batchnorm_eval(*checked_eval_inputs(
-                Z, p[f"gamma{l}"], p[f"beta{l}"], self.running[f"mu{l}"], self.running[f"var{l}"], self.eps))
+            Z_tilde = batchnorm_eval(Z, p[f"gamma{l}"], p[f"beta{l}"], self.running[f"mu{l}"], self.running[f"var{l}"],
+                                     self.eps)
         else:  # no Batch Norm: the output layer, or a network without it
             Z_tilde = Z
         g = self.activation if hidden else self.output
@@ -210,7 +209,7 @@ class Network:
             if l < self.L:  # a hidden layer: back through g, then through Batch Norm
                 dZ_tilde = _kernels.activation_backward(dA, cache.A, cache.activation)    # dA ⊙ g'(Z̃)
                 if cache.bn_cache is not None:
-                    dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = _kernels.batchnorm_backward(dZ_tilde, cache.bn_cache)
+                    dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = batchnorm_backward(dZ_tilde, cache.bn_cache)
                 else:
                     dZ = dZ_tilde  # no Batch Norm: Z̃ is Z
             grads[f"dW{l}"] = dZ @ cache.A_prev.T

@@ -1,12 +1,17 @@
 """Batch Norm of one layer: forward (train mode), both backward passes, eval mode, running averages."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 import bnlab
+import bnlab.batchnorm
 from bnlab import (BatchNormCache, batchnorm_backward, batchnorm_backward_steps, batchnorm_eval, batchnorm_forward,
                    numerical_gradient, update_running_averages)
+from bnlab._validate import NonFiniteError
+from bnlab.batchnorm import row_blocks
 from conftest import assert_gradients_match, scalar_loss_of
 
 BACKWARDS = [batchnorm_backward, batchnorm_backward_steps]
@@ -369,3 +374,201 @@ def test_running_averages_reject_vectors_that_would_broadcast(rng):
         update_running_averages(np.zeros((3, 1)), np.ones((3, 1)), np.zeros(3), np.ones((3, 1)))
     with pytest.raises(ValueError, match=r"running_var must be a column of shape \(3, 1\).*got shape \(1, 3\)"):
         update_running_averages(np.zeros((3, 1)), np.ones((1, 3)), np.zeros((3, 1)), np.ones((3, 1)))
+
+
+# --- one set of functions: fast, and equal to the step-by-step version and to the formulas ---------------
+
+SEEDS = [0, 1, 2]
+# Small (one block), middling, several blocks of 16 rows with a partial last one, one row per block.
+SHAPES = [(3, 5), (64, 33), (37, 8192), (3, 70000)]
+
+
+def test_the_shapes_cover_one_block_and_several():
+    assert len(row_blocks(3, 5)) == 1
+    assert len(row_blocks(37, 8192)) == 3          # 16 + 16 + 5 rows
+    assert len(row_blocks(3, 70000)) == 3          # one row each
+    blocks = row_blocks(37, 8192)
+    assert blocks[0].start == 0 and blocks[-1].stop >= 37 and all(a.stop == b.start for a, b in zip(blocks, blocks[1:]))
+
+
+def assert_round_off(got, want, name, scale=None):
+    """rtol 1e-12, plus an atol of 1e-12 times the size of the terms that cancel (or of the array) for the
+    entries that are sums cancelling to nearly 0, where relative error means nothing."""
+    scale = np.abs(want).max() if scale is None else scale
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * scale, err_msg=name)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_forward_and_compact_backward_match_the_formulas_and_the_steps(seed, shape):
+    rng = np.random.default_rng(seed)
+    Z = make_Z(rng, *shape)
+    gamma, beta = make_gamma_beta(rng, shape[0])
+    R = rng.normal(size=shape)
+    Z_tilde, cache = batchnorm_forward(Z, gamma, beta)
+    mu, var = Z.mean(axis=1, keepdims=True), Z.var(axis=1, keepdims=True)   # numpy's own, not bnlab's sums
+    assert_round_off(cache.mu, mu, "mu")
+    assert_round_off(cache.var, var, "var")
+    assert_round_off(cache.inv_std, 1 / np.sqrt(var + 1e-5), "inv_std")
+    assert_round_off(cache.Z_norm, (Z - mu) / np.sqrt(var + 1e-5), "Z_norm")
+    assert_round_off(Z_tilde, gamma * (Z - mu) / np.sqrt(var + 1e-5) + beta, "Z_tilde")
+    scale = np.abs(gamma * cache.inv_std * R).max()  # the size of the terms dZ's formula subtracts
+    for name, compact, steps in zip(("dZ", "dgamma", "dbeta"), batchnorm_backward(R, cache),
+                                    batchnorm_backward_steps(R, cache)):
+        assert_round_off(compact, steps, name, scale=max(scale, np.abs(steps).max()) if name == "dZ" else None)
+    assert_round_off(batchnorm_backward(R, cache)[2], R.sum(axis=1, keepdims=True), "dbeta = Σ dZ̃")
+
+
+def test_large_Z_forward_and_backward_leave_their_inputs_alone(rng):
+    Z = make_Z(rng, 37, 8192)
+    gamma, beta = make_gamma_beta(rng, 37)
+    R = rng.normal(size=Z.shape)
+    copies = [a.copy() for a in (Z, gamma, beta, R)]
+    _, cache = batchnorm_forward(Z, gamma, beta)
+    Z_norm = cache.Z_norm.copy()
+    batchnorm_backward(R, cache)
+    for original, copy in zip((Z, gamma, beta, R), copies):
+        np.testing.assert_array_equal(original, copy)
+    np.testing.assert_array_equal(cache.Z_norm, Z_norm)
+
+
+@pytest.mark.parametrize("shape", [(4, 7), (37, 8192)], ids=str)
+def test_out_receives_the_result_and_may_be_Z_itself(rng, shape):
+    Z = make_Z(rng, *shape)
+    gamma, beta = make_gamma_beta(rng, shape[0])
+    R = rng.normal(size=shape)
+    Z_tilde, cache = batchnorm_forward(Z, gamma, beta)
+    dZ, dgamma, dbeta = batchnorm_backward(R, cache)
+    out = np.empty(shape)
+    assert batchnorm_forward(Z, gamma, beta, out=out)[0] is out
+    np.testing.assert_array_equal(out, Z_tilde)
+    in_place = Z.copy()
+    got, cache_in_place = batchnorm_forward(in_place, gamma, beta, out=in_place)
+    assert got is in_place
+    np.testing.assert_array_equal(in_place, Z_tilde)                 # Z overwritten by Z̃, block by block
+    np.testing.assert_array_equal(cache_in_place.Z_norm, cache.Z_norm)
+    grads = batchnorm_backward(R, cache, out=out)
+    assert grads[0] is out
+    for got, want in zip(grads, (dZ, dgamma, dbeta)):
+        np.testing.assert_array_equal(got, want)
+    running_mu, running_var = rng.normal(size=(shape[0], 1)), rng.uniform(0.5, 3.0, (shape[0], 1))
+    expected = batchnorm_eval(Z, gamma, beta, running_mu, running_var)
+    assert batchnorm_eval(Z, gamma, beta, running_mu, running_var, out=Z) is Z
+    np.testing.assert_array_equal(Z, expected)
+
+
+def test_out_must_be_a_fresh_float64_array_of_the_shape(rng):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    R = rng.normal(size=Z.shape)
+    for bad in (np.empty((4, 6)), np.empty((4, 7), dtype=np.float32), [[0.0] * 7] * 4):
+        with pytest.raises(ValueError, match=r"out must be a writable float64 array of shape \(4, 7\); got"):
+            batchnorm_forward(Z, gamma, beta, out=bad)
+    wide = np.zeros((4, 8))
+    with pytest.raises(ValueError, match=r"out must not share memory with the inputs \(it may be the input itself\)"):
+        batchnorm_forward(wide[:, :7], gamma, beta, out=wide[:, 1:])   # overlapping but not Z itself
+    _, cache = batchnorm_forward(Z, gamma, beta)
+    for overlapping in (R, cache.Z_norm):  # dZ's formula reads dZ̃ and Z_norm after writing dZ
+        with pytest.raises(ValueError, match=r"out must not share memory with the inputs$"):
+            batchnorm_backward(R, cache, out=overlapping)
+
+
+# --- edges ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("big, pattern", [
+    (1e200, r"the variance of unit 2 overflows \(its values range from .* to 1e\+200\); expected \|Z − μ\| below about 1e154"),
+    (1.7e308, r"too large to average in float64 \(the mean overflows\)"),
+])
+@pytest.mark.parametrize("shape", [(4, 7), (37, 8192)], ids=str)
+def test_a_mean_or_variance_that_overflows_is_a_clear_error_without_warnings(rng, big, pattern, shape):
+    # Not β for every example with a RuntimeWarning (what Z_norm = (Z − μ)·0 would give): an error, as for
+    # the mean, and a NonFiniteError, so that train reports it as divergence.
+    Z = make_Z(rng, *shape)
+    Z[2, :3] = big
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NonFiniteError, match=pattern):
+            batchnorm_forward(Z, *make_gamma_beta(rng, shape[0]))
+
+
+def test_values_whose_squares_fit_are_normalized(rng):
+    Z = make_Z(rng) * 1e150   # |Z − μ|² about 1e302: still finite
+    _, cache = batchnorm_forward(Z, *make_gamma_beta(rng))
+    np.testing.assert_allclose(cache.Z_norm, reference_Z_norm(Z, 1e-5), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("which", ["gamma", "beta"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_gamma_or_beta_is_the_same_error_in_train_and_eval_mode(rng, which, bad):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    params = {"gamma": gamma, "beta": beta}
+    params[which][2, 0] = bad
+    pattern = rf"{which} contains 1 NaN or infinite value\(s\), the first at index \(2, 0\)"
+    with pytest.raises(NonFiniteError, match=pattern):
+        batchnorm_forward(Z, **params)
+    with pytest.raises(NonFiniteError, match=pattern):
+        batchnorm_eval(Z, **params, running_mu=np.zeros((4, 1)), running_var=np.ones((4, 1)))
+
+
+def test_eval_mode_rejects_an_infinite_running_variance(rng):
+    running_var = np.ones((4, 1))
+    running_var[3] = np.inf   # would give Z̃ = β whatever Z is
+    with pytest.raises(NonFiniteError, match=r"running_var contains 1 NaN or infinite value\(s\), the first at index \(3, 0\)"):
+        batchnorm_eval(make_Z(rng), *make_gamma_beta(rng), np.zeros((4, 1)), running_var)
+
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=["compact", "steps"])
+def test_backward_accepts_exercise_1s_tuple_cache(rng, backward):
+    Z = make_Z(rng)
+    gamma, beta = make_gamma_beta(rng)
+    R = rng.normal(size=Z.shape)
+    _, cache = batchnorm_forward(Z, gamma, beta)
+    Z_norm = (Z - Z.mean(axis=1, keepdims=True)) / np.sqrt(Z.var(axis=1, keepdims=True) + 1e-5)
+    inv_std = 1 / np.sqrt(Z.var(axis=1, keepdims=True) + 1e-5)
+    exercise_1_cache = (Z_norm, gamma, inv_std)   # what exercise 1's docstring suggests a learner keeps
+    for got, want in zip(backward(R, exercise_1_cache), backward(R, cache)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+    # ... also as lists and float32 arrays (converted like every input) ...
+    got = backward(R, (Z_norm.tolist(), gamma.astype(np.float32), inv_std))
+    assert all(g.dtype == np.float64 for g in got)
+    # ... and its parts are checked like every input.
+    with pytest.raises(ValueError, match=r"the cache's inv_std must be a column of shape \(4, 1\).*got shape \(4,\)"):
+        backward(R, (Z_norm, gamma, inv_std.ravel()))
+
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=["compact", "steps"])
+@pytest.mark.parametrize("cache, found", [({"Z_norm": 0}, "dict"), ((1, 2), "a tuple of 2"), (None, "NoneType")])
+def test_backward_says_which_cache_it_needs(rng, backward, cache, found):
+    name = backward.__name__
+    with pytest.raises(TypeError, match=rf"{name} needs the cache of batchnorm_forward \(a BatchNormCache\) or "
+                                        rf"exercise 1's tuple \(Z_norm, gamma, inv_std\); got {found}"):
+        backward(rng.normal(size=(4, 7)), cache)
+
+
+def test_float32_inputs_give_float64_results_everywhere_and_the_docstrings_say_so(rng):
+    Z = make_Z(rng).astype(np.float32)
+    gamma, beta = (a.astype(np.float32) for a in make_gamma_beta(rng))
+    R = rng.normal(size=Z.shape).astype(np.float32)
+    Z_tilde, cache = batchnorm_forward(Z, gamma, beta)
+    results = [Z_tilde, *cache[:5]]
+    for backward in BACKWARDS:
+        results += backward(R, cache)
+    results.append(batchnorm_eval(Z, gamma, beta, np.zeros((4, 1), np.float32), np.ones((4, 1), np.float32)))
+    results += update_running_averages(*(np.ones((4, 1), np.float32) for _ in range(4)))
+    assert [a.dtype for a in results] == [np.float64] * len(results)
+    exact, _ = batchnorm_forward(Z.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64))
+    np.testing.assert_array_equal(Z_tilde, exact)   # computed in float64 from the float32 values, not in float32
+    for function in (batchnorm_forward, batchnorm_backward, batchnorm_backward_steps, batchnorm_eval,
+                     update_running_averages):
+        assert "float64" in function.__doc__, function.__name__
+    assert "inputs are converted to float64 and results are float64" in bnlab.batchnorm.__doc__
+
+
+def test_a_network_whose_variance_overflows_is_reported_as_divergence(rng):
+    # Inside train, the NonFiniteError of an overflowing σ² is divergence (not training on with Z̃ = β).
+    net = bnlab.Network([4, 3, 2], activation="tanh", seed=0)
+    net.parameters["W1"] = net.parameters["W1"] * 1e160
+    X, Y = rng.normal(size=(4, 8)), bnlab.one_hot(rng.integers(0, 2, 8), 2)
+    with pytest.raises(bnlab.TrainingDiverged, match=r"the variance of unit \d overflows"):
+        bnlab.train(net, X, Y, bnlab.GradientDescent(0.1), 3, mini_batch_size=8, seed=0)
