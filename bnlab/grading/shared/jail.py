@@ -12,8 +12,9 @@ A jail is ``bwrap [options] -- python -I -S /jail/runner/worker.py --site /jail/
   Where bwrap can, learner code may not make user namespaces of its own (``--disable-userns``);
 - a root made of nothing but what the worker needs, read-only: the system's /usr (the C library),
   the Python runtime without its site-packages, numpy and its bundled libraries (/jail/site), the
-  worker and plain.py (/jail/runner); a new /proc and /dev; a fresh size-capped tmpfs as /tmp,
-  which is also the working directory and HOME. Not bnlab, not the instructor folder, not the
+  worker and plain.py (/jail/runner); a new /proc and a read-only /dev; fresh size-capped tmpfs
+  as /tmp (also the working directory and HOME) and /dev/shm, the only writable places: the root
+  itself is remounted read-only once it is built. Not bnlab, not the instructor folder, not the
   submissions, not OUT, not any home directory. Anything to hide that lies inside a bound folder
   (a site-packages under /usr, the bnlab package) is covered by an empty tmpfs;
 - as root: bwrap itself runs as a throwaway user id, so the process limit applies and nothing in
@@ -41,6 +42,7 @@ RUNNER = "/jail/runner"  # worker.py and plain.py
 SITE = "/jail/site"      # numpy (and numpy.libs)
 HOME = "/tmp"            # the learner's working directory, HOME and TMPDIR (a fresh tmpfs)
 TMP_MB = 256             # size of that tmpfs (the file size limit caps each file)
+SHM_MB = 64              # size of /dev/shm, the only other writable place (the root and /dev are read-only)
 _HERE = Path(__file__).resolve().parent
 INSTALL_HINT = ("install it with your package manager (Debian/Ubuntu: apt-get install bubblewrap; Fedora: "
                 "dnf install bubblewrap; Arch: pacman -S bubblewrap)")
@@ -293,8 +295,9 @@ def options(env: dict[str, str], hide: tuple[str, ...] = ()) -> list[str]:
         args += ["--ro-bind", source, dest]
     args += ["--ro-bind", runner_dir(), RUNNER]
     args += _masks([("/usr", "/usr"), *rt.binds], list(hide))
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_MB * 2**20), "--tmpfs", HOME, "--chdir", HOME]
-    return args
+    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--size", str(SHM_MB * 2**20),
+             "--tmpfs", "/dev/shm", "--size", str(TMP_MB * 2**20), "--tmpfs", HOME, "--chdir", HOME]
+    return args + ["--remount-ro", "/"]  # last: the root bwrap built (a tmpfs) takes no file from here on
 
 
 _probe: tuple[bool, str] | None = None
@@ -334,13 +337,6 @@ def probe() -> tuple[bool, str]:
 def _identity(uid: int | None) -> dict:
     """subprocess keyword arguments that run bwrap as ``uid`` (no supplementary groups), or as this user."""
     return {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
-
-
-def require() -> None:
-    """Raise JailUnavailable (with the reason and the fix) unless the jail works here."""
-    ok, why = probe()
-    if not ok:
-        raise JailUnavailable(why)
 
 
 def describe() -> str:

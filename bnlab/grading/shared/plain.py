@@ -30,6 +30,9 @@ MAX_HEADER = 8 * 2**20    # ... or a JSON header longer than this
 MAX_NODES = 2 * MAX_ITEMS + 1000  # entries in one header (a packed value has at most about MAX_ITEMS)
 MAX_ARRAYS = 20_000       # arrays in one packed value
 _MAGIC = b"BNLABPLAIN1\n"
+# Taken at import, before any learner code runs in the worker: a learner that replaces ``np.array`` (or
+# ``np.asarray``...) cannot change how its values are copied out (numpy's types themselves are immutable).
+_array, _asarray, _contiguous = np.array, np.asarray, np.ascontiguousarray
 _NUMERIC_KINDS = "biufc"
 
 
@@ -84,11 +87,11 @@ def to_plain(value, depth: int = 0, budget: list | None = None):
         base = np.ndarray.view(value, np.ndarray)
         if base.dtype.kind not in _NUMERIC_KINDS or base.dtype.fields is not None:
             return Foreign(f"numpy array of dtype {base.dtype} (expected numbers)")
-        return np.array(base, dtype=base.dtype.newbyteorder("="), copy=True, order="C")
+        return _array(base, dtype=base.dtype.newbyteorder("="), copy=True, order="C")
     if isinstance(value, np.generic):
         if value.dtype.kind not in _NUMERIC_KINDS:
             return Foreign(f"numpy scalar of dtype {value.dtype}")
-        return to_plain(np.asarray(value).item(), depth + 1, budget) if value.dtype.kind != "c" else complex(value)
+        return to_plain(_asarray(value).item(), depth + 1, budget) if value.dtype.kind != "c" else complex(value)
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -131,7 +134,7 @@ def pack(value) -> bytes:
         if type(v) is complex:
             return {"c": [repr(v.real), repr(v.imag)]}
         if isinstance(v, np.ndarray):
-            data = np.ascontiguousarray(v).tobytes()
+            data = _contiguous(v).tobytes()
             entry = {"array": v.dtype.str, "shape": list(v.shape), "offset": offset[0], "nbytes": len(data)}
             buffers.append(data)
             offset[0] += len(data)
