@@ -378,7 +378,8 @@ def _run_exec(job: bytes, limits: Limits) -> tuple[Raw, int | None]:
     home = workdir(uid)
     nproc = limits.processes if uid is not None else _nproc(limits)
     raw = Raw()
-    extra: dict = {"start_new_session": True} if POSIX else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    extra: dict = ({"start_new_session": True} if POSIX
+                   else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)})  # (Windows)
     if uid is not None:
         extra.update(user=uid, group=uid, extra_groups=[])
     env = environment(home)

@@ -45,6 +45,7 @@ import importlib.util
 import linecache
 import os
 import re
+import stat
 import sys
 import traceback
 from pathlib import Path
@@ -308,7 +309,7 @@ def _set_limits(limits: list[str]) -> None:
 # descriptors the grader opened (job, results, output); the reply is the child's exit status and whether
 # the server must be retired. In the jail, after each job the server kills every other process in it at
 # once (kill -1 in the jail's PID namespace) and asks to be retired whenever the job left anything behind:
-# a process, a file in any writable place, a System V IPC object, a key. The jailed server is the jail's
+# a process, a file in any writable place, a System V IPC object (a key it cannot add: seccomp). The jailed server is the jail's
 # PID 1 (bwrap --as-pid-1), so it also reaps orphans; with a bwrap too old for that, a job that changed or
 # traced bwrap's init retires the jail. Without the jail it kills the job's session and, as root, every
 # process of the job's throwaway uid. A server serves one student's notebooks at most.
@@ -317,20 +318,48 @@ _JAILED: list = []  # [True] inside a jail
 
 
 def _new_session_keyring() -> None:
-    """Join a new anonymous session keyring (keyctl KEYCTL_JOIN_SESSION_KEYRING), the jail's own: keys its
-    jobs add there are not seen by any other jail (a key a job adds retires the jail: :func:`_left_behind`)."""
+    """Join a new anonymous session keyring (keyctl KEYCTL_JOIN_SESSION_KEYRING): the jail's own, so it does
+    not hold the keyring of the session that started the grader."""
     import ctypes
 
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syscall.restype = ctypes.c_long
-        libc.syscall(_KEYCTL_SYSCALL.get(os.uname().machine, 250), 1, None)  # KEYCTL_JOIN_SESSION_KEYRING
-    except (OSError, AttributeError):
-        pass
+    numbers = _KEY_SYSCALLS.get(os.uname().machine)
+    if numbers:
+        ctypes.CDLL(None, use_errno=True).syscall(numbers[1][2], 1, None)
 
 
-_KEYCTL_SYSCALL = {"x86_64": 250, "aarch64": 219, "i686": 288, "armv7l": 311, "ppc64le": 312, "s390x": 280,
-                   "riscv64": 219}
+# (audit arch, (add_key, request_key, keyctl)) by machine
+_KEY_SYSCALLS = {"x86_64": (0xC000003E, (248, 249, 250)), "aarch64": (0xC00000B7, (217, 218, 219))}
+
+
+def _forbid_keys() -> bool:
+    """Forbid this process and its children the kernel keyrings (add_key, request_key, keyctl fail with EPERM)
+    with a seccomp filter; a system call of another architecture fails too. Keys a jail could add to its
+    user keyrings outlive the jail and show, with their descriptions, in the next jail's /proc/keys when the
+    grader is an ordinary user (every jail has its uid). False where this machine is not known here."""
+    import ctypes
+    import struct
+
+    known = _KEY_SYSCALLS.get(os.uname().machine)
+    if not known:
+        return False
+    arch, numbers = known
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    program = [(ld_abs, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, deny),  # another architecture: refused
+               (ld_abs, 0, 0, 0), (jge, 3, 0, 0x40000000)]              # x32 system calls: refused
+    program += [(jeq, len(numbers) - i, 0, n) for i, n in enumerate(numbers)]
+    program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    program[4] = (jge, len(numbers) + 1, 0, 0x40000000)
+    code = b"".join(struct.pack("HBBI", *insn) for insn in program)
+    buffer = ctypes.create_string_buffer(code)
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS (bwrap sets it already)
+    fprog = Program(len(program), ctypes.cast(buffer, ctypes.c_void_p))
+    return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
 
 def _job_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> None:
@@ -402,34 +431,40 @@ def _writable_mounts() -> list[str]:
 
 
 def _writable_places() -> dict:
-    """What every writable place of the jail holds (each entry's path, mode, owner and size), and the keys
-    this jail's processes can see in /proc/keys: what a job could leave for the next one."""
+    """What every writable place of the jail holds (each entry's path, mode, owner and size): what a job could
+    leave for the next one."""
     found: dict = {}
-    budget = [MAX_SNAPSHOT]
+    budget = MAX_SNAPSHOT
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     for top in _writable_mounts():
-        for folder, dirs, files in os.walk(top, onerror=lambda e: None):
-            for name in dirs + files:
-                budget[0] -= 1
-                if budget[0] < 0:
-                    return {"too many entries": object()}  # equal to no other state: the jail retires
-                path = os.path.join(folder, name)
-                try:
-                    st = os.lstat(path)
-                    found[path] = (st.st_mode, st.st_uid, st.st_size if name not in dirs else 0)
-                except OSError:
-                    found[path] = None
-            dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(folder, d))]  # (listed on their own)
         try:
-            st = os.stat(top)
-            found[top] = (st.st_mode, st.st_uid)
+            fd = os.open(top, flags)
         except OSError:
             found[top] = None
-    try:
-        with open("/proc/keys") as f:  # (id, type, description): usage counts and timers change on their own
-            found["/proc/keys"] = sorted((k[0], k[7], " ".join(k[8:])) for k in (line.split() for line in f)
-                                         if len(k) > 8)
-    except OSError:
-        pass
+            continue
+        st = os.fstat(fd)
+        found[top] = (st.st_mode, st.st_uid, 0)
+        stack = [(top, fd, st.st_dev)]  # by descriptor, no recursion: a tree 1,200 deep costs 1,200 entries
+        try:
+            while stack:
+                path, fd, dev = stack.pop()
+                try:
+                    with os.scandir(fd) as entries:
+                        listed = sorted((e.name, e.stat(follow_symlinks=False)) for e in entries)
+                    budget -= len(listed)
+                    if budget < 0:
+                        return {"too many entries": object()}  # equal to no other state: the jail retires
+                    for name, st in listed:
+                        found[f"{path}/{name}"] = (st.st_mode, st.st_uid, 0 if stat.S_ISDIR(st.st_mode) else st.st_size)
+                        if stat.S_ISDIR(st.st_mode) and st.st_dev == dev:  # (a mount below is listed on its own)
+                            stack.append((f"{path}/{name}", os.open(name, flags, dir_fd=fd), dev))
+                except OSError:
+                    return {"unreadable": object()}
+                finally:
+                    os.close(fd)
+        finally:
+            for _, fd, _ in stack:
+                os.close(fd)
     return found
 
 
@@ -454,7 +489,7 @@ def _init_state():
 def _left_behind(pid: int, uid: int | None) -> bool:
     """After the job ``pid``: kill what it left and say whether it left anything (then the jail retires).
 
-    In the jail: every process but this one (and the jail's init), every writable place, IPC objects, keys.
+    In the jail: every process but this one (and the jail's init), every writable place, IPC objects.
     Without the jail: the job's session and, with a throwaway ``uid``, every process of that uid; the
     grader removes the job's working directory, and never retires this server for what it held.
     """
@@ -513,7 +548,8 @@ def serve(sock_fd: int, jailed: bool) -> None:
     sock = socket.socket(fileno=sock_fd)
     if jailed:
         _JAILED.append(True)
-        _new_session_keyring()  # this jail's own: no key of the grader's session, none of another jail
+        _new_session_keyring()  # this jail's own: not the grader's session keyring
+        _forbid_keys()          # and no key at all: keys outlive a jail, seen by the next (ordinary user)
         _CLEAN.update(_writable_places())
         _INIT.append(_init_state())
     sock.send(json.dumps({"ready": True}).encode())
