@@ -151,3 +151,50 @@ def test_graded_source_over_the_cap_is_refused_before_the_grader_parses_it(tmp_p
     result = _grade(tmp_path, [fx.DOUBLE_CELL, "# GRADED FUNCTION: helper\n" + "x = 1\n" * 400])
     assert result.points == 0 and "KB of source, more than the grader checks (2 KB)" in result.problem
     assert [c.outcome for c in result.checks] == [Outcome.REFUSED] * 3
+
+
+def test_public_and_hidden_calls_run_in_two_processes_and_the_public_one_gets_no_hidden_input(monkeypatch, tmp_path):
+    from bnlab.grading.shared import engine
+    from bnlab.grading.shared import sandbox
+
+    runs = []
+
+    def recording(cells, calls, limits=Limits()):
+        run = sandbox.run_learner(cells, calls, limits)
+        runs.append((calls, run.stdout))
+        return run
+
+    monkeypatch.setattr(engine, "run_learner", recording)
+    cell = fx.DOUBLE_CELL.replace("def double(x):\n", "def double(x):\n    print('pid', __import__('os').getpid())\n")
+    result = _grade(tmp_path, [cell])
+    assert result.points == 4
+    (public, public_out), (hidden, hidden_out) = runs
+    shapes = lambda calls: {c["args"][0].shape for c in calls}  # noqa: E731
+    assert shapes(public) == {(4,)} and shapes(hidden) == {fx.SECRET_SHAPE}
+    assert public_out.split()[1] != hidden_out.split()[1], "a new process for the hidden calls"
+    assert "pid" in result.output and hidden_out not in result.output  # what the hidden run printed is dropped
+    crashed = _grade(tmp_path, ["# GRADED FUNCTION: double\nimport numpy as np\n\ndef double(x):\n"
+                                "    if np.ndim(x) == 2:\n        import os; os._exit(7)\n    return 2 * np.asarray(x)\n"],
+                     name="c.ipynb")
+    assert [c.outcome for c in crashed.checks] == [Outcome.PASSED, Outcome.CRASHED, Outcome.CRASHED]
+    assert crashed.checks[1].message == "not graded: the learner process ended before returning results"
+    assert "7" not in crashed.checks[1].message and not crashed.problem and crashed.points == 1
+
+
+def test_inputs_unchanged_is_compared_in_the_grader_with_what_it_sent():
+    import numpy as np
+
+    from bnlab.grading.shared.engine import changed_arguments
+    from bnlab.grading.shared.spec import Call, Ref
+
+    x, w = np.arange(3.0), {"W1": np.eye(2), "b1": np.zeros((2, 1))}
+    call = Call("f", (x, Ref("fwd", 1), w), {"eps": np.ones(1)}, copy_check=True)
+    same = {"args": [x.copy(), None, {"W1": np.eye(2), "b1": np.zeros((2, 1))}], "kwargs": {"eps": np.ones(1)}}
+    assert changed_arguments(call, same) == ()
+    other = {"args": [x * 2, "whatever", {"W1": np.eye(2)}], "kwargs": {"eps": np.ones((1, 1))}}
+    assert changed_arguments(call, other) == ("0", "2['b1']", "eps")  # a Ref is the learner's own: not compared
+    assert changed_arguments(call, None) == ("0", "2['W1']", "2['b1']", "eps")  # nothing came back: all changed
+    nan = Call("f", (np.array([np.nan, 1.0]),), copy_check=True)
+    assert changed_arguments(nan, {"args": [np.array([np.nan, 1.0])], "kwargs": {}}) == ()
+    raw = {"ok": True, "value": 1, "inputs": other, "modified": []}  # a "modified" from the learner is ignored
+    assert outcome_of(raw, call).modified == ("0", "2['b1']", "eps")

@@ -8,7 +8,6 @@ malformed or of another run is that run's "crashed" outcome with a message, neve
 """
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from dataclasses import dataclass, field

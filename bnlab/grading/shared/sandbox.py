@@ -36,9 +36,12 @@ import time
 from pathlib import Path
 
 from bnlab.grading.shared import plain
-from bnlab.grading.shared.files import grader_root, remove_tree, workdir  # noqa: F401 - (remove_tree: API)
-from bnlab.grading.shared.policy import (OUTPUT_TAIL, Limits, Raw, SandboxRun, environment, limit_args,  # noqa: F401
+from bnlab.grading.shared.files import remove_tree, workdir
+from bnlab.grading.shared.policy import (OUTPUT_TAIL, Limits, Raw, SandboxRun, environment, limit_args,
                                          limits_in_effect, outcome)
+
+__all__ = ["Limits", "SandboxRun", "isolation_of", "jail_session", "limits_in_effect", "prestart", "remove_tree",
+           "run_learner"]
 
 WORKER = Path(__file__).with_name("worker.py")
 POSIX = os.name == "posix"
@@ -228,6 +231,7 @@ class _Server:
 _session = threading.local()  # .servers: the idle servers of this thread's jail_session, if one is open
 _spare: list[_Server] = []    # a no-jail server started early (prestart), for the first run outside a session
 _spare_lock = threading.Lock()
+_starting: list[threading.Thread] = []
 
 
 @contextlib.contextmanager
@@ -258,6 +262,8 @@ def _served(job: bytes, limits: Limits) -> Raw:
     if server is not None:
         idle.remove(server)
     elif not limits.jail:
+        for starting in list(_starting):  # a server prestart is still starting: wait for it, not a second one
+            starting.join()
         with _spare_lock:
             server = _spare.pop() if _spare else None
     for attempt in range(2):
@@ -284,7 +290,9 @@ def prestart() -> None:
             if not server.error:
                 with _spare_lock:
                     _spare.append(server)
-        threading.Thread(target=start, daemon=True).start()
+        thread = threading.Thread(target=start, daemon=True)
+        _starting.append(thread)
+        thread.start()
 
 
 # --- without the jail: a throwaway uid as root ------------------------------------------------------

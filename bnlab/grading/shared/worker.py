@@ -50,8 +50,6 @@ import sys
 import traceback
 from pathlib import Path
 
-import numpy as np
-
 MAX_MESSAGE = 2000
 CELL_PREFIX = "<graded cell"  # code object file names of learner code: "<graded cell 3: name>"
 _KERNEL_CELL = re.compile(r"ipykernel_\d+[/\\]\d+\.py$")  # a cell run in Jupyter (public checks in the kernel)
