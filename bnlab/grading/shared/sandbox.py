@@ -3,8 +3,8 @@
 Every run (:func:`run_learner`: one notebook's graded cells, then a list of calls) goes to the one server
 of :mod:`~bnlab.grading.shared.worker`, which forks a fresh child per job, over one protocol: a socket
 pair carries a JSON request with three descriptors this process opened (the job's pipe, the results'
-pipe, the output's pipe); results and output are read with a size cap; the reply is the child's exit
-status and whether the server must retire. The server runs
+pipe, the output's pipe); results and output are read with a size cap; the replies are the child's pid,
+then its exit status and whether the server must retire. The server runs
 
 - with ``Limits(jail=True)`` (``bnlab grade``, Gradescope when it can) inside a bubblewrap jail
   (:mod:`bnlab.grading.shared.jail`): no network, no host files but a read-only runtime, a read-only
@@ -200,19 +200,27 @@ class _Server:
                 pass
 
         threading.Thread(target=feed, daemon=True).start()
-        reply = None
-        self.sock.settimeout(limits.timeout)
+        reply, pid = None, None
         try:
-            message = self.sock.recv(4096)
+            self.sock.settimeout(30)
+            started = json.loads(self.sock.recv(4096) or b"null")
+            pid = started.get("pid") if isinstance(started, dict) else None
+            self.sock.settimeout(limits.timeout)
+            message = self.sock.recv(4096) if isinstance(pid, int) else b""
             reply = json.loads(message) if message else None
             if not isinstance(reply, dict) or not isinstance(reply.get("exit"), int):
                 reply = None
         except socket.timeout:
-            raw.timed_out = True
+            raw.timed_out = isinstance(pid, int)
         except (OSError, ValueError):
             pass
         if reply is None:
             self.kill()  # timed out, too much output, or the server was killed by the job
+            if not self.jailed and isinstance(pid, int) and pid > 1:  # (in the jail its PID namespace ends)
+                try:
+                    os.killpg(pid, signal.SIGKILL)  # the job's own session
+                except OSError:
+                    pass
             if request["uid"] is not None:
                 _kill_uid(request["uid"])
         for reader in (results, output):

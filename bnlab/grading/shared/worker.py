@@ -304,8 +304,8 @@ def _set_limits(limits: list[str]) -> None:
 # ``worker.py --site DIR --jail-server FD`` runs inside one bubblewrap jail (jail.py); ``worker.py --server FD``
 # is the same server without the jail (``bnlab grade --no-jail``, ``bnlab check``). It imports numpy once and
 # forks a child per job, one job at a time. Each job arrives on the socket FD as a JSON request with three
-# descriptors the grader opened (job, results, output); the reply is the child's exit status and whether
-# the server must be retired. In the jail, after each job the server kills every other process in it at
+# descriptors the grader opened (job, results, output); the replies are the child's pid, then its exit
+# status and whether the server must be retired. In the jail, after each job the server kills every other process in it at
 # once (kill -1 in the jail's PID namespace) and asks to be retired whenever the job left anything behind:
 # a process, a file in any writable place, a System V IPC object (a key it cannot add: seccomp). The jailed server is the jail's
 # PID 1 (bwrap --as-pid-1), so it also reaps orphans; with a bwrap too old for that, a job that changed or
@@ -565,6 +565,7 @@ def serve(sock_fd: int, jailed: bool) -> None:
             _job_child(request, *fds)
         for fd in fds:
             os.close(fd)
+        sock.send(json.dumps({"pid": pid}).encode())  # (without the jail the grader kills its session on timeout)
         _, status = os.waitpid(pid, 0)
         retire = _left_behind(pid, request.get("uid"))
         sock.send(json.dumps({"exit": os.waitstatus_to_exitcode(status), "retire": retire}).encode())
