@@ -1,7 +1,7 @@
 """The jail ``bnlab grade`` runs learner code in: bubblewrap (``bwrap``), the sandbox behind Flatpak.
 
-A jail is ``bwrap [options] -- python -I -S /jail/runner/worker.py --site /jail/site --jail-server FD``
-(the server that forks one child per notebook: see worker.py and sandbox.py), with:
+A jail is ``bwrap [options] -- python -I -S /jail/runner/server.py --site /jail/site --jail-server FD``
+(the server that forks one child per run: see server.py and sandbox.py), with:
 
 - every namespace new (``--unshare-all``: user, PID, network, IPC, UTS, cgroup, mount), no
   capabilities, a new session, a cleared environment, and ``--die-with-parent``: when the grader
@@ -12,7 +12,7 @@ A jail is ``bwrap [options] -- python -I -S /jail/runner/worker.py --site /jail/
   Where bwrap can, learner code may not make user namespaces of its own (``--disable-userns``);
 - a root made of nothing but what the worker needs, read-only: the system's /usr (the C library),
   the Python runtime without its site-packages, numpy and its bundled libraries (/jail/site), the
-  worker and plain.py (/jail/runner); a new /proc and a read-only /dev; fresh size-capped tmpfs
+  server, the worker and plain.py (/jail/runner); a new /proc and a read-only /dev; fresh size-capped tmpfs
   as /tmp (also the working directory and HOME) and /dev/shm, the only writable places: the root
   itself is remounted read-only once it is built. Not bnlab, not the instructor folder, not the
   submissions, not OUT, not any home directory. Anything to hide that lies inside a bound folder
@@ -38,7 +38,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-RUNNER = "/jail/runner"  # worker.py and plain.py
+RUNNER = "/jail/runner"  # server.py, worker.py and plain.py
 SITE = "/jail/site"      # numpy (and numpy.libs)
 HOME = "/tmp"            # the learner's working directory, HOME and TMPDIR (a fresh tmpfs)
 TMP_MB = 256             # size of that tmpfs (the file size limit caps each file)
@@ -216,13 +216,13 @@ _runner: str | None = None
 
 
 def runner_dir() -> str:
-    """A world-readable copy of worker.py and plain.py (the only grader code the jail sees)."""
+    """A world-readable copy of server.py, worker.py and plain.py (the only grader code the jail sees)."""
     global _runner
     with _runtime_lock:
         if _runner is None:
             folder = tempfile.mkdtemp(prefix="bnlab-jail-runner-", dir=_public_tmp())
             atexit.register(shutil.rmtree, folder, True)
-            for name in ("worker.py", "plain.py"):
+            for name in ("server.py", "worker.py", "plain.py"):
                 shutil.copyfile(_HERE / name, os.path.join(folder, name))
                 os.chmod(os.path.join(folder, name), 0o644)
             os.chmod(folder, 0o755)

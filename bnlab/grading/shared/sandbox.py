@@ -1,7 +1,7 @@
 """Run learner code in a separate, limited process and bring back plain data (the grader's client).
 
 Every run (:func:`run_learner`: one notebook's graded cells, then a list of calls) goes to the one server
-of :mod:`~bnlab.grading.shared.worker`, which forks a fresh child per job, over one protocol: a socket
+of :mod:`~bnlab.grading.shared.server`, which forks a fresh child per job, over one protocol: a socket
 pair carries a JSON request with three descriptors this process opened (the job's pipe, the results'
 pipe, the output's pipe); results and output are read with a size cap; the replies are the child's pid,
 then its exit status and whether the server must retire. The server runs
@@ -43,7 +43,8 @@ from bnlab.grading.shared.policy import (OUTPUT_TAIL, Limits, Raw, SandboxRun, e
 __all__ = ["Limits", "SandboxRun", "isolation_of", "jail_session", "limits_in_effect", "prestart", "remove_tree",
            "run_learner"]
 
-WORKER = Path(__file__).with_name("worker.py")
+WORKER = Path(__file__).with_name("worker.py")  # the learner side; alone on pipes in exec mode
+SERVER = Path(__file__).with_name("server.py")
 POSIX = os.name == "posix"
 
 
@@ -82,7 +83,7 @@ class _Reader(threading.Thread):
 
 
 class _Server:
-    """One ``worker.py`` server: in a bubblewrap jail (``jailed``) or the same server as a plain process.
+    """One ``server.py``: in a bubblewrap jail (``jailed``) or the same server as a plain process.
 
     Numpy is imported once per server; one job at a time. A server is retired (killed with everything in
     it) after a timeout, after too much output, or when it says the job left anything behind.
@@ -114,11 +115,11 @@ class _Server:
             os.write(args_w, b"\0".join(a.encode() for a in options) + b"\0")  # a few KiB: a pipe holds 64
             os.close(args_w)
             fds.append(args_r)
-            argv = [bwrap, "--args", str(args_r), "--", rt.python, "-I", "-S", f"{jail.RUNNER}/worker.py",
+            argv = [bwrap, "--args", str(args_r), "--", rt.python, "-I", "-S", f"{jail.RUNNER}/server.py",
                     "--site", jail.SITE, "--jail-server", str(theirs.fileno())]
             identity = jail._identity(jail.throwaway_uid())
         else:
-            argv, identity = [sys.executable, "-I", str(WORKER), "--server", str(theirs.fileno())], {}
+            argv, identity = [sys.executable, "-I", str(SERVER), "--server", str(theirs.fileno())], {}
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.PIPE, cwd="/", env={"PATH": "/usr/bin:/bin"},
