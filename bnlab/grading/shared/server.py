@@ -5,7 +5,7 @@
 ``server.py --server FD`` is the same server without the jail (``bnlab grade --no-jail``, ``bnlab check``).
 It imports numpy once. Each job arrives on the socket FD as a JSON request with three descriptors the
 grader opened (job, results, output); the replies are the child's pid, then its exit status and whether
-the server must be retired. The child runs the job with :func:`worker.run_job`, the learner side.
+the server must be retired. The child runs the job with ``worker.run_job``, the learner side.
 
 In the jail, after each job the server kills every other process in it at once (kill -1 in the jail's
 PID namespace) and asks to be retired whenever the job left anything behind: a process, an entry in any
@@ -23,25 +23,19 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--site"]:  # numpy's folder in 
     sys.path.insert(0, sys.argv[2])
 
 import errno
-import importlib.util
+import importlib
 import os
+import runpy
 import stat
 import traceback
 from pathlib import Path
 
 
-def _load_worker():
-    if __package__:
-        from bnlab.grading.shared import worker
-        return worker
-    spec = importlib.util.spec_from_file_location("_bnlab_worker", Path(__file__).with_name("worker.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-worker = _load_worker()
-plain = worker.plain
+if __package__:
+    from bnlab.grading.shared.worker import plain, run_job
+else:  # a script in the jail: its sibling worker.py by path (never bnlab)
+    _worker = runpy.run_path(str(Path(__file__).with_name("worker.py")), run_name="_bnlab_worker")
+    plain, run_job = _worker["plain"], _worker["run_job"]
 
 PRELOAD = ("numpy.linalg", "numpy.random", "numpy.fft", "math", "random", "itertools", "functools",
            "collections", "copy", "time", "typing", "dataclasses", "re", "string", "statistics", "warnings",
@@ -133,7 +127,7 @@ def _job_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> N
         job = plain.unpack(data)
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
-        worker.run_job(job, results_fd)
+        run_job(job, results_fd)
     except BaseException:  # noqa: BLE001 - a child must never return into the server loop
         try:
             traceback.print_exc()
