@@ -92,15 +92,15 @@ def double(x):
 """
 
 _WRITE_RESULTS = r"""# GRADED FUNCTION: double
-import fcntl, gc, json, os, stat
+import gc, json, os, stat
 
 def double(x):
     job = next(o for o in gc.get_objects() if type(o) is dict and "calls" in o and "nonce" in o)
     header = json.dumps(HEADER).encode()
     data = job["nonce"].encode() + b"BNLABPLAIN1\n" + len(header).to_bytes(8, "little") + header + BODY
-    for fd in range(3, 64):  # the results channel: the write end of a pipe
+    for fd in range(3, 64):  # the results channel: the write end of a pipe (a read end refuses the write)
         try:
-            if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_WRONLY:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
@@ -136,11 +136,15 @@ SEES_LEFTOVERS = [
 ]
 
 
-def _grade(subs: Path, out: Path, *extra: str):
+ISOLATIONS = pytest.mark.parametrize("isolation", sorted({tuple(fx.jail_flags()), ("--no-jail",)}),
+                                     ids=lambda flags: "no-jail" if flags else "jail")
+
+
+def _grade(subs: Path, out: Path, *extra: str, isolation: tuple = tuple(fx.jail_flags())):
     import subprocess
 
     cmd = [sys.executable, "-c", RUN, "grade", str(subs), "--out", str(out), "--course", str(FIXTURE),
-           "--timeout", "10", *fx.jail_flags(), *extra]
+           "--timeout", "10", *isolation, *extra]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     peak = [int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("GRADER_MAXRSS_KB")]
     return result, (peak[0] / 1024 if peak else None)
@@ -172,13 +176,14 @@ def _check_run(result, peak):
     assert peak is not None and peak < GRADER_PEAK_MB, f"the grader's peak memory: {peak} MB"
 
 
-def test_hidden_inputs_never_reach_feedback_through_a_stack_walk_or_a_setup_error(tmp_path):
+@ISOLATIONS
+def test_hidden_inputs_never_reach_feedback_through_a_stack_walk_or_a_setup_error(tmp_path, isolation):
     subs, out = tmp_path / "subs", tmp_path / "out"
     fx.notebook(subs / "a_walker" / "ex01_double.ipynb", [STACK_WALK])
     fx.notebook(subs / "a_walker" / "ex02_pair.ipynb", fx.PAIR_CELLS)
     fx.notebook(subs / "b_setup" / "ex01_double.ipynb", [SETUP_LEAK])
     _honest(subs, "c_honest", "d_honest")
-    result, peak = _grade(subs, out, "--jobs", "1")
+    result, peak = _grade(subs, out, "--jobs", "1", isolation=isolation)
     _check_run(result, peak)
     # The walker: its public call passed (its own record is rewritten only before the worker writes it);
     # both hidden calls raised: 0, said in the grader's words.
@@ -197,11 +202,12 @@ def test_hidden_inputs_never_reach_feedback_through_a_stack_walk_or_a_setup_erro
         assert _state(out, student)["points"] == fx.MAX, student
 
 
-def test_an_inputs_unchanged_check_cannot_be_forged_by_patching_numpy(tmp_path):
+@ISOLATIONS
+def test_an_inputs_unchanged_check_cannot_be_forged_by_patching_numpy(tmp_path, isolation):
     subs, out = tmp_path / "subs", tmp_path / "out"
     fx.notebook(subs / "a_forger" / "ex01_double.ipynb", [FORGED_COMPARISON])
     _honest(subs, "b_honest")
-    result, peak = _grade(subs, out, "--jobs", "1")
+    result, peak = _grade(subs, out, "--jobs", "1", isolation=isolation)
     _check_run(result, peak)
     checks = {c["name"]: c for c in _state(out, "a_forger")["exercises"][0]["checks"]}
     assert checks["doubles_a_vector"]["points"] == 1 and checks["doubles_a_matrix"]["points"] == 2
@@ -210,13 +216,14 @@ def test_an_inputs_unchanged_check_cannot_be_forged_by_patching_numpy(tmp_path):
     assert _state(out, "b_honest")["points"] == fx.MAX
 
 
+@ISOLATIONS
 @pytest.mark.parametrize("attack", [COPY_BOMB, BAD_HEADER], ids=["copy bomb", "header {c: []}"])
-def test_forged_results_crash_that_run_only_and_the_grader_stays_small(tmp_path, attack):
+def test_forged_results_crash_that_run_only_and_the_grader_stays_small(tmp_path, attack, isolation):
     subs, out = tmp_path / "subs", tmp_path / "out"
     fx.notebook(subs / "a_forger" / "ex01_double.ipynb", [attack])
     fx.notebook(subs / "a_forger" / "ex02_pair.ipynb", fx.PAIR_CELLS)
     _honest(subs, "b_honest", "c_honest")
-    result, peak = _grade(subs, out, "--jobs", "2")
+    result, peak = _grade(subs, out, "--jobs", "2", isolation=isolation)
     _check_run(result, peak)  # was: 1.35 GB then MemoryError (bomb), a permanent "grader failure" (header)
     state = _state(out, "a_forger")
     assert state["points"] == {"ex01": 0, "ex02": 2}
@@ -224,7 +231,7 @@ def test_forged_results_crash_that_run_only_and_the_grader_stays_small(tmp_path,
     assert "could not read" in state["exercises"][0]["problem"]
     for student in ("b_honest", "c_honest"):
         assert _state(out, student)["points"] == fx.MAX, student
-    rerun, _ = _grade(subs, out, "--jobs", "2")  # nothing left to retry: every student has a grade
+    rerun, _ = _grade(subs, out, "--jobs", "2", isolation=isolation)  # nothing left to retry: every student has a grade
     assert rerun.returncode == 0 and "error grading" not in rerun.stderr, rerun.stderr
 
 
