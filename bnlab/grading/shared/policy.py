@@ -135,7 +135,7 @@ def outcome(raw: Raw, limits: Limits, nonce: bytes) -> SandboxRun:
         run.summary = run.message
         return run
     if raw.ended_jail:
-        return crashed("the learner code ended its own jail (it killed the process that ran it), so its results "
+        return crashed("the learner code killed the server that ran it (in the jail, its jail), so its results "
                        "were not used")
     if raw.output_over:
         return crashed(f"the learner process printed more than {limits.file_mb} MB (the file size limit applies "
