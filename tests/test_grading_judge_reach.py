@@ -279,3 +279,23 @@ def f():
     assert all(found[p] == "EROFS" for p in ("/", "/dev", "/jail", "/usr")), found
     assert found["/tmp"] == "ENOSPC" and found["/dev/shm"] == "ENOSPC", found  # full at the cap, not at 400 MB
     assert jail.TMP_MB + jail.SHM_MB <= 320
+
+
+@pytest.mark.skipif(fx.jail_flags() != [], reason="the jail (bubblewrap)")
+def test_a_message_queue_a_run_leaves_is_not_there_for_the_next_run():
+    """The hidden run could leave its inputs in a POSIX message queue for the next public run (the same
+    student, the same jail) to print. The jail mounts its queues at /dev/mqueue, where the leftover check
+    sees them: the run that left one retires its jail."""
+    from bnlab.grading.shared.sandbox import Limits, jail_session, run_learner
+
+    cell = ("# GRADED FUNCTION: f\nimport ctypes, os\n\ndef f(create):\n"
+            "    libc = ctypes.CDLL(None, use_errno=True)\n"
+            "    fd = libc.mq_open(b'/hidden-inputs', (os.O_CREAT | os.O_RDWR) if create else os.O_RDONLY, 0o600, None)\n"
+            "    return [fd >= 0, os.getpid()]\n")
+    calls = lambda create: [{"function": "f", "args": (create,), "kwargs": {}, "key": "f",  # noqa: E731
+                             "returns": None, "copy_check": False}]
+    with jail_session():
+        made = run_learner([("f", 0, cell)], calls(True), Limits(jail=True)).outcomes["f"]["value"]
+        seen = run_learner([("f", 0, cell)], calls(False), Limits(jail=True)).outcomes["f"]["value"]
+    assert made[0] is True, "the queue was made"
+    assert seen[0] is False, "the next run did not find it"

@@ -12,8 +12,9 @@ A jail is ``bwrap [options] -- python -I -S /jail/runner/server.py --site /jail/
   Where bwrap can, learner code may not make user namespaces of its own (``--disable-userns``);
 - a root made of nothing but what the worker needs, read-only: the system's /usr (the C library),
   the Python runtime without its site-packages, numpy and its bundled libraries (/jail/site), the
-  server, the worker and plain.py (/jail/runner); a new /proc and a read-only /dev; fresh size-capped tmpfs
-  as /tmp (also the working directory and HOME) and /dev/shm, the only writable places: the root
+  server, the worker and plain.py (/jail/runner); a new /proc; a read-only /dev, with the jail's own
+  POSIX message queues at /dev/mqueue (so that the server sees any a job leaves); fresh size-capped
+  tmpfs as /tmp (also the working directory and HOME) and /dev/shm, the only writable places: the root
   itself is remounted read-only once it is built. Not bnlab, not the instructor folder, not the
   submissions, not OUT, not any home directory. Anything to hide that lies inside a bound folder
   (a site-packages under /usr, the bnlab package) is covered by an empty tmpfs;
@@ -295,7 +296,8 @@ def options(env: dict[str, str], hide: tuple[str, ...] = ()) -> list[str]:
         args += ["--ro-bind", source, dest]
     args += ["--ro-bind", runner_dir(), RUNNER]
     args += _masks([("/usr", "/usr"), *rt.binds], list(hide))
-    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--size", str(SHM_MB * 2**20),
+    args += ["--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue", "--remount-ro", "/dev",
+             "--size", str(SHM_MB * 2**20),
              "--tmpfs", "/dev/shm", "--size", str(TMP_MB * 2**20), "--tmpfs", HOME, "--chdir", HOME]
     return args + ["--remount-ro", "/"]  # last: the root bwrap built (a tmpfs) takes no file from here on
 
