@@ -131,3 +131,56 @@ def test_bundles_refuse_to_overwrite_a_folder_in_use(tmp_path):
         result = subprocess.run(CLI + [command, "--out", str(tmp_path)], capture_output=True, text=True)
         assert result.returncode == 2 and "not empty" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_on_gradescope_a_stack_walk_never_shows_the_hidden_inputs(tmp_path):
+    """During a call the learner walks to the worker's job and outcome records and rewrites the other calls'
+    outcomes: ok=False, error=<every call's inputs as JSON>. Public errors are shown in a test marked visible;
+    the hidden inputs now never share that process, and hidden checks show only the grader's words."""
+    import numpy as np
+
+    from bnlab.grading.shared.course import load_course
+
+    bundle = tmp_path / "bundle"
+    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "autograder"
+    shutil.copytree(bundle, root / "source")
+    walker = solution_cells("ex01")["batchnorm_forward"].replace("def batchnorm_forward(", "def _mine(") + '''
+
+import gc, json, sys
+
+def batchnorm_forward(Z, gamma, beta, eps=1e-5):
+    calls = next(o for o in gc.get_objects() if type(o) is dict and "calls" in o and "nonce" in o)["calls"]
+    leak = "LEAK " + json.dumps([[np.asarray(a).tolist() for a in c["args"]] for c in calls])
+    frame = sys._getframe()
+    while frame is not None:
+        for v in list(frame.f_locals.values()):
+            if type(v) is dict and v and all(type(o) is dict and "ok" in o for o in v.values()):
+                for o in v.values():
+                    o["ok"], o["error"], o["value"] = False, leak, None
+        frame = frame.f_back
+    print(leak)
+    return _mine(Z, gamma, beta, eps)
+'''
+    (root / "submission").mkdir(parents=True)
+    notebook_with("ex01", {"batchnorm_forward": walker}, root / "submission" / notebook_path("ex01").name)
+    env = {**os.environ, "BNLAB_AUTOGRADER_ROOT": str(root), "BNLAB_PYTHON": sys.executable}
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    text = (root / "results" / "results.json").read_text()
+    results = json.loads(text)
+    hidden = [t for t in results["tests"] if "(hidden)" in t["name"]]
+    public = [t for t in results["tests"] if "(hidden)" not in t["name"]]
+    # In each process every call's record but the last's is rewritten: the public ones show public inputs only.
+    assert len(public) > 1 and public[-1]["score"] == public[-1]["max_score"] and public[0]["score"] == 0
+    assert len(hidden) > 1 and hidden[-1]["score"] == hidden[-1]["max_score"]  # the last call's record: its own
+    assert all(t["score"] == 0 and "your code raised an exception" in t["output"] for t in hidden[:-1])
+    numbers = [np.asarray(a) for c in load_course().get("ex01").checks if c.visibility == "hidden"
+               for call in c.calls() for a in call.args if np.ndim(a) == 2]
+    assert numbers, "the hidden inputs of ex01"
+    shown = [repr(float(v)) for a in numbers for v in a.ravel()[:4]]
+    assert "LEAK [" not in json.dumps([t for t in results["tests"] if "(hidden)" in t["name"]])
+    assert not [v for v in shown if v in text], "a hidden input in results.json"

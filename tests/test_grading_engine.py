@@ -31,7 +31,7 @@ def test_not_implemented_comes_from_the_exception_not_from_message_text(tmp_path
     says_it = "# GRADED FUNCTION: double\ndef double(x):\n    raise ValueError('not implemented yet')\n"
     result = _grade(tmp_path, [says_it])
     assert [c.outcome for c in result.checks] == [Outcome.FAILED] * 3
-    assert result.checks[1].message == "your code raised ValueError"
+    assert result.checks[1].message == "your code raised an exception"  # (a class name is learner text)
 
 
 @pytest.mark.parametrize("cells, timeout, outcome, words", [
@@ -94,7 +94,7 @@ def test_a_hidden_check_shows_and_is_judged_by_its_first_failed_call():
     assert (hidden.outcome, hidden.message) == (Outcome.NOT_IMPLEMENTED, "it is not implemented yet")
     raised = judge(_check("hidden", Verdict(False, "x", outcome=Outcome.NOT_IMPLEMENTED)),
                    {"a": RAISED_CALL, "b": NOT_IMPLEMENTED_CALL})
-    assert (raised.outcome, raised.message) == (Outcome.FAILED, "your code raised ValueError")
+    assert (raised.outcome, raised.message) == (Outcome.FAILED, "your code raised an exception")
 
 
 def test_a_verify_that_raises_fails_the_check_only():
@@ -125,17 +125,19 @@ def test_results_round_trip_through_json_with_outcome_and_passed(tmp_path):
     assert isinstance(ExerciseResult.from_dict(older).checks[0], CheckResult)
 
 
-def test_hidden_failure_names_only_builtin_exception_types():
+def test_a_hidden_failure_is_described_by_the_grader_never_by_learner_text():
     from bnlab.grading.shared.engine import _failure_kind
-    from bnlab.grading.shared.spec import CallOutcome
 
-    def kind(error):
-        return _failure_kind(CallOutcome(False, error=error))
+    def kind(raw):
+        return _failure_kind(outcome_of({"ok": False, **raw}))
 
-    assert kind("Traceback ...\nValueError: shapes (7,13) and (5,) not aligned") == "your code raised ValueError"
-    # A class the learner defines can spell a hidden input's shape in its name: never show it.
-    leaked = kind("Traceback ...\nShape7x13Error: boom")
-    assert "7x13" not in leaked and leaked == "your code raised an exception"
+    # Neither the message nor the class name (a class the learner defines can spell a hidden input's shape).
+    assert kind({"error": "Shape7x13Error: 7x13", "kind": "exception"}) == "your code raised an exception"
+    assert kind({"error": "MemoryError\n(the memory limit is 1 MB)", "kind": "memory"}) == "it ran out of memory"
+    assert kind({"error": "OSError: x", "kind": "file_size"}) == "it printed or wrote too much"
+    assert kind({"error": "", "kind": "7x13"}) == "your code raised an exception"  # not one of the grader's words
+    assert kind({"error": "e", "kind": "not_implemented", "not_implemented": True}) == "it is not implemented yet"
+
 
 
 def test_graded_source_over_the_cap_is_refused_before_the_grader_parses_it(tmp_path, monkeypatch):
@@ -149,3 +151,50 @@ def test_graded_source_over_the_cap_is_refused_before_the_grader_parses_it(tmp_p
     result = _grade(tmp_path, [fx.DOUBLE_CELL, "# GRADED FUNCTION: helper\n" + "x = 1\n" * 400])
     assert result.points == 0 and "KB of source, more than the grader checks (2 KB)" in result.problem
     assert [c.outcome for c in result.checks] == [Outcome.REFUSED] * 3
+
+
+def test_public_and_hidden_calls_run_in_two_processes_and_the_public_one_gets_no_hidden_input(monkeypatch, tmp_path):
+    from bnlab.grading.shared import engine
+    from bnlab.grading.shared import sandbox
+
+    runs = []
+
+    def recording(cells, calls, limits=Limits()):
+        run = sandbox.run_learner(cells, calls, limits)
+        runs.append((calls, run.stdout))
+        return run
+
+    monkeypatch.setattr(engine, "run_learner", recording)
+    cell = fx.DOUBLE_CELL.replace("def double(x):\n", "def double(x):\n    print('pid', __import__('os').getpid())\n")
+    result = _grade(tmp_path, [cell])
+    assert result.points == 4
+    (public, public_out), (hidden, hidden_out) = runs
+    shapes = lambda calls: {c["args"][0].shape for c in calls}  # noqa: E731
+    assert shapes(public) == {(4,)} and shapes(hidden) == {fx.SECRET_SHAPE}
+    assert public_out.split()[1] != hidden_out.split()[1], "a new process for the hidden calls"
+    assert "pid" in result.output and hidden_out not in result.output  # what the hidden run printed is dropped
+    crashed = _grade(tmp_path, ["# GRADED FUNCTION: double\nimport numpy as np\n\ndef double(x):\n"
+                                "    if np.ndim(x) == 2:\n        import os; os._exit(7)\n    return 2 * np.asarray(x)\n"],
+                     name="c.ipynb")
+    assert [c.outcome for c in crashed.checks] == [Outcome.PASSED, Outcome.CRASHED, Outcome.CRASHED]
+    assert crashed.checks[1].message == "not graded: the learner process ended before returning results"
+    assert "7" not in crashed.checks[1].message and not crashed.problem and crashed.points == 1
+
+
+def test_inputs_unchanged_is_compared_in_the_grader_with_what_it_sent():
+    import numpy as np
+
+    from bnlab.grading.shared.engine import changed_arguments
+    from bnlab.grading.shared.spec import Call, Ref
+
+    x, w = np.arange(3.0), {"W1": np.eye(2), "b1": np.zeros((2, 1))}
+    call = Call("f", (x, Ref("fwd", 1), w), {"eps": np.ones(1)}, copy_check=True)
+    same = {"args": [x.copy(), None, {"W1": np.eye(2), "b1": np.zeros((2, 1))}], "kwargs": {"eps": np.ones(1)}}
+    assert changed_arguments(call, same) == ()
+    other = {"args": [x * 2, "whatever", {"W1": np.eye(2)}], "kwargs": {"eps": np.ones((1, 1))}}
+    assert changed_arguments(call, other) == ("0", "2['b1']", "eps")  # a Ref is the learner's own: not compared
+    assert changed_arguments(call, None) == ("0", "2['W1']", "2['b1']", "eps")  # nothing came back: all changed
+    nan = Call("f", (np.array([np.nan, 1.0]),), copy_check=True)
+    assert changed_arguments(nan, {"args": [np.array([np.nan, 1.0])], "kwargs": {}}) == ()
+    raw = {"ok": True, "value": 1, "inputs": other, "modified": []}  # a "modified" from the learner is ignored
+    assert outcome_of(raw, call).modified == ("0", "2['b1']", "eps")

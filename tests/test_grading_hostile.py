@@ -53,11 +53,11 @@ HOSTILE = {
     "forged_results": ([D + "import os, sys\nimport numpy as np\n\ndef double(x):\n"
                         "    f = sys._getframe()\n    while 'results_fd' not in f.f_locals:\n        f = f.f_back\n"
                         "    job, fd = f.f_locals['job'], f.f_locals['results_fd']\n"
-                        "    fake = {c['key']: {'ok': True, 'value': np.zeros(3), 'error': '', 'modified': []}"
+                        "    fake = {c['key']: {'ok': True, 'value': np.zeros(3), 'error': '', 'inputs': None}"
                         " for c in job['calls']}\n"
-                        "    data = f.f_globals['plain'].pack({'nonce': job['nonce'], 'setup_error': '',"
+                        "    data = f.f_globals['plain'].pack({'setup_error': '',"
                         " 'blocked_import': False, 'outcomes': fake})\n"
-                        "    os.write(fd, data)\n    os._exit(0)\n"], 0, ["wrong shape"]),
+                        "    os.write(fd, job['nonce'].encode() + data)\n    os._exit(0)\n"], 0, ["wrong shape"]),
     "nan": ([D + "import numpy as np\n\ndef double(x):\n    return np.full(np.shape(x), np.nan)\n"], 0, ["NaN"]),
     "raises": ([D + "def double(x):\n    y = 2 * x\n    return y.reshape(-1, 5)\n"], 0, ["line 4", "ValueError"]),
     "syntax_error": ([D + "def double(x)\n    return 2 * x\n"], 0, ["SyntaxError", "line 2"]),
@@ -212,7 +212,7 @@ def test_a_learner_traceback_is_trimmed_to_the_learners_code(batch):
     assert "graded cell" in public["message"] and "return y.reshape(-1, 5)" in public["message"]
     assert "worker.py" not in public["message"] and "site-packages" not in public["message"]
     hidden = state["exercises"][0]["checks"][1]
-    assert hidden["message"] == "your code raised ValueError"  # no message: it could show the secret shape
+    assert hidden["message"] == "your code raised an exception"  # no message, no class name: either could show the secret
 
 
 def test_a_timeout_names_the_limit(batch):

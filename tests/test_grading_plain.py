@@ -55,3 +55,72 @@ def test_huge_or_deep_structures_become_descriptions_not_grader_memory():
     assert isinstance(many, list) and any(isinstance(row, plain.Foreign) or
                                           any(isinstance(x, plain.Foreign) for x in row) for row in many)
     assert plain.roundtrip([0] * (plain.MAX_ITEMS + 1)) == plain.Foreign(f"a structure with more than {plain.MAX_ITEMS} items")
+
+
+def _forged(header, body: bytes = b"") -> bytes:
+    text = json.dumps(header).encode()
+    return b"BNLABPLAIN1\n" + len(text).to_bytes(8, "little") + text + body
+
+
+def test_a_copy_bomb_is_refused_before_a_single_copy():
+    """400 entries pointing at one 32 MB body were 400 copies (12.8 GB); now refused with the grader's
+    traced memory (numpy's allocations included) under 1 MB beyond the bytes received."""
+    import tracemalloc
+
+    body = bytes(32 * 2**20)
+    entry = {"array": "<f8", "shape": [4 * 2**20], "offset": 0, "nbytes": 32 * 2**20}
+    data = _forged({"list": [entry] * 400}, body)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="share the same bytes"):
+            plain.unpack(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20, f"{peak} bytes traced"
+    overlapping = [{**entry, "shape": [2**20], "nbytes": 8 * 2**20, "offset": off} for off in (0, 4 * 2**20)]
+    with pytest.raises(ValueError, match="share the same bytes"):
+        plain.unpack(_forged({"list": overlapping}, body))
+    one = plain.unpack(_forged({"list": [entry]}, body))  # the same body once is fine
+    assert one[0].shape == (4 * 2**20,)
+
+
+@pytest.mark.parametrize("header", [
+    {"c": []}, {"c": [1, 2]}, {"c": ["1"]}, [], {}, {"v": [1]}, {"v": 1, "f": "1"}, {"f": "x" * 100},
+    {"dict": [[1, {"v": 1}]]}, {"dict": [["k"]]}, {"list": {"v": 1}}, {"tuple": [{"nope": 1}]},
+    {"array": "<f8", "shape": [-1], "offset": 0, "nbytes": 0},
+    {"array": "<f8", "shape": [2], "offset": 0, "nbytes": 8},
+    {"array": "<f8", "shape": [2], "offset": 8, "nbytes": 16},
+    {"array": "(2,)f8", "shape": [1], "offset": 0, "nbytes": 16},
+    {"array": "not a dtype", "shape": [1], "offset": 0, "nbytes": 8},
+    {"array": "<f8", "shape": [1.5], "offset": 0, "nbytes": 8},
+    {"array": "<f8", "shape": [1], "offset": "0", "nbytes": 8},
+], ids=repr)
+def test_every_malformed_header_is_a_value_error(header):
+    with pytest.raises(ValueError):
+        plain.unpack(_forged(header, bytes(16)))
+
+
+def test_a_header_too_deep_too_long_or_with_too_many_arrays_is_refused_unparsed():
+    deep = '{"list": [' * 2000 + '{"v": 1}' + "]}" * 2000
+    with pytest.raises(ValueError):
+        plain.unpack(b"BNLABPLAIN1\n" + len(deep).to_bytes(8, "little") + deep.encode())
+    many = ",".join(['{"v": 0}'] * (plain.MAX_NODES + 1))
+    text = ('{"list": [' + many + "]}").encode()
+    with pytest.raises(ValueError, match="more than"):
+        plain.unpack(b"BNLABPLAIN1\n" + len(text).to_bytes(8, "little") + text)
+    empty = {"array": "<f8", "shape": [0], "offset": 0, "nbytes": 0}
+    with pytest.raises(ValueError, match="arrays"):
+        plain.unpack(_forged({"list": [empty] * (plain.MAX_ARRAYS + 1)}))
+    huge = b"BNLABPLAIN1\n" + (plain.MAX_HEADER + 1).to_bytes(8, "little")
+    with pytest.raises(ValueError, match="header too large"):
+        plain.unpack(huge)
+
+
+def test_to_plain_copies_with_numpy_as_it_was_before_learner_code_patched_it(monkeypatch):
+    x = np.arange(3.0)
+    monkeypatch.setattr(np, "array", lambda v, *a, **k: v)
+    monkeypatch.setattr(np, "ascontiguousarray", lambda v, *a, **k: v)
+    copy = plain.to_plain(x)
+    x[:] = 7
+    assert copy.tolist() == [0.0, 1.0, 2.0] and plain.roundtrip(x).tolist() == [7.0] * 3

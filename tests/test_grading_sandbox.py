@@ -57,3 +57,24 @@ def test_learner_code_cannot_write_the_graders_files_when_the_grader_is_root(tmp
                                                  "returns": None, "copy_check": False}], Limits(timeout=5))
     uid, outcome = run.outcomes["p"]["value"]
     assert uid != 0 and outcome == "PermissionError" and target.read_text() == "safe"
+
+
+def test_whatever_comes_back_malformed_is_that_runs_crash_never_a_grader_failure():
+    import json
+
+    from bnlab.grading.shared import plain
+    from bnlab.grading.shared.policy import Raw, outcome
+
+    nonce = b"0123456789abcdef0123456789abcdef"
+    good = plain.pack({"setup_error": "", "blocked_import": False, "outcomes": {}})
+    header = json.dumps({"c": []}).encode()
+    bad_header = b"BNLABPLAIN1\n" + len(header).to_bytes(8, "little") + header
+    for results in (b"junk", nonce + b"junk", nonce + bad_header, b"f" * 32 + good, nonce + plain.pack([1, 2]),
+                    nonce + good[:-1] + b"]"):
+        run = outcome(Raw(returncode=0, results=results), Limits(), nonce)
+        assert run.status == "crashed" and "could not read" in run.message, (results[:40], run)
+        assert run.summary == "the learner process returned results the grader could not read"
+    assert outcome(Raw(returncode=0, results=nonce + good), Limits(), nonce).status == "ok"
+    exited = outcome(Raw(returncode=3, output="x" * 10), Limits(), nonce)
+    assert "exit code 3" in exited.message and "3" not in exited.summary  # the summary has no learner number
+    assert outcome(Raw(error="could not start"), Limits(), nonce).status == "error"  # the grader's own failure

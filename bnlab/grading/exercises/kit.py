@@ -278,6 +278,10 @@ def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str
                      reveal: bool = False) -> str:
     """Raise :class:`Mismatch` if call ``key`` (made with copy_check) modified any of its arguments.
 
+    ``outputs[key].modified`` is decided in the grader (``engine.changed_arguments``): the learner's process
+    sends the arguments back after the call and the grader compares them with what it sent, so nothing a
+    learner patches (``np.array_equal``...) takes part in this verdict.
+
     unchanged: the parameter names by position (to name a modified positional argument) and the hint.
     """
     value_of(outputs, key, function, reveal)

@@ -24,7 +24,7 @@ from bnlab.grading.instructor.gradebook import grade_submissions
 from bnlab.grading.instructor.authoring import solution_cells as reference_cells
 from bnlab.grading.instructor.authoring import source_notebooks
 from bnlab.grading.instructor.mutants import mutant_sources
-from bnlab.grading.shared.notebook import split_cells, with_cells
+from bnlab.grading.shared.notebook import GradedCell, split_cells, with_cells
 from bnlab.grading.shared.sandbox import Limits
 
 def synthetic_class(folder: Path, students: int, seed: int = 0) -> dict[str, int]:
@@ -58,7 +58,7 @@ def synthetic_class(folder: Path, students: int, seed: int = 0) -> dict[str, int
 
 def run_cost(runs: int = 20) -> str:
     """What one run costs (a trivial notebook, median): in a student's jail (one jail serves one student's
-    notebooks), in a new jail (each student's first notebook), and in the plain fork-server sandbox."""
+    notebooks), in a new jail (each student's first notebook), and in the same server without the jail."""
     from bnlab.grading.shared.sandbox import jail_session, run_learner
 
     cells = [("f", 0, "# GRADED FUNCTION: f\ndef f():\n    return 1\n")]
@@ -76,10 +76,30 @@ def run_cost(runs: int = 20) -> str:
         run_learner(cells, calls, Limits(jail=True))  # start this session's jail once
         shared = median(True)
     fresh = median(True)  # outside a session: a new jail per run
-    run_learner(cells, calls, Limits())  # start the fork server once
-    forked = median(False)
+    with jail_session():
+        run_learner(cells, calls, Limits())  # start this session's server (no jail) once
+        forked = median(False)
     return (f"one run (median of {runs}): {shared * 1000:.0f} ms in a student's jail, {fresh * 1000:.0f} ms in a "
-            f"new jail, {forked * 1000:.0f} ms forked without it")
+            f"new jail, {forked * 1000:.0f} ms forked without it; {notebook_cost()}")
+
+
+def notebook_cost(runs: int = 10) -> str:
+    """What grading one correct notebook of the first exercise costs in a student's jail (median): its cells
+    and calls run twice, public checks in one process and hidden ones in another."""
+    from bnlab.grading.shared.engine import grade_cells
+    from bnlab.grading.shared.sandbox import jail_session
+
+    graded = load_course().exercises[0]
+    cells = [GradedCell(name, 0, source) for name, source in reference_cells(instructor_dir(), graded.exercise.id).items()]
+    times = []
+    with jail_session():
+        grade_cells(cells, graded.exercise, graded.checks, Limits(jail=True))
+        for _ in range(runs):
+            start = time.perf_counter()
+            result = grade_cells(cells, graded.exercise, graded.checks, Limits(jail=True))
+            times.append(time.perf_counter() - start)
+    return (f"one {graded.exercise.id} notebook (public + hidden checks, {result.points:g}/{result.max_points:g}): "
+            f"{np.median(times) * 1000:.0f} ms in a student's jail")
 
 
 def main(argv: list[str] | None = None) -> int:

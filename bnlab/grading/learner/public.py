@@ -33,7 +33,7 @@ def public_result(exercise: Exercise, checks: list[Check], namespace: dict) -> E
     raw = plain.unpack(plain.pack(raw))
     results = []
     for i, (check, calls) in enumerate(zip(checks, per_check)):
-        outputs = {call.key: outcome_of(raw.get(f"{i}:{call.key}")) for call in calls}
+        outputs = {call.key: outcome_of(raw.get(f"{i}:{call.key}"), call) for call in calls}
         results.append(judge(check, outputs))
     return ExerciseResult(exercise.id, exercise.title, None, round(sum(r.points for r in results), 6), maximum,
                           results)

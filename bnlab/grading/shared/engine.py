@@ -1,4 +1,10 @@
-"""Grade one exercise notebook: read its graded cells, run every check's calls in one sandbox, verify.
+"""Grade one exercise notebook: read its graded cells, run the checks' calls in the sandbox, verify.
+
+Public and hidden checks never share a learner process: the public checks' calls run in one, the
+hidden checks' calls in another started afresh, so hidden inputs never reach a process whose text
+a student sees. From a hidden run only values and fixed facts come back into feedback: a hidden check
+shows its name, its points and the grader's own words, never an exception message, a print or an
+exception class name of learner code.
 
 Expected values are computed and compared only here, in the grader's process, by ``Check.verify``.
 Every failure (bad notebook, missing function, syntax error, import of bnlab, timeout, crash, a
@@ -7,17 +13,18 @@ never an exception. Only a failure of the sandbox itself (the grader's fault) ra
 so no grade is written.
 
 Where each outcome is decided: PASSED, FAILED and NOT_IMPLEMENTED in :func:`judge` (from the
-check's Verdict and the calls' ``not_implemented`` flags, which the worker sets); TIMED_OUT and
+check's Verdict and the calls' ``not_implemented`` flags, which the worker sends); TIMED_OUT and
 CRASHED in :func:`grade_cells` from the sandbox run's status and the graded cells' setup error;
 REFUSED where the grader declines to run the code (:func:`grade_notebook`, :func:`grade_cells`,
 and the public checks when a function is bnlab's own).
 """
 from __future__ import annotations
 
-import builtins
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from bnlab.grading.shared.notebook import (NotebookError, check_functions_present, check_source_size, forbidden_imports,
                                            read_graded_cells)
@@ -91,11 +98,7 @@ def _encode_refs(value, prefix: str):
 
 
 def encode_calls(checks: list[Check]) -> tuple[list[dict], list[list[Call]]]:
-    """Worker call dicts for all checks (keys made unique per check) and each check's own Call list.
-
-    Calls run in the order of ``checks``: public checks come first, so nothing a hidden call sees
-    can show up in a public check's message.
-    """
+    """Worker call dicts for all checks (keys made unique per check) and each check's own Call list."""
     worker_calls, per_check = [], []
     for i, check in enumerate(checks):
         calls = list(check.calls())
@@ -110,31 +113,72 @@ def encode_calls(checks: list[Check]) -> tuple[list[dict], list[list[Call]]]:
     return worker_calls, per_check
 
 
-def outcome_of(raw) -> CallOutcome:
-    """A worker outcome dict (untrusted plain data) as a CallOutcome."""
+def changed_arguments(call: Call, after) -> tuple[str, ...]:
+    """The array arguments the grader sent in ``call`` that came back different, compared here.
+
+    ``after`` is what the learner's process sent back after the call (``{"args": [...], "kwargs":
+    {...}}``, plain data); an argument missing from it counts as changed. Labels: "0", "1"... by
+    position, the name for a keyword, "0['W1']" inside a dict or list argument.
+    """
+    changed: list[str] = []
+    back = after if isinstance(after, dict) else {}
+    back_args, back_kwargs = back.get("args"), back.get("kwargs")
+
+    def item(container, index):
+        if isinstance(container, dict):
+            return container.get(index)
+        if isinstance(container, (list, tuple)) and isinstance(index, int) and index < len(container):
+            return container[index]
+        return None
+
+    def walk(label, sent, found, depth=0):
+        if isinstance(sent, np.ndarray):
+            try:
+                same = (isinstance(found, np.ndarray) and found.shape == sent.shape
+                        and bool(np.array_equal(found, sent, equal_nan=sent.dtype.kind in "fc")))
+            except (TypeError, ValueError):
+                same = False
+            if not same:
+                changed.append(label)
+        elif isinstance(sent, dict) and depth < 5:
+            for k, v in sent.items():
+                walk(f"{label}[{k!r}]", v, item(found, k), depth + 1)
+        elif isinstance(sent, (list, tuple)) and depth < 5:
+            for i, v in enumerate(sent):
+                walk(f"{label}[{i}]", v, item(found, i), depth + 1)
+
+    for i, sent in enumerate(call.args):
+        walk(str(i), sent, item(back_args, i))
+    for k, sent in call.kwargs.items():
+        walk(k, sent, item(back_kwargs, k))
+    return tuple(changed)
+
+
+FAILURE_WORDS = {  # a failed call's kind (a fixed word from the worker) -> what a hidden check says
+    "not_implemented": "it is not implemented yet",
+    "memory": "it ran out of memory",
+    "file_size": "it printed or wrote too much",
+    "missing": "the function is not defined",
+    "unusable": "its result could not be used",
+    "exception": "your code raised an exception",
+}
+
+
+def outcome_of(raw, call: Call | None = None) -> CallOutcome:
+    """A worker outcome dict (untrusted plain data) as a CallOutcome; with ``call`` (made with copy_check),
+    the arguments that came back are compared here with those the grader sent."""
     if not isinstance(raw, dict):
         return CallOutcome(False, error="no result came back for this call")
-    modified = raw.get("modified") or []
-    return CallOutcome(ok=raw.get("ok") is True, value=raw.get("value"), error=str(raw.get("error") or ""),
-                       modified=tuple(str(m) for m in modified) if isinstance(modified, list) else (),
-                       not_implemented=raw.get("ok") is not True and raw.get("not_implemented") is True)
+    ok = raw.get("ok") is True
+    modified = changed_arguments(call, raw.get("inputs")) if ok and call is not None and call.copy_check else ()
+    kind = raw.get("kind") if raw.get("kind") in FAILURE_WORDS else "exception"
+    return CallOutcome(ok=ok, value=raw.get("value"), error=str(raw.get("error") or ""), modified=modified,
+                       not_implemented=not ok and raw.get("not_implemented") is True, kind="" if ok else kind)
 
 
 def _failure_kind(failed: CallOutcome) -> str:
-    """What a failed call raised ("your code raised ValueError"), without its message (for hidden checks)."""
-    if failed.not_implemented:
-        return "it is not implemented yet"
-    error = failed.error
-    last = error.strip().splitlines()[-1] if error.strip() else ""
-    if last.startswith("(the memory limit"):
-        return "it ran out of memory"
-    if last.startswith("(the file size limit"):
-        return "it printed or wrote too much"
-    kind = last.split(":", 1)[0].strip()
-    # Only built-in exception names: a class the learner defines could spell a hidden input in its name.
-    if kind.isidentifier() and isinstance(getattr(builtins, kind, None), type) and issubclass(getattr(builtins, kind), BaseException):
-        return f"your code raised {kind}"
-    return "your code raised an exception" if kind else "your code failed on it"
+    """What a failed call of a hidden check did, in the grader's words only (never learner text)."""
+    return FAILURE_WORDS["not_implemented"] if failed.not_implemented else FAILURE_WORDS.get(failed.kind, FAILURE_WORDS["exception"])
 
 
 def _outcome(verdict: Verdict, fraction: float, first_failed: CallOutcome | None, shown_from_call: bool) -> Outcome:
@@ -156,18 +200,19 @@ def judge(check: Check, outputs: dict[str, CallOutcome]) -> CheckResult:
         message = str(verdict.message)
     except Exception as exc:  # noqa: BLE001 - an unexpected learner value must not crash the batch
         message = "the result could not be checked (unexpected type or structure of the returned values)"
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        detail = ("".join(traceback.format_exception_only(type(exc), exc)).strip() if check.visibility != "hidden"
+                  else type(exc).__name__)  # a hidden value could be in the exception's text
         return CheckResult(check.name, check.visibility, 0.0, float(check.points), Outcome.FAILED, message,
                            check.description, detail=f"verify raised {detail}")
     fraction = verdict.fraction if verdict.fraction is not None else float(bool(verdict.passed))
     fraction = min(1.0, max(0.0, float(fraction)))
     first_failed = next((o for o in outputs.values() if not o.ok), None)  # calls in the check's order
     shown_from_call = check.visibility == "hidden" and first_failed is not None
-    # a learner error message may show a hidden input's shape: a hidden check shows only its type
+    # a learner error message may spell a hidden input: a hidden check shows only the grader's words
     shown = _failure_kind(first_failed) if shown_from_call else message
     return CheckResult(check.name, check.visibility, round(check.points * fraction, 6), float(check.points),
                        _outcome(verdict, fraction, first_failed, shown_from_call), shown, check.description,
-                       detail=message)
+                       detail=shown if shown_from_call else message)  # (a verify may quote the call's error)
 
 
 def ungraded(exercise: Exercise, checks: list[Check], notebook: str | None, problem: str, outcome: Outcome,
@@ -193,11 +238,13 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
                            "a graded cell imports bnlab, the course's reference implementation; graded cells must "
                            "implement the function themselves, so this exercise scores 0. Remove: " + "; ".join(bad),
                            Outcome.REFUSED, note)
-    worker_calls, per_check = encode_calls(checks)
-    run = run_learner([(c.name, c.index, c.source) for c in cells], worker_calls, limits)
-    output = (run.stdout + run.stderr)[-4000:]
-    if run.status == "error":  # the grader's fault, not the learner's: no grade rather than a wrong 0
-        raise RuntimeError(f"the sandbox failed while grading {notebook or exercise.id}: {run.message}")
+    source = [(c.name, c.index, c.source) for c in cells]
+    public = [i for i, c in enumerate(checks) if c.visibility != "hidden"]
+    hidden = [i for i, c in enumerate(checks) if c.visibility == "hidden"]
+    # The public process first (it also runs the cells when there are no public checks): its messages
+    # are the learner's own, for inputs the learner sees. It never receives a hidden input.
+    run, judged = _run_checks(source, [checks[i] for i in public], limits, notebook or exercise.id)
+    output = run.stdout[-4000:]
     if run.status != "ok":
         outcome = Outcome.TIMED_OUT if run.status == "timeout" else Outcome.CRASHED
         return ungraded(exercise, checks, notebook, run.message, outcome, note, output)
@@ -207,12 +254,46 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
                            "this exercise scores 0", Outcome.REFUSED, note, output)
     if run.setup_error:
         return ungraded(exercise, checks, notebook, run.setup_error, Outcome.CRASHED, note, output)
-    results = []
-    for i, (check, calls) in enumerate(zip(checks, per_check)):
-        outputs = {call.key: outcome_of(run.outcomes.get(f"{i}:{call.key}")) for call in calls}
-        results.append(judge(check, outputs))
+    results: list[CheckResult] = [None] * len(checks)  # type: ignore[list-item]
+    for i, result in zip(public, judged):
+        results[i] = result
+    if hidden:  # a new process: nothing of it but values and the grader's own words reaches any feedback
+        hidden_run, judged = _run_checks(source, [checks[i] for i in hidden], limits, notebook or exercise.id)
+        problem, outcome = _hidden_problem(hidden_run)
+        for k, i in enumerate(hidden):
+            c = checks[i]
+            results[i] = judged[k] if not problem else CheckResult(c.name, c.visibility, 0.0, float(c.points),
+                                                                   outcome, f"not graded: {problem}", c.description)
     return ExerciseResult(exercise.id, exercise.title, notebook, round(sum(r.points for r in results), 6),
                           float(sum(c.points for c in checks)), results, note=note, output=output)
+
+
+def _run_checks(source, checks: list[Check], limits: Limits, where: str):
+    """Run ``checks``' calls in one new learner process: (the run, each check's result when it ran)."""
+    worker_calls, per_check = encode_calls(checks)
+    run = run_learner(source, worker_calls, limits)
+    if run.status == "error":  # the grader's fault, not the learner's: no grade rather than a wrong 0
+        raise RuntimeError(f"the sandbox failed while grading {where}: {run.message}")
+    if run.status != "ok" or run.blocked_import or run.setup_error:
+        return run, []
+    judged = []
+    for i, (check, calls) in enumerate(zip(checks, per_check)):
+        outputs = {call.key: outcome_of(run.outcomes.get(f"{i}:{call.key}"), call) for call in calls}
+        judged.append(judge(check, outputs))
+    return run, judged
+
+
+def _hidden_problem(run) -> tuple[str, Outcome | None]:
+    """Why the hidden checks' process gave no results, in the grader's words only ("" if it did)."""
+    if run.status == "timeout":
+        return run.summary, Outcome.TIMED_OUT
+    if run.status != "ok":
+        return run.summary, Outcome.CRASHED
+    if run.blocked_import:
+        return "the graded code tried to import bnlab when run for the hidden checks", Outcome.REFUSED
+    if run.setup_error:
+        return "the graded cells failed when run again for the hidden checks", Outcome.CRASHED
+    return "", None
 
 
 def grade_notebook(path: str | Path | None, exercise: Exercise, checks: list[Check], limits: Limits = Limits(),

@@ -1,7 +1,7 @@
 """The jail ``bnlab grade`` runs learner code in: bubblewrap (``bwrap``), the sandbox behind Flatpak.
 
-A jail is ``bwrap [options] -- python -I -S /jail/runner/worker.py --site /jail/site --jail-server FD``
-(the server that forks one child per notebook: see worker.py and sandbox.py), with:
+A jail is ``bwrap [options] -- python -I -S /jail/runner/server.py --site /jail/site --jail-server FD``
+(the server that forks one child per run: see server.py and sandbox.py), with:
 
 - every namespace new (``--unshare-all``: user, PID, network, IPC, UTS, cgroup, mount), no
   capabilities, a new session, a cleared environment, and ``--die-with-parent``: when the grader
@@ -12,8 +12,10 @@ A jail is ``bwrap [options] -- python -I -S /jail/runner/worker.py --site /jail/
   Where bwrap can, learner code may not make user namespaces of its own (``--disable-userns``);
 - a root made of nothing but what the worker needs, read-only: the system's /usr (the C library),
   the Python runtime without its site-packages, numpy and its bundled libraries (/jail/site), the
-  worker and plain.py (/jail/runner); a new /proc and /dev; a fresh size-capped tmpfs as /tmp,
-  which is also the working directory and HOME. Not bnlab, not the instructor folder, not the
+  server, the worker and plain.py (/jail/runner); a new /proc; a read-only /dev, with the jail's own
+  POSIX message queues at /dev/mqueue (so that the server sees any a job leaves); fresh size-capped
+  tmpfs as /tmp (also the working directory and HOME) and /dev/shm, the only writable places: the root
+  itself is remounted read-only once it is built. Not bnlab, not the instructor folder, not the
   submissions, not OUT, not any home directory. Anything to hide that lies inside a bound folder
   (a site-packages under /usr, the bnlab package) is covered by an empty tmpfs;
 - as root: bwrap itself runs as a throwaway user id, so the process limit applies and nothing in
@@ -37,10 +39,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-RUNNER = "/jail/runner"  # worker.py and plain.py
+RUNNER = "/jail/runner"  # server.py, worker.py and plain.py
 SITE = "/jail/site"      # numpy (and numpy.libs)
 HOME = "/tmp"            # the learner's working directory, HOME and TMPDIR (a fresh tmpfs)
 TMP_MB = 256             # size of that tmpfs (the file size limit caps each file)
+SHM_MB = 64              # size of /dev/shm, the only other writable place (the root and /dev are read-only)
 _HERE = Path(__file__).resolve().parent
 INSTALL_HINT = ("install it with your package manager (Debian/Ubuntu: apt-get install bubblewrap; Fedora: "
                 "dnf install bubblewrap; Arch: pacman -S bubblewrap)")
@@ -214,13 +217,13 @@ _runner: str | None = None
 
 
 def runner_dir() -> str:
-    """A world-readable copy of worker.py and plain.py (the only grader code the jail sees)."""
+    """A world-readable copy of server.py, worker.py and plain.py (the only grader code the jail sees)."""
     global _runner
     with _runtime_lock:
         if _runner is None:
             folder = tempfile.mkdtemp(prefix="bnlab-jail-runner-", dir=_public_tmp())
             atexit.register(shutil.rmtree, folder, True)
-            for name in ("worker.py", "plain.py"):
+            for name in ("server.py", "worker.py", "plain.py"):
                 shutil.copyfile(_HERE / name, os.path.join(folder, name))
                 os.chmod(os.path.join(folder, name), 0o644)
             os.chmod(folder, 0o755)
@@ -293,8 +296,10 @@ def options(env: dict[str, str], hide: tuple[str, ...] = ()) -> list[str]:
         args += ["--ro-bind", source, dest]
     args += ["--ro-bind", runner_dir(), RUNNER]
     args += _masks([("/usr", "/usr"), *rt.binds], list(hide))
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_MB * 2**20), "--tmpfs", HOME, "--chdir", HOME]
-    return args
+    args += ["--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue", "--remount-ro", "/dev",
+             "--size", str(SHM_MB * 2**20),
+             "--tmpfs", "/dev/shm", "--size", str(TMP_MB * 2**20), "--tmpfs", HOME, "--chdir", HOME]
+    return args + ["--remount-ro", "/"]  # last: the root bwrap built (a tmpfs) takes no file from here on
 
 
 _probe: tuple[bool, str] | None = None
@@ -334,13 +339,6 @@ def probe() -> tuple[bool, str]:
 def _identity(uid: int | None) -> dict:
     """subprocess keyword arguments that run bwrap as ``uid`` (no supplementary groups), or as this user."""
     return {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
-
-
-def require() -> None:
-    """Raise JailUnavailable (with the reason and the fix) unless the jail works here."""
-    ok, why = probe()
-    if not ok:
-        raise JailUnavailable(why)
 
 
 def describe() -> str:

@@ -26,8 +26,13 @@ import numpy as np
 MAX_DEPTH = 32
 MAX_ITEMS = 200_000       # containers and scalars in one value (arrays count as one)
 MAX_BYTES = 256 * 2**20   # refuse to unpack more than this (a hostile results file)
-MAX_HEADER = 32 * 2**20   # ... or a JSON header longer than this
+MAX_HEADER = 8 * 2**20    # ... or a JSON header longer than this
+MAX_NODES = 2 * MAX_ITEMS + 1000  # entries in one header (a packed value has at most about MAX_ITEMS)
+MAX_ARRAYS = 20_000       # arrays in one packed value
 _MAGIC = b"BNLABPLAIN1\n"
+# Taken at import, before any learner code runs in the worker: a learner that replaces ``np.array`` (or
+# ``np.asarray``...) cannot change how its values are copied out (numpy's types themselves are immutable).
+_array, _asarray, _contiguous = np.array, np.asarray, np.ascontiguousarray
 _NUMERIC_KINDS = "biufc"
 
 
@@ -82,11 +87,11 @@ def to_plain(value, depth: int = 0, budget: list | None = None):
         base = np.ndarray.view(value, np.ndarray)
         if base.dtype.kind not in _NUMERIC_KINDS or base.dtype.fields is not None:
             return Foreign(f"numpy array of dtype {base.dtype} (expected numbers)")
-        return np.array(base, dtype=base.dtype.newbyteorder("="), copy=True, order="C")
+        return _array(base, dtype=base.dtype.newbyteorder("="), copy=True, order="C")
     if isinstance(value, np.generic):
         if value.dtype.kind not in _NUMERIC_KINDS:
             return Foreign(f"numpy scalar of dtype {value.dtype}")
-        return to_plain(np.asarray(value).item(), depth + 1, budget) if value.dtype.kind != "c" else complex(value)
+        return to_plain(_asarray(value).item(), depth + 1, budget) if value.dtype.kind != "c" else complex(value)
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -129,7 +134,7 @@ def pack(value) -> bytes:
         if type(v) is complex:
             return {"c": [repr(v.real), repr(v.imag)]}
         if isinstance(v, np.ndarray):
-            data = np.ascontiguousarray(v).tobytes()
+            data = _contiguous(v).tobytes()
             entry = {"array": v.dtype.str, "shape": list(v.shape), "offset": offset[0], "nbytes": len(data)}
             buffers.append(data)
             offset[0] += len(data)
@@ -147,10 +152,16 @@ def pack(value) -> bytes:
 
 
 def unpack(data: bytes):
-    """Bytes from :func:`pack` -> plain data. Raises ValueError for anything malformed."""
+    """Bytes from :func:`pack` -> plain data. Raises ValueError for anything malformed.
+
+    Bounded before anything is allocated: the total size, the header's size, its depth and number of
+    entries, the number of arrays, and each array's byte count against the bytes actually received.
+    No two arrays may share bytes of the body (a header listing one 32 MB body 400 times is refused
+    before a single copy), so what it builds is never larger than what arrived.
+    """
     if len(data) > MAX_BYTES:
         raise ValueError(f"plain data too large: {len(data)} bytes (limit {MAX_BYTES})")
-    if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 8:
+    if not bytes(data[:len(_MAGIC)]) == _MAGIC or len(data) < len(_MAGIC) + 8:
         raise ValueError("not plain data (bad magic)")
     start = len(_MAGIC) + 8
     (n,) = struct.unpack("<Q", data[len(_MAGIC):start])
@@ -158,41 +169,93 @@ def unpack(data: bytes):
         raise ValueError(f"plain data header too large: {n} bytes (limit {MAX_HEADER})")
     if start + n > len(data):
         raise ValueError("plain data truncated (header)")
-    header = json.loads(data[start:start + n].decode("utf-8"))
+    text = bytes(data[start:start + n])
+    if text.count(b"{") > MAX_NODES:  # every entry is one JSON object: refuse before parsing builds them
+        raise ValueError(f"malformed plain data: more than {MAX_NODES} entries")
+    try:
+        header = json.loads(text.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # (UnicodeDecodeError is a ValueError)
+        raise ValueError(f"plain data header is not JSON ({type(exc).__name__})") from None
     body = memoryview(data)[start + n:]
+    spans: list[tuple[int, int]] = []
+    _scan(header, 0, [0], spans, len(body))
+    spans.sort()
+    end = 0
+    for off, nbytes in spans:
+        if off < end:
+            raise ValueError("malformed plain data: two arrays share the same bytes")
+        end = off + nbytes
+    return _build(header, body)
 
-    def build(d, depth=0):
-        if depth > MAX_DEPTH + 1 or not isinstance(d, dict) or len(d) == 0:
-            raise ValueError("malformed plain data")
-        if "v" in d:
-            v = d["v"]
-            if v is not None and type(v) not in (bool, int, float, str):
-                raise ValueError("malformed plain scalar")
-            return v
-        if "f" in d:
-            return float(d["f"])
-        if "c" in d:
-            return complex(float(d["c"][0]), float(d["c"][1]))
-        if "foreign" in d:
-            return Foreign(str(d["foreign"]))
-        if "array" in d:
-            dtype = np.dtype(str(d["array"]))
-            if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.hasobject:
-                raise ValueError(f"refusing array of dtype {dtype}")
-            shape = tuple(int(s) for s in d["shape"])
-            off, nbytes = int(d["offset"]), int(d["nbytes"])
-            if off < 0 or nbytes != dtype.itemsize * math.prod(shape) or off + nbytes > len(body):
-                raise ValueError("malformed plain array")
-            return np.frombuffer(body[off:off + nbytes], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-        if "tuple" in d:
-            return tuple(build(x, depth + 1) for x in d["tuple"])
-        if "list" in d:
-            return [build(x, depth + 1) for x in d["list"]]
-        if "dict" in d:
-            return {str(k): build(x, depth + 1) for k, x in d["dict"]}
-        raise ValueError("malformed plain data")
 
-    return build(header)
+def _scan(d, depth: int, count: list, spans: list, body_size: int) -> None:
+    """Check one header entry (and what it holds) without building anything; collect the arrays' spans."""
+    count[0] += 1
+    if depth > MAX_DEPTH + 1 or count[0] > MAX_NODES:
+        raise ValueError(f"malformed plain data: deeper than {MAX_DEPTH + 1} or more than {MAX_NODES} entries")
+    if type(d) is not dict or len(d) == 0:
+        raise ValueError("malformed plain data: an entry is not a non-empty object")
+    keys = set(d)
+    if len(d) == 1 and keys <= {"v", "f", "c", "foreign", "tuple", "list", "dict"}:
+        (kind, v), = d.items()
+        if kind == "v" and (v is None or type(v) in (bool, int, float, str)):
+            return
+        if kind == "f" and type(v) is str and len(v) <= 32:
+            return
+        if kind == "c" and type(v) is list and len(v) == 2 and all(type(x) is str and len(x) <= 32 for x in v):
+            return
+        if kind == "foreign" and type(v) is str:
+            return
+        if kind in ("tuple", "list") and type(v) is list:
+            for x in v:
+                _scan(x, depth + 1, count, spans, body_size)
+            return
+        if kind == "dict" and type(v) is list:
+            for item in v:
+                if type(item) is not list or len(item) != 2 or type(item[0]) is not str:
+                    raise ValueError("malformed plain data: a dict item is not [str, entry]")
+                _scan(item[1], depth + 1, count, spans, body_size)
+            return
+        raise ValueError(f"malformed plain data: bad {kind!r} entry")
+    if keys != {"array", "shape", "offset", "nbytes"}:
+        raise ValueError("malformed plain data: unknown entry")
+    if len(spans) >= MAX_ARRAYS:
+        raise ValueError(f"malformed plain data: more than {MAX_ARRAYS} arrays")
+    shape, off, nbytes = d["shape"], d["offset"], d["nbytes"]
+    if (type(d["array"]) is not str or len(d["array"]) > 8 or type(shape) is not list or len(shape) > 32
+            or not all(type(s) is int and 0 <= s <= MAX_BYTES for s in shape)
+            or type(off) is not int or type(nbytes) is not int):
+        raise ValueError("malformed plain array")
+    try:
+        dtype = np.dtype(d["array"])
+    except (TypeError, ValueError):
+        raise ValueError("malformed plain array (unknown dtype)") from None
+    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.hasobject or dtype.subdtype:
+        raise ValueError(f"refusing array of dtype {dtype}")
+    if off < 0 or nbytes != dtype.itemsize * math.prod(shape) or off + nbytes > body_size:
+        raise ValueError("malformed plain array: its size does not match the bytes received")
+    spans.append((off, nbytes))
+
+
+def _build(d, body: memoryview):
+    """A header entry :func:`_scan` accepted -> its value."""
+    (kind, v), = d.items() if len(d) == 1 else (("array", None),)
+    if kind == "v":
+        return v
+    if kind == "f":
+        return float(v)
+    if kind == "c":
+        return complex(float(v[0]), float(v[1]))
+    if kind == "foreign":
+        return Foreign(v)
+    if kind == "array":
+        dtype, shape, off, nbytes = np.dtype(d["array"]), tuple(d["shape"]), d["offset"], d["nbytes"]
+        return np.frombuffer(body[off:off + nbytes], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    if kind == "tuple":
+        return tuple(_build(x, body) for x in v)
+    if kind == "list":
+        return [_build(x, body) for x in v]
+    return {k: _build(x, body) for k, x in v}
 
 
 def roundtrip(value):

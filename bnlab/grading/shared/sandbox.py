@@ -1,265 +1,52 @@
-"""Run learner code in a separate, limited process and bring back plain data (the grader side).
+"""Run learner code in a separate, limited process and bring back plain data (the grader's client).
 
-One call of :func:`run_learner` runs one notebook's graded cells and calls in a new process, one of:
+Every run (:func:`run_learner`: one notebook's graded cells, then a list of calls) goes to the one server
+of :mod:`~bnlab.grading.shared.server`, which forks a fresh child per job, over one protocol: a socket
+pair carries a JSON request with three descriptors this process opened (the job's pipe, the results'
+pipe, the output's pipe); results and output are read with a size cap; the replies are the child's pid,
+then its exit status and whether the server must retire. The server runs
 
-- ``Limits(jail=True)`` (``bnlab grade``, Gradescope when it can): a child forked by the server of a
-  bubblewrap jail (:mod:`bnlab.grading.shared.jail`; ``worker.py --jail-server``): no network, no host
-  files but a read-only runtime, its own PID namespace, a tmpfs as its working directory; as root, a
-  throwaway user id. Job, results and printed output travel through pipes this process opened (sent
-  to the jail's server as descriptors), read with a size cap. After each job every other process in
-  the jail is killed; a job that left anything behind retires its jail (the next gets a new one).
-  A jail serves the notebooks of one student at most (:func:`jail_session`), never the next student.
-- otherwise, on Linux, a child forked by the fork server (``worker.py --server``, numpy imported once,
-  never bnlab); elsewhere, or with ``BNLAB_SANDBOX=exec``, a fresh ``python -I worker.py`` on pipes.
+- with ``Limits(jail=True)`` (``bnlab grade``, Gradescope when it can) inside a bubblewrap jail
+  (:mod:`bnlab.grading.shared.jail`): no network, no host files but a read-only runtime, a read-only
+  root, its own PID namespace and session keyring, a size-capped tmpfs as /tmp and /dev/shm; as root,
+  a throwaway user id. After each job every other process in the jail is killed; a job that left
+  anything behind retires its jail (the next gets a new one);
+- otherwise (``--no-jail``, ``bnlab check``) as the same server without bwrap around it: each job in
+  a fresh working directory in a root-owned folder, as root as a throwaway uid whose every process is
+  killed after the job.
 
+A server serves the notebooks of one student at most (:func:`jail_session`), never the next student.
 Every learner process gets a scrubbed environment (minimal PATH, one BLAS/OpenMP thread), its own
 session, the wall-clock timeout, and limits it sets on itself before it reads any learner code:
 CPU time, address space, processes, file size, open files, no core dumps (where the system has them).
-Without the jail, as root, it also runs as a throwaway user id whose every process is killed after
-the run; its working directory sits in a root-owned folder it cannot rename or replace, and what it
-printed and returned goes to files it holds open but whose folder it cannot reach.
+Where forking a process that loaded numpy is unsafe (off Linux, or ``BNLAB_SANDBOX=exec``), each run
+is instead a fresh ``python -I worker.py`` on pipes, with the same limits (``bnlab check`` on a laptop).
 """
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
-import queue
-import re
 import secrets
 import signal
-import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bnlab.grading.shared import plain
+from bnlab.grading.shared.files import remove_tree, workdir
+from bnlab.grading.shared.policy import (OUTPUT_TAIL, Limits, Raw, SandboxRun, environment, limit_args,
+                                         limits_in_effect, outcome)
 
-WORKER = Path(__file__).with_name("worker.py")
-OUTPUT_TAIL = 4000  # characters of learner output kept for the instructor
+__all__ = ["Limits", "SandboxRun", "isolation_of", "jail_session", "limits_in_effect", "prestart", "remove_tree",
+           "run_learner"]
+
+WORKER = Path(__file__).with_name("worker.py")  # the learner side; alone on pipes in exec mode
+SERVER = Path(__file__).with_name("server.py")
 POSIX = os.name == "posix"
 
-
-@dataclass(frozen=True)
-class Limits:
-    """Limits of one learner process, and where it runs."""
-
-    timeout: float = 10.0   # wall clock, seconds
-    memory_mb: int = 1024   # address space
-    processes: int = 32     # processes/threads the learner may add (RLIMIT_NPROC)
-    file_mb: int = 64       # largest file the learner may write, and most it may print
-    open_files: int = 256
-    jail: bool = False      # run in the bubblewrap jail (bnlab grade); False: the plain process sandbox
-
-
-@dataclass
-class SandboxRun:
-    """What came back. ``status`` is "ok", "timeout", "crashed" or "error" (the sandbox failed to start)."""
-
-    status: str
-    message: str = ""                         # why, when status is not "ok"
-    setup_error: str = ""                     # syntax error / exception while running the graded cells
-    blocked_import: bool = False              # the learner code tried to import bnlab
-    outcomes: dict = field(default_factory=dict)  # key -> worker outcome dict (plain data)
-    stdout: str = ""                          # the learner's printed output (stdout and stderr, in order)
-    stderr: str = ""                          # (kept for callers: output arrives merged in stdout)
-    seconds: float = 0.0
-    isolation: str = ""                       # "jail", "process (throwaway uid)" or "process"
-
-
-def limits_in_effect() -> list[str]:
-    """The limits this system can set on a learner process (the wall clock always holds)."""
-    try:
-        import resource
-    except ImportError:
-        return ["wall clock"]
-    names = {"CPU": "CPU time", "AS": "memory", "NPROC": "processes", "FSIZE": "file size", "NOFILE": "open files"}
-    found = ["wall clock"] + [text for name, text in names.items() if hasattr(resource, "RLIMIT_" + name)]
-    if sys.platform == "darwin":  # macOS refuses an address-space limit
-        found.remove("memory")
-    return found
-
-
-def _limit_args(limits: Limits, nproc: int | None) -> list[str]:
-    """Limits for the worker, which sets them on itself before importing anything or reading the job
-    (no preexec_fn: that is unsafe with the threads of ``bnlab grade --jobs``)."""
-    mb = 2**20
-    cpu = int(limits.timeout) + 1
-    args = [f"CPU={cpu},{cpu + 1}", f"AS={limits.memory_mb * mb}", f"FSIZE={limits.file_mb * mb}", "CORE=0",
-            f"NOFILE={limits.open_files}"]
-    return args + ([f"NPROC={nproc}"] if nproc is not None else [])
-
-
-def _environment(home: str) -> dict[str, str]:
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        "NUMEXPR_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONIOENCODING": "utf-8", "MPLBACKEND": "Agg",
-    }
-    if os.name == "nt":  # Windows cannot start Python (or load numpy's DLLs) without these
-        env.update({k: os.environ[k] for k in ("SYSTEMROOT", "WINDIR", "PATH", "TEMP", "TMP") if k in os.environ})
-        env["TEMP"] = env["TMP"] = env["TMPDIR"] = home
-    return env
-
-
-def _kill_group(pgid: int) -> None:
-    if not POSIX:
-        return
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _signal_message(returncode: int, limits: Limits) -> str:
-    sig = -returncode
-    by_name = {getattr(signal, n, None): n for n in ("SIGXCPU", "SIGKILL", "SIGXFSZ", "SIGSEGV")}
-    name = by_name.get(sig)
-    if name in ("SIGXCPU", "SIGKILL"):
-        return (f"the learner process was killed (signal {name}): it used more than "
-                f"its CPU time ({int(limits.timeout) + 1} s) or was killed from outside")
-    if name == "SIGXFSZ":
-        return f"the learner process wrote more than {limits.file_mb} MB (file size limit)"
-    if name == "SIGSEGV":
-        return "the learner process crashed (segmentation fault; possibly out of memory)"
-    try:
-        name = signal.Signals(sig).name
-    except ValueError:
-        name = str(sig)
-    return f"the learner process was killed by signal {name}"
-
-
-# --- the grader's own temporary folders -------------------------------------------------------------
-
-_root: str | None = None
-_root_lock = threading.Lock()
-
-
-def grader_root() -> str:
-    """This process's folder for learner working directories and its private files (once per process).
-
-    Root-owned, in the temporary folder; mode 0711 when learner code runs as a throwaway uid, so that
-    uid can enter its own working directory but cannot list, rename or replace anything in it.
-    """
-    global _root
-    with _root_lock:
-        if _root is None:
-            _root = tempfile.mkdtemp(prefix="bnlab-grader-")
-            if POSIX and os.geteuid() == 0:
-                os.chmod(_root, 0o711)
-            atexit.register(remove_tree, _root)
-        return _root
-
-
-_max_files_raised = False
-
-
-def remove_tree(path: str) -> None:
-    """Delete a folder that learner code could have filled, safely and completely.
-
-    File-descriptor based: it never follows a symbolic link, never re-resolves a path below ``path``
-    (it walks with ``openat`` and climbs back with ``..``, checking it is the folder it came from), and
-    holds two descriptors at a time, so a tree of any depth goes. No chmod except, when the grader
-    is not root, of a folder it already holds open. Errors are swallowed: cleanup never raises.
-    """
-    if not POSIX:
-        import shutil
-        shutil.rmtree(path, ignore_errors=True)
-        return
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        return
-    except OSError:  # replaced by a file or a symbolic link: remove that entry itself, never its target
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        return
-    trail: list[tuple[str, tuple[int, int]]] = []  # (name in parent, (dev, ino) of the parent)
-    try:
-        while True:
-            child = None
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            child = entry.name
-                            break
-                        os.unlink(entry.name, dir_fd=fd)
-                    except PermissionError:
-                        os.fchmod(fd, 0o700)  # only when not root: the learner made its own folder read-only
-                        os.unlink(entry.name, dir_fd=fd)
-                    except OSError:
-                        pass
-            if child is not None:
-                here = os.fstat(fd)
-                try:
-                    sub = os.open(child, flags, dir_fd=fd)
-                except PermissionError:
-                    os.fchmod(fd, 0o700)
-                    try:
-                        os.chmod(child, 0o700, dir_fd=fd)
-                        sub = os.open(child, flags, dir_fd=fd)
-                    except OSError:
-                        return
-                except OSError:
-                    return
-                os.close(fd)
-                fd = sub
-                trail.append((child, (here.st_dev, here.st_ino)))
-                continue
-            if not trail:
-                break
-            name, parent_id = trail.pop()
-            up = os.open("..", flags, dir_fd=fd)
-            os.close(fd)
-            fd = up
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) != parent_id:  # moved while we were inside: stop, touch nothing more
-                return
-            try:
-                os.rmdir(name, dir_fd=fd)
-            except OSError:
-                return
-    except OSError:
-        return
-    finally:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
-
-
-def _read_capped(path: Path, cap: int, tail: bool = False) -> tuple[bytes | None, bool]:
-    """A regular file the grader created: (its bytes, or its last ``cap`` bytes with ``tail``; too big?)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return None, False
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None, False
-        if st.st_size > cap:
-            if not tail:
-                return None, True
-            f.seek(st.st_size - cap)
-        return f.read(cap), False
-
-
-# --- pipes: read with a cap --------------------------------------------------------------------------
 
 class _Reader(threading.Thread):
     """Drains one pipe: keeps everything up to ``cap`` bytes, or only the tail; calls ``over`` past the cap."""
@@ -295,116 +82,54 @@ class _Reader(threading.Thread):
         return data.decode("utf-8", "replace")
 
 
-@dataclass
-class _Raw:
-    """What a run produced, before it is judged."""
+class _Server:
+    """One ``server.py``: in a bubblewrap jail (``jailed``) or the same server as a plain process.
 
-    returncode: int | None = None
-    timed_out: bool = False
-    error: str = ""               # the sandbox failed (not the learner)
-    results: bytes | None = None
-    output: str = ""
-    output_over: bool = False
-    results_over: bool = False
-    ended_jail: bool = False      # the learner code killed the server of its jail
-
-
-def _run_piped(argv: list[str], job: bytes, limits: Limits, cwd: str, env: dict, uid: int | None) -> _Raw:
-    """Start ``argv``: job on stdin, results on stdout, output on stderr; wait with the wall clock."""
-    raw = _Raw()
-    extra: dict = {}
-    if POSIX:
-        extra["start_new_session"] = True
-        if uid is not None:
-            extra.update(user=uid, group=uid, extra_groups=[])
-    elif os.name == "nt":
-        extra["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                cwd=cwd, env=env, close_fds=True, **extra)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raw.error = f"could not start the learner process: {exc}"
-        return raw
-
-    def kill():
-        try:
-            proc.kill()
-        except OSError:
-            pass
-        _kill_group(proc.pid)
-
-    results = _Reader(proc.stdout, plain.MAX_BYTES, over=kill)
-    output = _Reader(proc.stderr, limits.file_mb * 2**20, tail=OUTPUT_TAIL * 4, over=kill)
-
-    def feed():
-        try:
-            proc.stdin.write(job)
-            proc.stdin.close()
-        except (OSError, ValueError):
-            pass
-
-    threading.Thread(target=feed, daemon=True).start()
-    try:
-        proc.wait(timeout=limits.timeout)
-    except subprocess.TimeoutExpired:
-        raw.timed_out = True
-        kill()
-        proc.wait()
-    _kill_group(proc.pid)  # leftovers of a finished run that stayed in its session
-    for reader in (results, output):
-        reader.join(timeout=5)
-    raw.returncode = proc.returncode
-    raw.results = bytes(results.data) if not results.over else None
-    raw.results_over, raw.output_over = results.over, output.over
-    raw.output = output.text()
-    return raw
-
-
-class _Jail:
-    """One bubblewrap jail running ``worker.py --jail-server``: numpy imported once, one job at a time.
-
-    Jobs reach it over a socket pair (a JSON request plus three descriptors this process opened: the
-    job's pipe, the results' pipe, the output's pipe). A jail is retired (killed with everything in it)
-    after a timeout, after too much output, or when its server says the job left anything behind.
+    Numpy is imported once per server; one job at a time. A server is retired (killed with everything in
+    it) after a timeout, after too much output, or when it says the job left anything behind.
     """
 
-    def __init__(self):
+    def __init__(self, jailed: bool):
         import socket
 
         from bnlab.grading.shared import jail
 
-        self.proc = None
-        self.error = ""
-        bwrap = jail.bwrap_path()
-        if not bwrap:
-            self.error = "bubblewrap (bwrap) is not installed"
-            return
-        try:
-            rt = jail.runtime()
-            options = jail.options({"PATH": "/usr/bin:/bin"})
-        except (OSError, jail.JailUnavailable) as exc:
-            self.error = f"could not build the jail: {exc}"
-            return
+        self.jailed, self.proc, self.error = jailed, None, ""
+        if jailed:
+            bwrap = jail.bwrap_path()
+            if not bwrap:
+                self.error = "bubblewrap (bwrap) is not installed"
+                return
+            try:
+                rt = jail.runtime()
+                options = jail.options({"PATH": "/usr/bin:/bin"})
+            except (OSError, jail.JailUnavailable) as exc:
+                self.error = f"could not build the jail: {exc}"
+                return
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        # bwrap reads its options from a pipe, not its command line, which learner code could read in
-        # /proc/1/cmdline (only the command below shows there).
-        encoded = b"\0".join(a.encode() for a in options) + b"\0"
-        args_r, args_w = os.pipe()
-        os.write(args_w, encoded)  # a few KiB: a pipe holds 64
-        os.close(args_w)
-        argv = [bwrap, "--args", str(args_r), "--", rt.python, "-I", "-S", f"{jail.RUNNER}/worker.py",
-                "--site", jail.SITE, "--jail-server", str(theirs.fileno())]
-        uid = jail.throwaway_uid()
+        fds = [theirs.fileno()]
+        if jailed:
+            # bwrap reads its options from a pipe, not its command line, which learner code could read in
+            # /proc/1/cmdline (only the command below shows there).
+            args_r, args_w = os.pipe()
+            os.write(args_w, b"\0".join(a.encode() for a in options) + b"\0")  # a few KiB: a pipe holds 64
+            os.close(args_w)
+            fds.append(args_r)
+            argv = [bwrap, "--args", str(args_r), "--", rt.python, "-I", "-S", f"{jail.RUNNER}/server.py",
+                    "--site", jail.SITE, "--jail-server", str(theirs.fileno())]
+            identity = jail._identity(jail.throwaway_uid())
+        else:
+            argv, identity = [sys.executable, "-I", str(SERVER), "--server", str(theirs.fileno())], {}
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.PIPE, cwd="/", env={"PATH": "/usr/bin:/bin"},
-                                         close_fds=True, pass_fds=(args_r, theirs.fileno()),
-                                         start_new_session=True, **jail._identity(uid))
+                                         close_fds=True, pass_fds=fds, start_new_session=True, **identity)
         except (OSError, subprocess.SubprocessError) as exc:
-            self.error = f"could not start bubblewrap: {exc}"
+            self.error = f"could not start {'bubblewrap' if jailed else 'the learner server'}: {exc}"
             return
         finally:
-            os.close(args_r)
+            for fd in fds[1:]:
+                os.close(fd)
             theirs.close()
         self.complaints = _Reader(self.proc.stderr, 2**62, tail=4000)  # drained for its whole life
         self.sock.settimeout(120)
@@ -416,7 +141,8 @@ class _Jail:
             self.kill()
             self.complaints.join(timeout=5)
             why = (self.complaints.text().strip().splitlines() or ["no reason given"])[-1]
-            self.error = f"bubblewrap could not start the jail: {why}"
+            self.error = (f"bubblewrap could not start the jail: {why}" if jailed
+                          else f"the learner server did not start: {why}")
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -430,15 +156,25 @@ class _Jail:
         except (OSError, AttributeError):
             pass
 
-    def run(self, job: bytes, limits: Limits) -> tuple[_Raw, bool]:
-        """Run one job; (what came back, whether this jail may take another job)."""
+    def run(self, job: bytes, limits: Limits) -> tuple[Raw, bool]:
+        """Run one job; (what came back, whether this server may take another job)."""
         import socket
 
-        raw = _Raw()
+        uid = None if self.jailed else _free_uid()
+        home = "/tmp" if self.jailed else workdir(uid)
+        nproc = limits.processes + 3 if self.jailed or uid is not None else _nproc(limits)
+        try:
+            return self._run(job, limits, {"env": environment(home), "limits": limit_args(limits, nproc),
+                                           "cwd": home, "uid": uid}, socket)
+        finally:
+            if not self.jailed:
+                remove_tree(home)
+
+    def _run(self, job: bytes, limits: Limits, request: dict, socket) -> tuple[Raw, bool]:
+        raw = Raw()
         job_r, job_w = os.pipe()
         results_r, results_w = os.pipe()
         output_r, output_w = os.pipe()
-        request = {"env": _environment(_JAIL_HOME), "limits": _limit_args(limits, limits.processes + 3)}
         try:
             socket.send_fds(self.sock, [json.dumps(request).encode()], [job_r, results_w, output_w])
         except OSError as exc:
@@ -465,204 +201,119 @@ class _Jail:
                 pass
 
         threading.Thread(target=feed, daemon=True).start()
-        reply = None
-        self.sock.settimeout(limits.timeout)
+        reply, pid = None, None
         try:
-            message = self.sock.recv(4096)
+            self.sock.settimeout(30)
+            started = json.loads(self.sock.recv(4096) or b"null")
+            pid = started.get("pid") if isinstance(started, dict) else None
+            self.sock.settimeout(limits.timeout)
+            message = self.sock.recv(4096) if isinstance(pid, int) else b""
             reply = json.loads(message) if message else None
+            if not isinstance(reply, dict) or not isinstance(reply.get("exit"), int):
+                reply = None
         except socket.timeout:
-            raw.timed_out = True
+            raw.timed_out = isinstance(pid, int)
         except (OSError, ValueError):
             pass
         if reply is None:
-            self.kill()  # timed out, too much output, or the jail's server was killed by the job
+            self.kill()  # timed out, too much output, or the server was killed by the job
+            if not self.jailed and isinstance(pid, int) and pid > 1:  # (in the jail its PID namespace ends)
+                try:
+                    os.killpg(pid, signal.SIGKILL)  # the job's own session
+                except OSError:
+                    pass
+            if request["uid"] is not None:
+                _kill_uid(request["uid"])
         for reader in (results, output):
             reader.join(timeout=10)
         raw.output = output.text()
         raw.results_over, raw.output_over = results.over, output.over
         raw.results = bytes(results.data) if not results.over else None
         if reply is None:
-            if not raw.timed_out and not over.is_set():  # the job killed the jail's server, its parent:
+            if not raw.timed_out and not over.is_set():  # the job killed its server, its parent:
                 raw.ended_jail, raw.results = True, None  # whatever it sent may be cut short, and is refused
             return raw, False
-        raw.returncode = int(reply.get("exit", 70))
+        raw.returncode = reply["exit"]
         return raw, not reply.get("retire")
 
 
-_JAIL_HOME = "/tmp"
-_session = threading.local()  # .jails: the idle jail of this thread's jail_session, if one is open
+_session = threading.local()  # .servers: the idle servers of this thread's jail_session, if one is open
+_spare: list[_Server] = []    # a no-jail server started early (prestart), for the first run outside a session
+_spare_lock = threading.Lock()
+_starting: list[threading.Thread] = []
 
 
 @contextlib.contextmanager
 def jail_session():
-    """Jailed runs of this thread inside the block may share one jail; the jail ends with the block.
+    """Runs of this thread inside the block may share one server (one jail); it ends with the block.
 
     One block per student (``bnlab grade``): a jail serves one student's notebooks at most, so nothing
     a learner leaves in a jail (a process, a message queue, a key) can reach another student. Outside
-    a block every jailed run gets a jail of its own.
+    a block every run gets a server of its own.
     """
-    if getattr(_session, "jails", None) is not None:  # already in one: it goes on
+    if getattr(_session, "servers", None) is not None:  # already in one: it goes on
         yield
         return
-    _session.jails = []
+    _session.servers = []
     try:
         yield
     finally:
-        jails, _session.jails = _session.jails, None
-        for jail in jails:
-            jail.kill()
+        servers, _session.servers = _session.servers, None
+        for server in servers:
+            server.kill()
 
 
-def _run_jailed(job: bytes, limits: Limits) -> _Raw:
-    """One job in this session's idle jail (a new one if none); the jail goes back only if the job left it
-    clean. A jail that was idle and no longer takes jobs is replaced once (the job never started in it)."""
-    idle = getattr(_session, "jails", None)
-    jail = idle.pop() if idle else None
+def _served(job: bytes, limits: Limits) -> Raw:
+    """One job on this session's idle server of the right kind (a new one if none); the server goes back only
+    if the job left it clean. A server that was idle and no longer takes jobs is replaced once."""
+    idle = getattr(_session, "servers", None)
+    server = next((s for s in idle or () if s.jailed == limits.jail), None)
+    if server is not None:
+        idle.remove(server)
+    elif not limits.jail:
+        for starting in list(_starting):  # a server prestart is still starting: wait for it, not a second one
+            starting.join()
+        with _spare_lock:
+            server = _spare.pop() if _spare else None
     for attempt in range(2):
-        if jail is None:
-            jail = _Jail()
-            if jail.error:
-                return _Raw(error=jail.error)
-        raw, reusable = jail.run(job, limits)
+        if server is None:
+            server = _Server(limits.jail)
+            if server.error:
+                return Raw(error=server.error)
+        raw, reusable = server.run(job, limits)
         if reusable and idle is not None:
-            idle.append(jail)
+            idle.append(server)
             return raw
-        jail.kill()
+        server.kill()
         if not raw.error.startswith("the jail did not take the job"):
             return raw
-        jail = None
+        server = None
     return raw
 
 
-def _run_exec(job: bytes, limits: Limits) -> tuple[_Raw, int | None]:
-    """A new interpreter per notebook (other systems, or ``BNLAB_SANDBOX=exec``), on pipes."""
-    uid = jail_free_uid()
-    workdir = _workdir(uid)
-    nproc = limits.processes if uid is not None else _nproc(limits)
-    try:
-        raw = _run_piped([sys.executable, "-I", str(WORKER), *_limit_args(limits, nproc)], job, limits,
-                         workdir, _environment(workdir), uid)
-        if uid is not None:
-            _kill_uid(uid)
-    finally:
-        remove_tree(workdir)
-    return raw, uid
-
-
-# --- the fork server (Linux, no jail) -----------------------------------------------------------------
-
-class ForkServer:
-    """One ``worker.py --server`` process (numpy imported once) that forks a child per job.
-
-    Threads share it: each job is a request id; a reader thread routes the server's replies
-    ("pid" after the fork, "exit" when the child is reaped) to the waiting thread's queue.
-    If the server dies, waiting jobs get an exit of None and the next job starts a new server.
-    """
-
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-I", str(WORKER), "--server"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/",
-                                     env=_environment("/nonexistent"), close_fds=True, start_new_session=True)
-        self.lock = threading.Lock()
-        self.pending: dict[int, queue.Queue] = {}
-        self.next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            try:
-                message = json.loads(line)
-                self.pending[message["id"]].put(message)
-            except (ValueError, KeyError, TypeError):
-                continue
-        with self.lock:  # the server ended: nobody will answer the jobs still waiting
-            for q in self.pending.values():
-                q.put({"exit": None, "error": "the sandbox server ended"})
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def submit(self, request: dict) -> tuple[int, queue.Queue]:
-        with self.lock:
-            self.next_id += 1
-            rid, q = self.next_id, queue.Queue()
-            self.pending[rid] = q
-            self.proc.stdin.write((json.dumps({**request, "id": rid}) + "\n").encode())
-            self.proc.stdin.flush()
-        return rid, q
-
-    def done(self, rid: int) -> None:
-        with self.lock:
-            self.pending.pop(rid, None)
-
-
-_server: ForkServer | None = None
-_server_lock = threading.Lock()
-
-
-def _fork_server() -> ForkServer:
-    global _server
-    with _server_lock:
-        if _server is None or not _server.alive():
-            _server = ForkServer()
-        return _server
-
-
 def prestart() -> None:
-    """Start the fork server now, so that it imports numpy while the caller loads its checks (bnlab check)."""
-    if _mode() == "fork":
-        try:
-            _fork_server()
-        except OSError:
-            pass
+    """Start a server now, so that it imports numpy while the caller loads its checks (bnlab check)."""
+    if _mode() == "server":
+        def start():
+            server = _Server(False)
+            if not server.error:
+                with _spare_lock:
+                    _spare.append(server)
+        thread = threading.Thread(target=start, daemon=True)
+        _starting.append(thread)
+        thread.start()
 
+
+# --- without the jail: a throwaway uid as root ------------------------------------------------------
 
 def _kill_uid(uid: int) -> None:
     """SIGKILL every process of the throwaway ``uid`` at once (a child that becomes it and kills -1)."""
-    if sys.platform.startswith("linux") and _mode() == "fork":
-        try:
-            rid, q = _fork_server().submit({"kill_uid": uid})
-            q.get(timeout=30)
-            _fork_server().done(rid)
-            return
-        except (OSError, ValueError, queue.Empty):
-            pass
     try:
         subprocess.run([sys.executable, "-I", "-S", "-c", "import os, signal\ntry:\n os.kill(-1, signal.SIGKILL)\n"
                         "except OSError:\n pass"], user=uid, group=uid, extra_groups=[], cwd="/", timeout=30,
                        env={"PATH": "/usr/bin:/bin"}, capture_output=True)
     except (OSError, subprocess.SubprocessError):
         pass
-
-
-def _run_forked(request: dict, timeout: float) -> tuple[int | None, bool, str]:
-    """Run one job on the fork server: (exit code or None, timed out, error)."""
-    try:
-        server = _fork_server()
-        rid, q = server.submit(request)
-    except (OSError, ValueError) as exc:
-        return None, False, f"could not start the learner process: {exc}"
-    try:
-        first = q.get(timeout=30)
-        if "pid" not in first:
-            return None, False, str(first.get("error", "the sandbox server failed"))
-        pid = first["pid"]
-        try:
-            reply = q.get(timeout=timeout)
-            timed_out = False
-        except queue.Empty:
-            timed_out = True
-            _kill_group(pid)
-            if request.get("uid") is not None:
-                _kill_uid(request["uid"])
-            try:
-                reply = q.get(timeout=30)
-            except queue.Empty:
-                reply = {"exit": None}
-        _kill_group(pid)  # leftovers (children) of a finished run
-        return reply.get("exit"), timed_out, str(reply.get("error", ""))
-    finally:
-        server.done(rid)
 
 
 _setuid_works: bool | None = None
@@ -684,18 +335,17 @@ def _can_setuid() -> bool:
 
 
 def _mode() -> str:
-    """"fork" (the preloaded server; Linux) or "exec" (a new interpreter per notebook: other systems,
-    where forking a process that loaded numpy is unsafe, or BNLAB_SANDBOX=exec)."""
+    """"server" (the one server; Linux) or "exec" (a new interpreter per run: other systems, where forking
+    a process that loaded numpy is unsafe, or BNLAB_SANDBOX=exec)."""
     chosen = os.environ.get("BNLAB_SANDBOX")
-    if chosen in ("fork", "exec"):
-        return chosen
-    return "fork" if sys.platform.startswith("linux") else "exec"
+    if chosen == "exec" or not sys.platform.startswith("linux"):
+        return "exec"
+    return "server"
 
 
 def _use_uid() -> bool:
     """Without the jail, switch learner processes to a throwaway uid: when root and possible, unless
-    BNLAB_SANDBOX_NO_UID=1. The fork server needs only setuid; exec mode starts the interpreter as
-    that uid, so it must be able to read it."""
+    BNLAB_SANDBOX_NO_UID=1. In exec mode the interpreter starts as that uid, so it must be able to read it."""
     if not POSIX or os.geteuid() != 0 or os.environ.get("BNLAB_SANDBOX_NO_UID") == "1":
         return False
     if not _can_setuid():
@@ -706,20 +356,12 @@ def _use_uid() -> bool:
     return True
 
 
-def jail_free_uid() -> int | None:
+def _free_uid() -> int | None:
     """A throwaway uid for a run without the jail, or None (not root, or it cannot be used here)."""
     if not _use_uid():
         return None
     from bnlab.grading.shared.jail import throwaway_uid
     return throwaway_uid()
-
-
-def _workdir(uid: int | None) -> str:
-    """A fresh empty working directory inside the grader's root-owned folder, owned by ``uid``."""
-    path = tempfile.mkdtemp(prefix="bnlab-learner-", dir=grader_root())
-    if uid is not None:
-        os.chown(path, uid, uid)
-    return path
 
 
 def _task_count(uid: int) -> int | None:
@@ -745,29 +387,64 @@ def _nproc(limits: Limits) -> int | None:
     return None if tasks is None else tasks + limits.processes
 
 
-def _run_fork_mode(job: bytes, limits: Limits) -> tuple[_Raw, int | None]:
-    uid = jail_free_uid()
-    workdir = _workdir(uid)
-    private = tempfile.mkdtemp(prefix="bnlab-private-", dir=grader_root())  # 0700, the grader's only
-    results, output = Path(private) / "results.bin", Path(private) / "output.txt"
-    (Path(private) / "job.bin").write_bytes(job)
-    request = {"job": str(Path(private) / "job.bin"), "results": str(results), "output": str(output),
-               "cwd": workdir, "env": _environment(workdir), "uid": uid,
-               "limits": _limit_args(limits, limits.processes if uid is not None else _nproc(limits))}
-    raw = _Raw()
+# --- exec mode: a new interpreter per run, on pipes (only where the server cannot fork) ---------------
+
+def _run_exec(job: bytes, limits: Limits) -> tuple[Raw, int | None]:
+    """``python -I worker.py LIMITS``: job on stdin, results on stdout, output on stderr; the wall clock."""
+    uid = _free_uid()
+    home = workdir(uid)
+    nproc = limits.processes if uid is not None else _nproc(limits)
+    raw = Raw()
+    extra: dict = ({"start_new_session": True} if POSIX
+                   else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)})  # (Windows)
+    if uid is not None:
+        extra.update(user=uid, group=uid, extra_groups=[])
+    env = environment(home)
+    if os.name == "nt":  # Windows cannot start Python (or load numpy's DLLs) without these
+        env.update({k: os.environ[k] for k in ("SYSTEMROOT", "WINDIR", "PATH", "TEMP", "TMP") if k in os.environ})
+        env["TEMP"] = env["TMP"] = env["TMPDIR"] = home
     try:
-        raw.returncode, raw.timed_out, error = _run_forked(request, limits.timeout)
-        if uid is not None:
-            _kill_uid(uid)  # every process of this uid, wherever it went (setsid, double fork)
-        if raw.returncode is None and not raw.timed_out:
-            raw.error = error or "no exit status"
-        data, raw.results_over = _read_capped(results, plain.MAX_BYTES)
-        raw.results = data or None
-        tail, _ = _read_capped(output, OUTPUT_TAIL * 4, tail=True)
-        raw.output = (tail or b"").decode("utf-8", "replace")
-    finally:
-        remove_tree(workdir)
-        remove_tree(private)
+        proc = subprocess.Popen([sys.executable, "-I", str(WORKER), *limit_args(limits, nproc)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=home, env=env, close_fds=True, **extra)
+    except (OSError, subprocess.SubprocessError) as exc:
+        remove_tree(home)
+        return Raw(error=f"could not start the learner process: {exc}"), uid
+
+    def kill():
+        try:
+            proc.kill()
+            if POSIX:
+                os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    results = _Reader(proc.stdout, plain.MAX_BYTES, over=kill)
+    output = _Reader(proc.stderr, limits.file_mb * 2**20, tail=OUTPUT_TAIL * 4, over=kill)
+
+    def feed():
+        try:
+            proc.stdin.write(job)
+            proc.stdin.close()
+        except (OSError, ValueError):
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    try:
+        proc.wait(timeout=limits.timeout)
+    except subprocess.TimeoutExpired:
+        raw.timed_out = True
+    kill()  # and leftovers of a finished run that stayed in its session
+    proc.wait()
+    if uid is not None:
+        _kill_uid(uid)
+    for reader in (results, output):
+        reader.join(timeout=5)
+    remove_tree(home)
+    raw.returncode = proc.returncode
+    raw.results = bytes(results.data) if not results.over else None
+    raw.results_over, raw.output_over = results.over, output.over
+    raw.output = output.text()
     return raw, uid
 
 
@@ -778,60 +455,15 @@ def isolation_of(limits: Limits) -> str:
 
 
 def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = Limits()) -> SandboxRun:
-    """Run ``cells`` (name, cell index, source) then ``calls`` (worker call dicts) in a sandbox process."""
+    """Run ``cells`` (name, cell index, source) then ``calls`` (worker call dicts) in a new learner process."""
     nonce = secrets.token_hex(16)
     job = plain.pack({"nonce": nonce, "cells": [list(c) for c in cells], "calls": calls,
                       "memory_mb": limits.memory_mb})
     start = time.monotonic()
-    if limits.jail:
-        raw, isolation = _run_jailed(job, limits), "jail"
-    elif _mode() == "exec":
-        raw, uid = _run_exec(job, limits)
-        isolation = "process (throwaway uid)" if uid is not None else "process"
+    if limits.jail or _mode() == "server":
+        raw = _served(job, limits)
     else:
-        raw, uid = _run_fork_mode(job, limits)
-        isolation = "process (throwaway uid)" if uid is not None else "process"
-    run = SandboxRun("ok", seconds=time.monotonic() - start, stdout=raw.output[-OUTPUT_TAIL:],
-                     isolation=isolation)
-    if raw.error:
-        run.status, run.message = "error", f"the sandbox failed: {raw.error}"
-        return run
-    if raw.timed_out:
-        run.status, run.message = "timeout", f"timed out after {limits.timeout:g} s (endless loop?)"
-        return run
-    if raw.ended_jail:
-        run.status, run.message = "crashed", ("the learner code ended its own jail (it killed the process that "
-                                              "ran it), so its results were not used")
-        return run
-    if raw.output_over:
-        run.status, run.message = "crashed", (f"the learner process printed more than {limits.file_mb} MB "
-                                              "(the file size limit applies to printed output too)")
-        return run
-    if raw.results_over:
-        run.status, run.message = "crashed", f"the learner process returned more than {plain.MAX_BYTES // 2**20} MB"
-        return run
-    if not raw.results:
-        run.status = "crashed"
-        returncode = raw.returncode
-        if returncode is None:
-            run.status, run.message = "error", "the sandbox failed: no exit status"
-        elif returncode < 0:
-            run.message = _signal_message(returncode, limits)
-        else:
-            run.message = (f"the learner process ended (exit code {returncode}) before returning "
-                           "results: does the graded code call sys.exit or os._exit, or exit at import?")
-        if "MemoryError" in raw.output:
-            run.message += f" (it ran out of memory: the limit is {limits.memory_mb} MB)"
-        return run
-    try:
-        got = plain.unpack(raw.results)
-        if not isinstance(got, dict) or got.get("nonce") != nonce:
-            raise ValueError("results of another run")
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        run.status, run.message = "crashed", f"the learner process returned corrupt results ({exc})"
-        return run
-    run.setup_error = str(got.get("setup_error") or "")
-    run.blocked_import = bool(got.get("blocked_import"))
-    outcomes = got.get("outcomes")
-    run.outcomes = outcomes if isinstance(outcomes, dict) else {}
+        raw, _ = _run_exec(job, limits)
+    run = outcome(raw, limits, nonce.encode())
+    run.seconds, run.isolation = time.monotonic() - start, isolation_of(limits)
     return run

@@ -59,8 +59,9 @@ class Call:
     key: the name its result is stored under, both for later Refs and for ``verify``.
     returns: which parts of the result come back as plain data: ``None`` all of it, or a tuple of
         indices into a returned tuple (e.g. ``(0,)`` to send back Z_tilde but keep the cache opaque).
-    copy_check: if True, the learner process also reports whether any array argument was modified
-        in place (``outputs.modified[key]`` lists the argument positions/names that changed).
+    copy_check: if True, the learner process also sends the arguments back after the call, and the
+        grader compares them with what it sent (``outputs[key].modified`` lists the argument
+        positions/names that changed).
     """
 
     function: str
@@ -78,8 +79,9 @@ class CallOutcome:
     ok: bool
     value: Any = None          # plain data (see bnlab.grading.shared.plain) when ok
     error: str = ""            # exception type and message, with the learner's trimmed traceback
-    modified: tuple[str, ...] = ()  # arguments changed in place (when copy_check)
+    modified: tuple[str, ...] = ()  # arguments changed in place (when copy_check; decided by the grader)
     not_implemented: bool = False   # the function raised NotImplementedError (an untouched stub)
+    kind: str = ""             # a failure's kind, one of engine.FAILURE_WORDS (never learner text)
 
 
 @dataclass(frozen=True)
