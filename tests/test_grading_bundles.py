@@ -139,7 +139,11 @@ def test_on_gradescope_a_stack_walk_never_shows_the_hidden_inputs(tmp_path):
     the hidden inputs now never share that process, and hidden checks show only the grader's words."""
     import numpy as np
 
+    from bnlab.grading.instructor.grading_key import KEY_FILE, read_key
     from bnlab.grading.shared.course import load_course
+    from bnlab.grading.shared.report import HIDDEN_WORDS
+    from bnlab.grading.shared.spec import Outcome
+    from bnlab.grading.shared.student_inputs import salted, student_salt
 
     bundle = tmp_path / "bundle"
     result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01"], capture_output=True,
@@ -177,9 +181,15 @@ def batchnorm_forward(Z, gamma, beta, eps=1e-5):
     # In each process every call's record but the last's is rewritten: the public ones show public inputs only.
     assert len(public) > 1 and public[-1]["score"] == public[-1]["max_score"] and public[0]["score"] == 0
     assert len(hidden) > 1 and hidden[-1]["score"] == hidden[-1]["max_score"]  # the last call's record: its own
-    assert all(t["score"] == 0 and "your code raised an exception" in t["output"] for t in hidden[:-1])
-    numbers = [np.asarray(a) for c in load_course().get("ex01").checks if c.visibility == "hidden"
-               for call in c.calls() for a in call.args if np.ndim(a) == 2]
+    # A hidden check shows only the grader's fixed words for its outcome (report.shown_check).
+    assert all(t["score"] == 0 and t["output"] == HIDDEN_WORDS[Outcome.FAILED] for t in hidden[:-1]), hidden
+    # The hidden inputs this submission was graded with: salted by the bundle's key (no metadata: student "").
+    salt = student_salt(read_key(root / "source" / "instructor" / KEY_FILE), "")
+    numbers = [np.asarray(a) for c in load_course().get("ex01").hidden
+               for call in salted(c, salt).calls() for a in call.args if np.ndim(a) == 2]
+    unsalted = [np.asarray(a) for c in load_course().get("ex01").hidden for call in c.calls()
+                for a in call.args if np.ndim(a) == 2]
+    assert not any(np.array_equal(a, b) for a, b in zip(numbers, unsalted)), "the salt must change the inputs"
     assert numbers, "the hidden inputs of ex01"
     shown = [repr(float(v)) for a in numbers for v in a.ravel()[:4]]
     assert "LEAK [" not in json.dumps([t for t in results["tests"] if "(hidden)" in t["name"]])

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 import grading_fixture as fx
+from bnlab.grading.shared.report import HIDDEN_WORDS
+from bnlab.grading.shared.spec import Outcome
 
 FIXTURE = Path(fx.__file__)
 GRADER_PEAK_MB = 400  # the grading process's own peak (python, numpy, bnlab and 32 MB of results: ~150 MB)
@@ -190,9 +192,14 @@ def test_hidden_inputs_never_reach_feedback_through_a_stack_walk_or_a_setup_erro
     walker = _state(out, "a_walker")
     assert walker["points"] == {"ex01": 1, "ex02": 2}, walker["points"]
     feedback = (out / "students" / "a_walker" / "feedback.md").read_text()
-    assert "your code raised an exception" in feedback and "Leak_" not in feedback
+    # a hidden check shows the grader's fixed words for its outcome (report.shown_check); grade.json keeps the
+    # engine's own words for the instructor
+    assert HIDDEN_WORDS[Outcome.FAILED] in feedback and "Leak_" not in feedback
+    assert any("your code raised an exception" in c["message"] for e in walker["exercises"] for c in e["checks"])
     assert _state(out, "b_setup")["points"]["ex01"] == 1  # the public check; the hidden cells "failed when run again"
-    assert "failed when run again for the hidden checks" in (out / "students" / "b_setup" / "feedback.md").read_text()
+    assert HIDDEN_WORDS[Outcome.CRASHED] in (out / "students" / "b_setup" / "feedback.md").read_text()
+    assert any("failed when run again for the hidden checks" in c["message"]
+               for e in _state(out, "b_setup")["exercises"] for c in e["checks"])
     for student in ("a_walker", "b_setup"):
         seen = _everything_a_student_or_instructor_reads(out, student)
         assert "LEAK [" not in seen, student  # (the source itself, shown in feedback, says "LEAK ")
