@@ -36,6 +36,10 @@ def test_the_full_suite_runs_on_the_lowest_and_the_newest_python(jobs):
     assert (ROOT / rows["3.10"]["constraints"]).is_file()
     assert not [v for v, row in rows.items() if v != "3.10" and row.get("constraints")]
     assert "CONSTRAINTS=${{ matrix.constraints }}" in run_lines(test)
+    # the grader's jail tests need bubblewrap on Linux CI, installed before the suite runs
+    steps = [step.get("run", "") for step in test["steps"]]
+    install = next(i for i, run in enumerate(steps) if "apt-get install -y bubblewrap" in run)
+    assert install < next(i for i, run in enumerate(steps) if "make test" in run)
 
 
 def test_the_learners_path_runs_on_windows_and_macos(jobs):
