@@ -27,6 +27,7 @@ CHECKS = fx.EX01_PUBLIC + fx.EX01_HIDDEN
 # Run first in a process: make it look like Windows without any POSIX-only name.
 PRETEND_WINDOWS = textwrap.dedent("""
     import os, signal, sys
+    import shutil, tempfile  # imported as on this system: from 3.13, shutil imports _winapi when it sees win32
     sys.modules["resource"] = None  # "import resource" now raises ImportError, as on Windows
     for name in ("fork", "killpg", "setsid", "setuid", "setgid", "getpgid", "fchmod"):
         if hasattr(os, name):
