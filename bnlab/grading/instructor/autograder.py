@@ -98,6 +98,7 @@ def grade(root: Path, exercises: str, timeout: float, no_jail: bool = False) -> 
     start = time.monotonic()
     course = load_course()
     jailed, sentence, isolation_data = isolation(no_jail)
+    metadata = read_submission_metadata(root)
     limits = Limits(timeout=timeout, jail=jailed)
     wanted = None if exercises == "all" else {e.strip() for e in exercises.split(",")}
     results = []
@@ -109,7 +110,6 @@ def grade(root: Path, exercises: str, timeout: float, no_jail: bool = False) -> 
             results.append(grade_notebook(path, graded.exercise, graded.checks, limits, note))
     payload = gradescope_results(results, execution_time=time.monotonic() - start)
     notes = [payload["output"]] if payload.get("output") else []  # e.g. which of several notebooks was graded
-    metadata = read_submission_metadata(root)
     late = late_note(metadata)
     notes += [late] if late else []
     payload["output"] = ("Public checks are shown now; hidden checks (and the total) appear when grades are "
