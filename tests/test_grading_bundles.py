@@ -13,6 +13,7 @@ import pytest
 
 from bnlab.grading.instructor.authoring import solution_text
 from bnlab.grading.instructor.bundles import leaks
+import grading_fixture as fx
 from exercise_harness import INSTRUCTOR, ROOT, notebook_path, notebook_with, solution_cells
 
 CLI = [sys.executable, "-m", "bnlab.cli"]
@@ -73,9 +74,15 @@ def test_the_leak_scan_finds_planted_solution_code(tmp_path):
     assert sorted(leaks(bundle, INSTRUCTOR)) == ["notes.py", "renamed.py"]
 
 
+LATE = {"created_at": "2026-03-02T10:30:00.123456-05:00",
+        "assignment": {"due_date": "2026-03-01T23:59:00.000000-05:00", "late_due_date": "2026-03-05T23:59:00-05:00"},
+        "users": [{"name": "Jane Doe", "email": "jane@example.edu", "id": 1234, "previous_submissions": []}]}
+
+
 def test_the_gradescope_bundle_grades_a_submission_into_results_json(tmp_path):
     bundle = tmp_path / "bundle"
-    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), *fx.jail_flags()], capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (bundle / "autograder.zip").is_file() and os.access(bundle / "run_autograder", os.X_OK)
     assert not list(bundle.rglob("solutions")) and not list(bundle.rglob("mutants"))
@@ -83,24 +90,63 @@ def test_the_gradescope_bundle_grades_a_submission_into_results_json(tmp_path):
     root = tmp_path / "autograder"  # Gradescope's layout: source/ (the unzipped bundle), submission/, results/
     shutil.copytree(bundle, root / "source")
     _solution_notebook("ex01", root / "submission")
+    (root / "submission_metadata.json").write_text(json.dumps(LATE))
     env = {**os.environ, "BNLAB_AUTOGRADER_ROOT": str(root), "BNLAB_PYTHON": sys.executable}
     run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     results = json.loads((root / "results" / "results.json").read_text())
+    extra = results["extra_data"]
+    if not fx.jail_flags():  # in the real jail (CI on Linux): this machine's bwrap and its package, recorded
+        bwrap = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip()
+        assert extra["isolation"] == "bubblewrap" and extra["bwrap"] == bwrap
+        assert f"Isolation: learner code ran in a bubblewrap jail ({bwrap};" in results["output"]
+        if shutil.which("dpkg-query"):
+            package = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "bubblewrap"], capture_output=True,
+                                     text=True).stdout
+            assert extra["bubblewrap_package"] == package
+    else:
+        assert extra["isolation"] == "process" and "WITHOUT the bubblewrap jail" in results["output"]
+    assert extra["late"] == {"late": True, "minutes_late": 631, "due_date": "2026-03-01T23:59:00-05:00",
+                             "late_due_date": "2026-03-05T23:59:00-05:00", "after_late_due_date": False}
+    assert "Submitted 10 h 31 min after the due date (2026-03-01T23:59-05:00)." in results["output"]
     ex01 = [t for t in results["tests"] if t["name"].startswith("ex01 ")]
     assert ex01 and all(t["score"] == t["max_score"] for t in ex01)
     assert {t["visibility"] for t in ex01} == {"visible", "after_published"}
     assert all(t["visibility"] == "after_published" for t in ex01 if "(hidden)" in t["name"])
     others = [t for t in results["tests"] if not t["name"].startswith("ex01 ")]
     assert others and all(t["score"] == 0 and "missing notebook" in t["output"] for t in others)
-    assert results["score"] == pytest.approx(sum(t["score"] for t in ex01))
+    assert results["score"] == pytest.approx(sum(t["score"] for t in ex01))  # lateness does not change it
+
+
+def test_run_autograder_refuses_with_zero_and_the_reason_where_the_jail_cannot_run(tmp_path):
+    bundle = tmp_path / "bundle"
+    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "autograder"
+    shutil.copytree(bundle, root / "source")
+    _solution_notebook("ex01", root / "submission")
+    tools = tmp_path / "bin"  # every command run_autograder needs, but no bwrap
+    tools.mkdir()
+    for name in ("bash", "chmod", "mkdir", "rm"):
+        os.symlink(shutil.which(name), tools / name)
+    env = {**os.environ, "PATH": str(tools), "BNLAB_AUTOGRADER_ROOT": str(root), "BNLAB_PYTHON": sys.executable}
+    run = subprocess.run([str(tools / "bash"), str(root / "source" / "run_autograder")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 0 and results["tests"] == [] and results["extra_data"]["isolation"] == "none"
+    assert "did not grade this submission: the bubblewrap jail that grades learner code cannot run" \
+        in results["output"]
+    assert "not your code's fault" in results["output"] and "bnlab gradescope --no-jail" in results["output"]
+    assert "not installed" in results["output"] or "needs Linux" in results["output"]
 
 
 def test_a_gradescope_assignment_can_grade_just_some_exercises(tmp_path):
     bundle = tmp_path / "bundle"
-    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01", *fx.jail_flags()],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     root = tmp_path / "autograder"
     shutil.copytree(bundle, root / "source")
@@ -194,3 +240,169 @@ def batchnorm_forward(Z, gamma, beta, eps=1e-5):
     shown = [repr(float(v)) for a in numbers for v in a.ravel()[:4]]
     assert "LEAK [" not in json.dumps([t for t in results["tests"] if "(hidden)" in t["name"]])
     assert not [v for v in shown if v in text], "a hidden input in results.json"
+
+
+# --- Gradescope: setup.sh on the image's own package manager (apt-get and python3 simulated; never the real
+# apt-get), run_autograder's isolation and lateness ------------------------------------------------------------
+
+UBUNTU_POLICY = """bubblewrap:
+  Installed: (none)
+  Candidate: 0.6.1-1ubuntu0.1
+  Version table:
+     0.6.1-1ubuntu0.1 500
+        500 http://archive.ubuntu.com/ubuntu jammy-updates/main amd64 Packages
+     0.6.1-1 500
+        500 http://archive.ubuntu.com/ubuntu jammy/main amd64 Packages
+"""
+APT_GET = """#!/bin/sh
+echo "apt-get $*" >> "$STUBS/log"
+case "$*" in
+  "install -y bubblewrap="*)
+    version=${3#bubblewrap=}
+    awk -v v="$version" '$1 == v || ($1 == "***" && $2 == v) { found = 1 } END { exit !found }' "$STUBS/policy.txt" || { echo "E: Version '$version' for 'bubblewrap' was not found" >&2; exit 100; }
+    command -v bwrap >/dev/null || { printf '#!/bin/sh\\necho "bubblewrap %s"\\n' "${version%%-*}" > "$STUBS/bwrap"; chmod +x "$STUBS/bwrap"; } ;;
+esac
+"""
+APT_CACHE = """#!/bin/sh
+[ "$*" = "policy bubblewrap" ] && cat "$STUBS/policy.txt"
+"""
+PYTHON3 = """#!/bin/sh
+if [ "$1 $2" = "-m venv" ]; then
+  mkdir -p "$3/bin" && printf '#!/bin/sh\\necho "venv python $*" >> "$STUBS/log"\\n' > "$3/bin/python" && chmod +x "$3/bin/python"
+  echo "python3 -m venv $3" >> "$STUBS/log"
+  exit 0
+fi
+exec {python} "$@"
+"""
+
+
+def _image(tmp_path: Path, policy: str | None, real: tuple[str, ...] = ()) -> tuple[Path, dict]:
+    """A simulated image: stub apt-get (and apt-cache answering ``policy``, unless apt-cache is in ``real``) and
+    python3 (the venv and pip only logged), the basic tools, and the ``real`` commands of this machine."""
+    stubs, tools = tmp_path / "stubs", tmp_path / "tools"
+    stubs.mkdir()
+    tools.mkdir()
+    scripts = {"apt-get": APT_GET, "python3": PYTHON3.format(python=sys.executable)}
+    if policy is not None:
+        scripts["apt-cache"] = APT_CACHE
+        (stubs / "policy.txt").write_text(policy)
+    for name, text in scripts.items():
+        (stubs / name).write_text(text)
+        (stubs / name).chmod(0o755)
+    for name in ("bash", "sh", "sed", "head", "cat", "awk", "mkdir", "chmod", *real):
+        os.symlink(shutil.which(name), tools / name)
+    root = tmp_path / "autograder"
+    (root / "source" / "package").mkdir(parents=True)
+    env = {"PATH": f"{stubs}:{tools}", "STUBS": str(stubs), "BNLAB_AUTOGRADER_ROOT": str(root)}
+    return stubs, env
+
+
+def _setup(tmp_path: Path, env: dict, jail: bool = True, **variables) -> subprocess.CompletedProcess:
+    from bnlab.grading.instructor.bundles import SETUP_SH, _script
+
+    script = tmp_path / "setup.sh"
+    script.write_text(_script(SETUP_SH, "all", jail))
+    return subprocess.run([shutil.which("bash"), str(script)], env={**env, **variables}, capture_output=True,
+                          text=True, timeout=60)
+
+
+def _log(stubs: Path) -> list[str]:
+    return (stubs / "log").read_text().splitlines() if (stubs / "log").exists() else []
+
+
+def test_setup_sh_on_ubuntu_installs_the_bubblewrap_the_image_offers_then_bnlab(tmp_path):
+    stubs, env = _image(tmp_path, UBUNTU_POLICY)
+    setup = _setup(tmp_path, env)
+    assert setup.returncode == 0, setup.stderr
+    assert _log(stubs) == ["apt-get update", "apt-get install -y bubblewrap=0.6.1-1ubuntu0.1",
+                           f"python3 -m venv {env['BNLAB_AUTOGRADER_ROOT']}/venv",
+                           f"venv python -m pip install --no-cache-dir {env['BNLAB_AUTOGRADER_ROOT']}/source/package"]
+    assert "bubblewrap for the jail: bubblewrap 0.6.1 (package 0.6.1-1ubuntu0.1)" in setup.stdout
+
+
+def test_setup_sh_honours_bnlab_bubblewrap_version_and_fails_loudly_when_the_image_lacks_it(tmp_path):
+    stubs, env = _image(tmp_path, UBUNTU_POLICY)
+    older = _setup(tmp_path, env, BNLAB_BUBBLEWRAP_VERSION="0.6.1-1")  # a version this image has
+    assert older.returncode == 0, older.stderr
+    assert "apt-get install -y bubblewrap=0.6.1-1" in _log(stubs)
+    (stubs / "log").unlink()
+    debian = _setup(tmp_path, env, BNLAB_BUBBLEWRAP_VERSION="0.8.0-2+deb12u1")  # the build machine's: not here
+    assert debian.returncode == 1
+    assert "bubblewrap 0.8.0-2+deb12u1 (BNLAB_BUBBLEWRAP_VERSION) is not available from this image's apt " \
+           "sources, which offer 0.6.1-1ubuntu0.1" in debian.stderr
+    assert "run_autograder refuses to grade" in debian.stderr and "--no-jail" in debian.stderr
+    assert not [line for line in _log(stubs) if "venv" in line]  # stopped before building anything
+
+
+def test_a_bundle_built_with_bnlab_bubblewrap_version_pins_it_and_setup_time_overrides(tmp_path, monkeypatch):
+    from bnlab.grading.instructor.bundles import SETUP_SH, BundleError, _script
+
+    monkeypatch.setenv("BNLAB_BUBBLEWRAP_VERSION", "0.6.1-1")
+    assert 'BUBBLEWRAP_VERSION="${BNLAB_BUBBLEWRAP_VERSION:-0.6.1-1}"' in _script(SETUP_SH, "all")
+    monkeypatch.setenv("BNLAB_BUBBLEWRAP_VERSION", "1; rm -rf /")
+    with pytest.raises(BundleError, match="not a package version: '1; rm -rf /'"):
+        _script(SETUP_SH, "all")
+    monkeypatch.delenv("BNLAB_BUBBLEWRAP_VERSION")
+    assert 'BUBBLEWRAP_VERSION="${BNLAB_BUBBLEWRAP_VERSION:-}"' in _script(SETUP_SH, "all")  # no build-machine pin
+
+
+def test_setup_sh_stops_when_the_image_has_no_bubblewrap_unless_built_without_the_jail(tmp_path):
+    stubs, env = _image(tmp_path, "")  # apt sources without the package: apt-cache policy prints nothing
+    setup = _setup(tmp_path, env)
+    assert setup.returncode == 1 and "offer no bubblewrap package" in setup.stderr
+    no_jail = _setup(tmp_path, env, jail=False)
+    assert no_jail.returncode == 0, no_jail.stderr
+    assert not [line for line in _log(stubs) if "bubblewrap" in line] and "bubblewrap" not in no_jail.stdout
+    (stubs / "apt-get").unlink()  # an image without apt-get and without bwrap
+    assert "no apt-get" in _setup(tmp_path, env).stderr
+
+
+def test_setup_sh_on_this_debian_takes_apt_caches_real_candidate(tmp_path):
+    if not (shutil.which("apt-cache") and shutil.which("bwrap") and shutil.which("dpkg-query")):
+        pytest.skip("needs Debian's apt-cache and an installed bubblewrap")
+    policy = subprocess.run(["apt-cache", "policy", "bubblewrap"], capture_output=True, text=True,
+                            env={**os.environ, "LC_ALL": "C"}, timeout=60).stdout
+    candidate = next(line.split(":", 1)[1].strip() for line in policy.splitlines() if "Candidate:" in line)
+    stubs, env = _image(tmp_path, None, real=("apt-cache", "bwrap"))
+    (stubs / "policy.txt").write_text(policy)  # the stub apt-get installs only what the real table lists
+    setup = _setup(tmp_path, env)
+    assert setup.returncode == 0, setup.stderr
+    assert f"apt-get install -y bubblewrap={candidate}" in _log(stubs)
+    bwrap = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip()
+    assert f"bubblewrap for the jail: {bwrap} (package {candidate})" in setup.stdout
+
+
+def test_submission_metadata_is_read_bounded_and_lateness_recorded():
+    from bnlab.grading.instructor.autograder import MAX_METADATA_BYTES, late_record, read_submission_metadata
+    from bnlab.grading.shared.report import late_note
+
+    metadata = {"created_at": "2026-03-02T10:30:00.123456-05:00",
+                "assignment": {"due_date": "2026-03-01T23:59:00.000000-05:00",
+                               "late_due_date": "2026-03-02T08:00:00.000000-05:00"},
+                "users": [{"name": "Jane Doe", "email": "jane@example.edu", "id": 1234}]}
+    record = late_record(metadata)
+    assert record == {"late": True, "minutes_late": 631, "due_date": "2026-03-01T23:59:00-05:00",
+                      "late_due_date": "2026-03-02T08:00:00-05:00", "after_late_due_date": True}
+    assert late_note(metadata) == ("Submitted 10 h 31 min after the due date (2026-03-01T23:59-05:00). That is "
+                                   "also after the late due date (2026-03-02T08:00-05:00).")
+    metadata["created_at"] = "2026-03-01T20:00:00-05:00"
+    assert late_record(metadata)["late"] is False and late_note(metadata) == ""
+    assert late_record({}) == {"late": None}
+    with tempfile_root() as root:
+        assert read_submission_metadata(root) == {}
+        (root / "submission_metadata.json").write_text(json.dumps(metadata))
+        assert read_submission_metadata(root) == metadata
+        for bad in ("[1, 2]", "{oops", " " * (MAX_METADATA_BYTES + 1) + "{}", "[" * 100000):
+            (root / "submission_metadata.json").write_text(bad)
+            assert read_submission_metadata(root) == {}
+
+
+def tempfile_root():
+    import tempfile
+    from contextlib import contextmanager
+
+    @contextmanager
+    def made():
+        with tempfile.TemporaryDirectory() as folder:
+            yield Path(folder)
+    return made()

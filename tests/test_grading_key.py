@@ -125,7 +125,7 @@ def test_a_release_built_from_a_checkout_holding_the_key_does_not_contain_it(tmp
 
 
 def test_the_gradescope_bundle_carries_the_key_privately_and_salts_by_the_gradescope_user(tmp_path, monkeypatch):
-    from bnlab.grading.instructor.autograder import student_salt_of
+    from bnlab.grading.instructor.autograder import read_submission_metadata, student_salt_of
 
     key_file = tmp_path / "grading.key"
     bundle = tmp_path / "bundle"
@@ -143,10 +143,10 @@ def test_the_gradescope_bundle_carries_the_key_privately_and_salts_by_the_grades
     for users, expected in (([{"id": 4242, "email": "a@b.c"}], "4242"), ([{"email": "a@b.c"}], "a@b.c"),
                             ([{"id": 52}, {"id": 31}], "31"), ([{"id": 31}, {"id": 52}], "31")):  # a group
         (root / "submission_metadata.json").write_text(json.dumps({"users": users}))
-        assert student_salt_of(root) == student_salt(key, expected)
+        assert student_salt_of(read_submission_metadata(root)) == student_salt(key, expected)
     (root / "submission_metadata.json").unlink()
-    assert student_salt_of(root) == student_salt(key, "")
+    assert student_salt_of(read_submission_metadata(root)) == student_salt(key, "")
     shipped.unlink()
     from bnlab.grading.shared.course import CourseError
     with pytest.raises(CourseError, match="grading.key.*rebuild the bundle"):
-        student_salt_of(root)
+        student_salt_of(read_submission_metadata(root))

@@ -6,8 +6,10 @@ import json
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.shared.notebook import (MAX_GRADED_SOURCE_BYTES, GradedCell, NotebookError, check_source_size,
-                                           forbidden_imports, read_graded_cells, split_cells, with_cells)
+from bnlab.grading.shared.notebook import (MAX_GRADED_SOURCE_BYTES, MAX_NESTING, GradedCell, NotebookError,
+                                           check_parsable, check_source_size, forbidden_imports, nesting_depth,
+                                           read_graded_cells, split_cells, with_cells)
+from exercise_harness import INSTRUCTOR, solution_cells
 
 
 def test_graded_cells_are_read_in_order_and_other_cells_ignored(tmp_path):
@@ -62,6 +64,44 @@ def test_other_imports_are_allowed(source):
 def test_a_source_too_deep_to_parse_is_a_learner_message_not_a_grader_crash(source):
     with pytest.raises(NotebookError, match="nested too deeply"):
         forbidden_imports(source)
+
+
+# Each one builds a tree about MAX_NESTING + 20 deep: every supported Python compiles it (they stop near 1000
+# levels, 200 brackets), yet the grader refuses it on all of them alike, before parsing.
+_DEEP = MAX_NESTING + 20
+
+
+@pytest.mark.parametrize("source", [
+    "x = a" + ".b" * _DEEP, "x = " + "-" * _DEEP + "1", "x = " + "not " * _DEEP + "y", "x = 1" + " + 1" * _DEEP,
+    "f = " + "lambda: " * _DEEP + "1", "x = " + "(" * (_DEEP // 2) + "a" + ".b" * (_DEEP // 2) + ")" * (_DEEP // 2),
+    "def f(x):\n    return (x +\n" + "        -x\n" * _DEEP + "    )\n"])
+def test_nesting_beyond_the_limit_is_refused_on_every_python_before_parsing(source):
+    compile(source, "cell", "exec")  # this Python could compile it: the refusal is the grader's own limit
+    with pytest.raises(NotebookError, match=rf"nested too deeply .*the limit is {MAX_NESTING}\)"):
+        check_parsable(source)
+    with pytest.raises(NotebookError, match="nested too deeply"):
+        forbidden_imports(source)
+
+
+def test_long_flat_code_and_the_reference_solutions_are_well_within_the_nesting_limit():
+    flat = "DATA = [" + ", ".join(f"-{i}.5" for i in range(20000)) + "]\nT = {" + \
+        ", ".join(f"'k{i}': (-{i}, not {i})" for i in range(2000)) + "}\n"
+    assert nesting_depth(flat)[0] <= 4
+    check_parsable(flat)
+    for ex_id in sorted(p.stem for p in (INSTRUCTOR / "hidden").glob("ex*.py")):
+        for name, source in solution_cells(ex_id).items():
+            depth, _ = nesting_depth(source)
+            assert depth <= MAX_NESTING // 4, f"{ex_id} {name}: estimated depth {depth}"
+
+
+def test_the_nesting_estimate_names_the_deepest_statement_and_judges_an_unfinished_one():
+    source = "a = 1\nif a:\n    b = [(-a) * 2 for _ in range(3)]\nc = a + 1\n"
+    depth, line = nesting_depth(source)
+    assert line == 3 and depth >= 5  # block, list, comprehension, multiplication, negation
+    unterminated = "x = (" + "-" * (_DEEP * 2)  # a syntax error: judged on what the scan read
+    assert nesting_depth(unterminated)[0] > MAX_NESTING
+    with pytest.raises(NotebookError, match="line 1: about"):
+        check_parsable(unterminated)
 
 
 def test_graded_source_is_capped_over_all_graded_cells_together():

@@ -16,7 +16,6 @@ from bnlab.grading.instructor.sample_class import (benchmark_class, copied_cells
                                                    styles, write_notebook)
 from bnlab.grading.instructor.similarity import (MIN_FUNCTIONS, features, fingerprint_class, normalized_tokens,
                                                  rank_pairs, similarity_report)
-from bnlab.grading.shared.notebook import MAX_NESTING, nesting_depth
 from exercise_harness import INSTRUCTOR, stub_cells
 
 EXERCISE_IDS = ["ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08"]
@@ -47,14 +46,6 @@ def test_the_generator_the_package_ships_quotes_no_piece_of_the_reference():
     text = Path(sample_class.__file__).read_text()
     spellings = [piece for pairs in styles(INSTRUCTOR).values() for pair in pairs for piece in pair]
     assert len(spellings) > 40 and not [piece for piece in spellings if len(piece) > 15 and piece in text]
-
-
-def test_nesting_depth_counts_brackets_outside_strings_and_comments():
-    assert nesting_depth("f(a[1], {2: (3)})") == 3
-    assert nesting_depth('x = "((((" + f(1)  # ((((\n') == 1
-    assert nesting_depth("'''\n(((\n''' + g()") == 1
-    assert nesting_depth("(" * 5000 + ")" * 5000) == 5000 > MAX_NESTING
-    assert nesting_depth("x = 1") == 0
 
 
 def _units(cells_by_exercise: dict[str, dict[str, str]]) -> dict[tuple[str, str], str]:

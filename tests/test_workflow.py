@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,10 @@ def test_the_full_suite_runs_on_the_lowest_and_the_newest_python(jobs):
     assert (ROOT / rows["3.10"]["constraints"]).is_file()
     assert not [v for v, row in rows.items() if v != "3.10" and row.get("constraints")]
     assert "CONSTRAINTS=${{ matrix.constraints }}" in run_lines(test)
+    # the grader's jail tests need bubblewrap on Linux CI, installed before the suite runs
+    steps = [step.get("run", "") for step in test["steps"]]
+    install = next(i for i, run in enumerate(steps) if "apt-get install -y bubblewrap" in run)
+    assert install < next(i for i, run in enumerate(steps) if "make test" in run)
 
 
 def test_the_learners_path_runs_on_windows_and_macos(jobs):
@@ -66,3 +72,50 @@ def test_the_solve_script_fills_the_graded_cells_with_the_reference(tmp_path):
     graded = {solve.GRADED.match(c["source"]).group(1): c["source"] for c in cells
               if c["cell_type"] == "code" and isinstance(c["source"], str) and solve.GRADED.match(c["source"])}
     assert graded == reference
+
+
+CI_RUN = ROOT / ".ci" / "run"
+
+
+def _python_range() -> tuple[str, str]:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    lowest = re.search(r'^requires-python\s*=\s*">=\s*([0-9.]+)"', text, re.M).group(1)
+    listed = re.findall(r"Programming Language :: Python :: (3\.\d+)", text)
+    return lowest, max(listed, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def _plan(tmp_path, versions: list[str]) -> subprocess.CompletedProcess:
+    """``.ci/run --plan`` on a machine whose only Pythons are pyenv-style stubs for ``versions`` (and python3)."""
+    pyenv, bin_dir = tmp_path / "pyenv", tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "sed", "grep", "sort", "tail", "ls", "dirname", "python3"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    for version in versions:
+        stub = pyenv / "versions" / f"{version}.99" / "bin" / "python"
+        stub.parent.mkdir(parents=True)
+        stub.write_text(f"#!/bin/sh\necho {version}\n")
+        stub.chmod(0o755)
+    env = {"PATH": str(bin_dir), "PYENV_ROOT": str(pyenv), "HOME": str(tmp_path)}
+    return subprocess.run([str(bin_dir / "bash"), str(CI_RUN), "--plan"], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_ci_runs_the_lowest_python_with_the_lowest_versions_and_the_newest_python(tmp_path, jobs):
+    lowest, newest = _python_range()
+    rows = {row["python-version"] for row in jobs["test"]["strategy"]["matrix"]["include"]}
+    assert {lowest, newest} <= rows  # the workflow and .ci/run prove the same range
+    plan = _plan(tmp_path, [lowest, newest])
+    assert plan.returncode == 0, plan.stderr
+    runs = dict(line.split(": ", 1) for line in plan.stdout.splitlines() if line.startswith("run "))
+    assert runs["run default"] == f"{tmp_path}/bin/python3, VENV=.venv"  # the machine's python3
+    assert runs["run lowest"] == (f"{tmp_path}/pyenv/versions/{lowest}.99/bin/python, VENV=.venv-lowest, "
+                                  "CONSTRAINTS=.github/lowest-versions.txt")
+    assert runs["run newest"] == f"{tmp_path}/pyenv/versions/{newest}.99/bin/python, VENV=.venv-newest"
+
+
+def test_ci_fails_loudly_when_a_python_of_the_range_is_missing(tmp_path):
+    lowest, newest = _python_range()
+    plan = _plan(tmp_path, [lowest])
+    assert plan.returncode == 1
+    assert f"FAIL: the newest run needs Python {newest}" in plan.stderr
+    assert f"run newest: MISSING Python {newest}" in plan.stdout

@@ -208,7 +208,8 @@ def run_gradescope(args) -> int:
 
     try:
         key = _grading_key(args, "gradescope")
-        out = build_gradescope(args.out, args.instructor, args.source, args.exercises, key=key)
+        out = build_gradescope(args.out, args.instructor, args.source, args.exercises, key=key,
+                               jail=not args.no_jail)
     except (BundleError, CourseError, GradingKeyError) as exc:
         print(f"bnlab gradescope: {exc}", file=sys.stderr)
         return 2
@@ -436,6 +437,10 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     p.add_argument("--exercises", default="all", metavar="IDS",
                    help='what the Gradescope assignment grades: "all" (default) or e.g. "ex01,ex02"')
+    p.add_argument("--no-jail", action="store_true",
+                   help="grade without the bubblewrap jail (bnlab grade --no-jail says what that gives up). Without "
+                        "it, setup.sh installs bubblewrap from the image's apt sources (BNLAB_BUBBLEWRAP_VERSION: "
+                        "exactly that version) and a submission the jail cannot run for gets 0 and the reason")
     _instructor_option(p)
     _key_option(p)
     _source_option(p)

@@ -7,11 +7,12 @@
   nbval re-runs the notebooks but does not compare the output of the exercise cells that run the
   learner's code, which changes as they solve them). The copy is then scanned for any instructor
   file's content, and refused if one is found.
-- ``bnlab gradescope --out DIR``: ``setup.sh`` (installs bubblewrap at the version the bundle was built
-  and tested with; refuses a Python older than 3.10), ``run_autograder`` (always writes results.json),
-  the package, the hidden checks (no solutions or mutants) and the grading key
-  (``instructor/grading.key``, mode 0600: each student's hidden inputs are derived from it and their
-  Gradescope id), plus ``autograder.zip``, ready to upload. The student release never holds the key.
+- ``bnlab gradescope --out DIR``: ``setup.sh`` (installs bubblewrap from the image's own apt sources, or
+  the version ``BNLAB_BUBBLEWRAP_VERSION`` names; refuses a Python older than 3.10), ``run_autograder``
+  (always writes results.json, saying which isolation ran), the package, the hidden checks (no solutions
+  or mutants) and the grading key (``instructor/grading.key``, mode 0600: each student's hidden inputs
+  are derived from it and their Gradescope id), plus ``autograder.zip``, ready to upload. The student
+  release never holds the key.
 """
 from __future__ import annotations
 
@@ -202,25 +203,45 @@ def build_release(out: str | Path, source: str | Path | None = None) -> Path:
     return out
 
 
-# The bubblewrap package this project's CI installs and tests the jail with (Debian 12). A bundle pins the
-# version found on the machine that builds it (dpkg), else this one; BNLAB_BUBBLEWRAP_VERSION overrides it.
-TESTED_BUBBLEWRAP = "0.8.0-2+deb12u1"
 MIN_PYTHON = (3, 10)
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image: a virtual environment with bnlab, and
-# bubblewrap (the jail learner code runs in) at the exact version this bundle was built and tested with.
+# bubblewrap (the jail learner code runs in) from the image's own package manager: the version its apt
+# sources offer (apt-cache policy's candidate), or exactly BNLAB_BUBBLEWRAP_VERSION when that is set (here,
+# or when the bundle was built). It stops with an error when bubblewrap cannot be installed: run_autograder
+# would refuse to grade without it. Every results.json names the bubblewrap that ran.
 set -euo pipefail
 ROOT="${BNLAB_AUTOGRADER_ROOT:-/autograder}"
-BUBBLEWRAP_VERSION="__BUBBLEWRAP__"
+JAIL="__JAIL__"  # "no" in a bundle built with --no-jail: learner code runs without bubblewrap
+BUBBLEWRAP_VERSION="${BNLAB_BUBBLEWRAP_VERSION:-__BUBBLEWRAP__}"
+no_bubblewrap() {
+  echo "bnlab: $1" >&2
+  echo "bnlab: without it run_autograder refuses to grade (results.json: 0 points and this reason). Grading" >&2
+  echo "bnlab: without the jail needs a bundle built with 'bnlab gradescope --no-jail' (bnlab grade --help)." >&2
+  exit 1
+}
 if command -v apt-get >/dev/null 2>&1; then
   apt-get update
   python3 -c "import ensurepip, venv" 2>/dev/null || apt-get install -y python3 python3-venv python3-pip
-  if ! apt-get install -y "bubblewrap=$BUBBLEWRAP_VERSION"; then
-    echo "bnlab: bubblewrap $BUBBLEWRAP_VERSION (the version this bundle was tested with) is not available from" >&2
-    echo "this image's apt sources; learner code will be graded without the jail, and results.json will say so." >&2
-    echo "Build the bundle on a machine with the image's distribution, or set BNLAB_BUBBLEWRAP_VERSION." >&2
+  if [ "$JAIL" = yes ]; then
+    offered=$(LC_ALL=C apt-cache policy bubblewrap | sed -n 's/^ *Candidate: *//p' | head -n 1 || true)
+    if [ -n "$BUBBLEWRAP_VERSION" ]; then
+      apt-get install -y "bubblewrap=$BUBBLEWRAP_VERSION" || no_bubblewrap "bubblewrap $BUBBLEWRAP_VERSION \\
+(BNLAB_BUBBLEWRAP_VERSION) is not available from this image's apt sources, which offer ${offered:-none}: unset it to take theirs"
+    else
+      [ -n "$offered" ] && [ "$offered" != "(none)" ] \\
+        || no_bubblewrap "this image's apt sources offer no bubblewrap package (apt-cache policy bubblewrap)"
+      BUBBLEWRAP_VERSION="$offered"
+      apt-get install -y "bubblewrap=$BUBBLEWRAP_VERSION" \\
+        || no_bubblewrap "apt-get could not install bubblewrap $BUBBLEWRAP_VERSION, the version this image offers"
+    fi
   fi
+fi
+if [ "$JAIL" = yes ]; then
+  command -v bwrap >/dev/null 2>&1 || no_bubblewrap "bubblewrap (bwrap) is not installed\
+$(command -v apt-get >/dev/null 2>&1 || echo ', and this image has no apt-get to install it')"
+  echo "bnlab: bubblewrap for the jail: $(bwrap --version) (package ${BUBBLEWRAP_VERSION:-installed by the image})"
 fi
 if ! python3 -c "import sys; sys.exit(sys.version_info < __MIN_PYTHON__)"; then
   echo "bnlab: this image's Python is $(python3 -V 2>&1); bnlab needs Python __MIN_TEXT__ or newer: choose a newer base image" >&2
@@ -242,7 +263,7 @@ DEFAULT_PYTHON="$ROOT/venv/bin/python"
 PYTHON="${BNLAB_PYTHON:-$DEFAULT_PYTHON}"
 fail() {  # a results.json that says what went wrong (plain text: no quotes or backslashes in $1)
   mkdir -p "$ROOT/results"
-  printf '{"score": 0, "output": "The autograder could not grade this submission: %s", "tests": []}\\n' "$1" > "$RESULTS"
+  printf '{"score": 0, "output": "The autograder could not grade this submission: %s", "tests": [], "extra_data": {"isolation": "none"}}\\n' "$1" > "$RESULTS"
   echo "$1" >&2
   exit 0
 }
@@ -254,45 +275,40 @@ export BNLAB_INSTRUCTOR="$ROOT/source/instructor"
 export PYTHONPATH="$ROOT/source/package"
 cd "$ROOT"
 rm -f "$RESULTS"
-"$PYTHON" -m bnlab.grading.instructor.autograder --root "$ROOT" --exercises "__EXERCISES__" "$@"
+"$PYTHON" -m bnlab.grading.instructor.autograder --root "$ROOT" --exercises "__EXERCISES__" __NO_JAIL__"$@"
 code=$?
 [ -s "$RESULTS" ] || fail "the grader stopped (exit code $code) before writing results; see the autograder output"
 exit 0
 """
 
 
-def bubblewrap_version() -> str:
-    """The bubblewrap package version to pin: $BNLAB_BUBBLEWRAP_VERSION, this machine's (dpkg), or the tested one."""
+def bubblewrap_pin() -> str:
+    """The bubblewrap package version a bundle's setup.sh installs: $BNLAB_BUBBLEWRAP_VERSION when building,
+    else "" (the version the image's own apt sources offer; this machine's version may not exist there)."""
     import os
-    import subprocess
 
-    chosen = os.environ.get("BNLAB_BUBBLEWRAP_VERSION", "").strip()
-    if chosen:
-        return chosen
-    try:
-        found = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "bubblewrap"], capture_output=True,
-                               text=True, timeout=30)
-        if found.returncode == 0 and found.stdout.strip():
-            return found.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return TESTED_BUBBLEWRAP
+    pin = os.environ.get("BNLAB_BUBBLEWRAP_VERSION", "").strip()
+    if pin and not re.fullmatch(r"[A-Za-z0-9.+~:-]+", pin):
+        raise BundleError(f"BNLAB_BUBBLEWRAP_VERSION is not a package version: {pin!r} (e.g. 0.8.0-2+deb12u1)")
+    return pin
 
 
-def _script(text: str, exercises: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9.+~:-]+", bubblewrap_version()):
-        raise BundleError(f"not a package version: {bubblewrap_version()!r}")
+def _script(text: str, exercises: str, jail: bool = True) -> str:
     return (text.replace("__EXERCISES__", exercises.replace(" ", ""))
-            .replace("__BUBBLEWRAP__", bubblewrap_version())
+            .replace("__BUBBLEWRAP__", bubblewrap_pin())
+            .replace("__JAIL__", "yes" if jail else "no")
+            .replace("__NO_JAIL__", "" if jail else "--no-jail ")
             .replace("__MIN_PYTHON__", repr(MIN_PYTHON))
             .replace("__MIN_TEXT__", ".".join(map(str, MIN_PYTHON))))
 
 
 def build_gradescope(out: str | Path, instructor: str | Path | None = None, source: str | Path | None = None,
-                     exercises: str = "all", *, key: bytes) -> Path:
+                     exercises: str = "all", jail: bool = True, *, key: bytes) -> Path:
     """The Gradescope autograder folder in ``out`` and ``out/autograder.zip``.
 
     exercises: "all" or a comma-separated list ("ex01,ex02"): what one Gradescope assignment grades.
+    jail: False (``--no-jail``) grades without bubblewrap; otherwise a container where it cannot run gets
+    results.json with 0 points and the reason, never a silent fallback.
     key: the grading key (:mod:`bnlab.grading.instructor.grading_key`), written to ``instructor/grading.key``.
     """
     from bnlab.grading.instructor.grading_key import KEY_FILE, write_key
@@ -308,7 +324,8 @@ def build_gradescope(out: str | Path, instructor: str | Path | None = None, sour
     _copy_package(root, out / "package")
     shutil.copytree(hidden, out / "instructor" / "hidden", ignore=SKIP)
     write_key(out / "instructor" / KEY_FILE, key)
-    for name, text in (("setup.sh", _script(SETUP_SH, exercises)), ("run_autograder", _script(RUN_AUTOGRADER, exercises))):
+    for name, text in (("setup.sh", _script(SETUP_SH, exercises, jail)),
+                       ("run_autograder", _script(RUN_AUTOGRADER, exercises, jail))):
         (out / name).write_text(text)
         (out / name).chmod(0o755)
     with zipfile.ZipFile(out / "autograder.zip", "w", zipfile.ZIP_DEFLATED) as zf:

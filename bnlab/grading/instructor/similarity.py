@@ -20,8 +20,8 @@ reference, and per function the own lines both wrote, side by side. A high score
 proof: on the synthetic class (``sample_class``) planted copies score 1.0, honest pairs up to about 0.8.
 
 Learner data is hostile, and this runs as the grader does: a notebook is read with the grader's limits
-(``read_graded_cells``, ``check_source_size``: at most 256 KB of graded source), brackets nested deeper
-than ``MAX_NESTING`` are refused before any tokenizer sees them (the same on every Python version), and no
+(``read_graded_cells``, ``check_source_size``: at most 256 KB of graded source), code nested deeper than
+``MAX_NESTING`` is refused by the grader's own ``check_parsable`` (the same on every Python version), and no
 syntax tree is built. A student refused, or whose code fails to parse in any way (``PARSE_ERRORS``), is
 listed as not compared, with the reason; the report is written for everyone else. Memory: students are read
 one at a time and only their own code is kept (at most ``MAX_OWN_LINES``, about 2 MB; a real submission
@@ -214,8 +214,7 @@ def student_sources(folder: Path, exercises: list, pasted: dict[str, tuple[str, 
     Raises NotCompared when a notebook's graded cells exceed the grader's limits (size, nesting).
     """
     from bnlab.grading.instructor.gradebook import match_notebooks
-    from bnlab.grading.shared.notebook import (MAX_NESTING, NotebookError, check_source_size, nesting_depth,
-                                               read_graded_cells)
+    from bnlab.grading.shared.notebook import NotebookError, check_parsable, check_source_size, read_graded_cells
 
     sources: dict[Unit, str] = {}
     for exercise in exercises:
@@ -233,10 +232,10 @@ def student_sources(folder: Path, exercises: list, pasted: dict[str, tuple[str, 
         for cell in cells:
             if cell.name in pasted.get(exercise.id, ()):
                 continue
-            depth = nesting_depth(cell.source)
-            if depth > MAX_NESTING:
-                raise NotCompared(f"{exercise.id}: graded cell {cell.name} nests brackets {depth} deep; the grader "
-                                  f"reads at most {MAX_NESTING}")
+            try:
+                check_parsable(cell.source)
+            except NotebookError as exc:
+                raise NotCompared(f"{exercise.id}: graded cell {cell.name}: {exc}") from None
             unit = (exercise.id, cell.name)
             sources[unit] = sources[unit] + "\n" + cell.source if unit in sources else cell.source
     return sources

@@ -10,8 +10,10 @@ solution file into its graded cells and :func:`with_cells` puts cells into a cop
 from __future__ import annotations
 
 import ast
+import io
 import json
 import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +23,10 @@ MAX_NOTEBOOK_BYTES = 32 * 2**20
 # The grader parses graded cells itself (for imports of bnlab), outside any sandbox, and a parsed tree
 # costs about 1 KB per node: 1 MB of source can take about 1 GB. A real exercise's cells are a few KB.
 MAX_GRADED_SOURCE_BYTES = 256 * 2**10
-# Brackets nested deeper than this are no exercise's code. Python's own parsers differ past it (3.12's
-# tokenizer stops at 200 levels, 3.10's ast.parse may crash where 3.11's raises), so readers of learner
-# source refuse such code first, the same way on every version (:func:`nesting_depth`).
+# How deeply a statement may nest (brackets, operators, attribute chains, blocks) before the grader refuses
+# it: well below what any supported Python compiles (about 1000 levels; 200 brackets), so the refusal is the
+# same on every version instead of a learner-process crash on some.
 MAX_NESTING = 100
-_BRACKETS = re.compile(r"[()\[\]{}]")
-_STRINGS_AND_COMMENTS = re.compile(r"""#[^\n]*|'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*\"""")
 
 
 class NotebookError(ValueError):
@@ -131,17 +131,65 @@ def check_source_size(cells: list[GradedCell]) -> None:
                             "them (no data, no generated code)")
 
 
-def nesting_depth(source: str) -> int:
-    """The deepest nesting of brackets ``( [ {`` in ``source``, strings and comments aside: one linear scan
-    that needs no parser (so it cannot itself run out of stack or memory on hostile source)."""
-    depth = deepest = 0
-    for match in _BRACKETS.finditer(_STRINGS_AND_COMMENTS.sub(" ", source)):
-        if match.group() in "([{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth = max(0, depth - 1)
-    return deepest
+# Tokens that can put one more node above what follows them: operators, "." and the keyword operators.
+# Commas, "=" and ";" separate siblings instead (not ":", which chains lambdas).
+_SEPARATORS = {",", "=", ";"}
+_KEYWORD_OPERATORS = {"not", "and", "or", "is", "in", "if", "else", "lambda", "await", "yield", "for"}
+
+
+def nesting_depth(source: str) -> tuple[int, int]:
+    """(an upper estimate of the deepest syntax tree a statement of ``source`` builds, that statement's line).
+
+    A scan of the tokens, no parsing: a token's depth is its block depth, plus one per open bracket and the
+    operators before it at that bracket's level, plus at its own level the operators since the last
+    separator and the deepest bracket closed since. Stops at a tokenizer error
+    (the syntax error is the sandbox's to report) and judges what it read.
+    """
+    deepest, where = 0, 1
+    stack = [[0, 0, 0]]  # per open bracket: operators since the last separator, deepest bracket, best so far
+    indent = 0
+
+    def level_depth(frame) -> int:
+        return max(frame[2], frame[0] + frame[1])
+
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    try:
+        for tok in tokens:
+            if tok.type == tokenize.NEWLINE:  # the end of a statement
+                stack = [[0, 0, 0]]
+            elif tok.type == tokenize.INDENT:
+                indent += 1
+            elif tok.type == tokenize.DEDENT:
+                indent -= 1
+            elif tok.type == tokenize.OP and tok.string in "([{":
+                stack.append([0, 0, 0])
+            elif tok.type == tokenize.OP and tok.string in ")]}" and len(stack) > 1:
+                inner = level_depth(stack.pop()) + 1
+                stack[-1][1] = max(stack[-1][1], inner)
+            elif tok.type == tokenize.OP and tok.string in _SEPARATORS:
+                frame = stack[-1]
+                frame[:] = [0, 0, level_depth(frame)]
+            elif tok.type == tokenize.OP or (tok.type == tokenize.NAME and tok.string in _KEYWORD_OPERATORS):
+                stack[-1][0] += 1
+            else:
+                continue
+            depth = indent + sum(frame[0] + 1 for frame in stack[:-1]) + level_depth(stack[-1])
+            if depth > deepest:
+                deepest, where = depth, tok.start[0]
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return deepest, where
+
+
+def check_parsable(source: str) -> None:
+    """Raise NotebookError if ``source`` nests more deeply than :data:`MAX_NESTING` (the same limit on every
+    Python version), before anything parses it: the grader (``forbidden_imports``, similarity) builds
+    syntax trees of learner code outside any sandbox."""
+    depth, line = nesting_depth(source)
+    if depth > MAX_NESTING:
+        raise NotebookError(f"a graded cell is nested too deeply for the grader to check it (line {line}: about "
+                            f"{depth} levels of brackets, operators or blocks; the limit is {MAX_NESTING}); "
+                            "write it with fewer nested expressions")
 
 
 def forbidden_imports(source: str) -> list[str]:
@@ -149,9 +197,10 @@ def forbidden_imports(source: str) -> list[str]:
 
     Catches ``import bnlab``, ``from bnlab... import``, ``importlib.import_module("bnlab...")`` and
     ``__import__("bnlab...")``; plus any string literal naming the package for dynamic imports.
-    A source that does not parse is left to the sandbox, which reports the syntax error. A source
-    Python cannot even build a tree of (nested too deeply) raises NotebookError: it cannot be checked.
+    A source that does not parse is left to the sandbox, which reports the syntax error. A source nested
+    too deeply (:func:`check_parsable`) raises NotebookError: it cannot be checked.
     """
+    check_parsable(source)
     try:
         tree = ast.parse(source)
     except SyntaxError:

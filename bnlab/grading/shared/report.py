@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from bnlab.grading.shared.engine import CheckResult, ExerciseResult
 from bnlab.grading.shared.spec import Outcome
@@ -224,31 +225,55 @@ def gradescope_results(results: list[ExerciseResult], execution_time: float | No
 
 
 def _moment(text):
-    from datetime import datetime
-
     try:
         return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
     except ValueError:
         return None
 
 
-def late_note(metadata: dict) -> str:
-    """From Gradescope's ``submission_metadata.json``: how late the submission was, or "" when on time
-    (or when the dates are missing). A user's own due date (an extension) counts when it is later."""
+@dataclass(frozen=True)
+class Lateness:
+    """When a Gradescope submission came against its due dates (each the later of the assignment's and the
+    user's own, an extension): ``minutes`` after the due date (0 when on time)."""
+    late: bool
+    minutes: int
+    due: datetime
+    late_due: datetime | None  # the late due date, if the assignment has one
+    after_late_due: bool
+
+
+def _latest(metadata: dict, key: str) -> datetime | None:
+    """The latest ``key`` date of the assignment and of each user's own assignment (an extension)."""
+    places = [metadata.get("assignment")] + [u.get("assignment") for u in metadata.get("users") or []
+                                             if isinstance(u, dict)]
+    dates = [_moment(place.get(key)) for place in places if isinstance(place, dict)]
+    dates = [d for d in dates if d is not None and d.tzinfo is not None]
+    return max(dates, default=None)
+
+
+def lateness(metadata: dict) -> Lateness | None:
+    """From Gradescope's ``submission_metadata.json`` (``created_at``, ``assignment.due_date``,
+    ``assignment.late_due_date``, ``users[].assignment``): when the submission came, or None when the
+    dates are missing or unreadable."""
     if not isinstance(metadata, dict):
+        return None
+    created, due = _moment(metadata.get("created_at")), _latest(metadata, "due_date")
+    if created is None or created.tzinfo is None or due is None:
+        return None
+    late_due = _latest(metadata, "late_due_date")
+    minutes = max(0, int((created - due).total_seconds() // 60))
+    return Lateness(created > due, minutes, due, late_due, late_due is not None and created > late_due)
+
+
+def late_note(metadata: dict) -> str:
+    """How late the submission was, for the learner and the instructor, or "" when on time (or when the
+    dates are missing)."""
+    when = lateness(metadata)
+    if when is None or not when.late:
         return ""
-    created = _moment(metadata.get("created_at"))
-    assignment = metadata.get("assignment") if isinstance(metadata.get("assignment"), dict) else {}
-    dues = [_moment(assignment.get("due_date"))]
-    for user in metadata.get("users") or []:
-        if isinstance(user, dict) and isinstance(user.get("assignment"), dict):
-            dues.append(_moment(user["assignment"].get("due_date")))
-    dues = [d for d in dues if d is not None]
-    if created is None or not dues or created.tzinfo is None or any(d.tzinfo is None for d in dues):
-        return ""
-    due = max(dues)
-    if created <= due:
-        return ""
-    minutes = int((created - due).total_seconds() // 60)
+    minutes = when.minutes
     late = f"{minutes // 1440} d {minutes % 1440 // 60} h" if minutes >= 1440 else f"{minutes // 60} h {minutes % 60} min"
-    return f"Submitted {late} after the due date ({due.isoformat(timespec='minutes')})."
+    note = f"Submitted {late} after the due date ({when.due.isoformat(timespec='minutes')})."
+    if when.after_late_due:
+        note += f" That is also after the late due date ({when.late_due.isoformat(timespec='minutes')})."
+    return note
