@@ -6,9 +6,9 @@ import json
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.shared.notebook import (MAX_GRADED_SOURCE_BYTES, MAX_NESTING, GradedCell, NotebookError,
-                                           check_parsable, check_source_size, forbidden_imports, nesting_depth,
-                                           read_graded_cells, split_cells, with_cells)
+from bnlab.grading.shared.notebook import (MAX_GRADED_SOURCE_BYTES, MAX_NESTING, MAX_NOTEBOOK_BYTES, GradedCell,
+                                           NotebookError, check_parsable, check_source_size, forbidden_imports,
+                                           nesting_depth, read_graded_cells, split_cells, with_cells)
 from exercise_harness import INSTRUCTOR, solution_cells
 
 
@@ -129,3 +129,22 @@ def test_with_cells_replaces_only_the_named_graded_cells_of_a_copy(tmp_path):
     assert original == json.loads(path.read_text())
     path.write_text(json.dumps(nb))
     assert [c.source for c in read_graded_cells(path)] == [fx.PAIR_CELLS[0], new]
+
+
+def test_a_notebook_of_millions_of_tiny_json_values_is_refused_before_it_is_parsed(tmp_path):
+    """30 MB of "[]" is under the size cap but would parse into about 1 GB of lists: refused by counting first,
+    in a process whose peak memory the test reads."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "ex01_bomb.ipynb"
+    path.write_bytes(b'{"cells": [' + b"[]," * (10 * 2**20) + b'[]], "nbformat": 4}')
+    assert path.stat().st_size < MAX_NOTEBOOK_BYTES
+    probe = ("import resource, sys\n"
+             "from bnlab.grading.shared.notebook import NotebookError, read_graded_cells\n"
+             "try:\n    read_graded_cells(sys.argv[1])\nexcept NotebookError as exc:\n    print(exc)\n"
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    run = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120)
+    message, peak_mb = run.stdout.strip().splitlines()
+    assert "too many JSON values" in message and "clear the cell outputs" in message
+    assert int(peak_mb) < 200, f"peak {peak_mb} MB reading a refused notebook"

@@ -20,6 +20,10 @@ from pathlib import Path
 _GRADED = re.compile(r"^\s*#\s*GRADED FUNCTION:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 _FORBIDDEN_PACKAGE = "bnlab"
 MAX_NOTEBOOK_BYTES = 32 * 2**20
+# Parsed JSON costs about 60 bytes per value: 32 MB of "[]" would take about 1 GB. A value is at most one per
+# "," ":" "[" "{" (plus one), so counting those bytes bounds what json.loads builds before it runs (2 million:
+# about 120 MB). A real notebook has one per line of source or output: tens of thousands at most.
+MAX_NOTEBOOK_VALUES = 2_000_000
 # The grader parses graded cells itself (for imports of bnlab), outside any sandbox, and a parsed tree
 # costs about 1 KB per node: 1 MB of source can take about 1 GB. A real exercise's cells are a few KB.
 MAX_GRADED_SOURCE_BYTES = 256 * 2**10
@@ -57,6 +61,10 @@ def read_graded_cells(path: str | Path) -> list[GradedCell]:
         raise NotebookError(f"cannot read {path.name}: {exc.strerror}") from None
     if not raw.strip():
         raise NotebookError(f"{path.name} is empty (0 bytes of notebook JSON)")
+    values = sum(raw.count(c) for c in (b",", b":", b"[", b"{"))
+    if values > MAX_NOTEBOOK_VALUES:
+        raise NotebookError(f"{path.name} holds too many JSON values to be an exercise notebook (about {values:,}; "
+                            f"the limit is {MAX_NOTEBOOK_VALUES:,}): clear the cell outputs and save it again")
     try:
         nb = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
