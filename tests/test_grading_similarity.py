@@ -176,10 +176,10 @@ def test_a_huge_cell_and_deep_nesting_cost_their_student_only_within_the_memory_
         write_notebook("ex01", cells if student == "alice" else copied_cells(cells, rng),
                        tmp_path / "class" / student / NOTEBOOK, INSTRUCTOR)
     hostile = {
-        "huge": "x = [" + "1," * (2 * 2**20) + "]\n",                                    # a 4 MB graded cell
+        "huge": "x = '" + "a" * (4 * 2**20) + "'\n",                                    # a 4 MB graded cell
         "deep": "x = " + "(" * 100_000 + "1" + ")" * 100_000 + "\n",                    # nested 100 000 deep
-        "dense": "def batchnorm_forward(Z, gamma, beta, eps=1e-5):\n    x = " + "+".join(["1"] * 120_000) + "\n",
-    }  # dense: 234 KB of tokens, just under the cap: read and compared, the costliest source allowed
+        "dense": "def batchnorm_forward(Z, gamma, beta, eps=1e-5):\n    x = [" + "1, " * 78_000 + "]\n",
+    }  # dense: 234 KB of tokens in one flat statement, just under the cap: read and compared, the costliest allowed
     for student, body in hostile.items():
         write_notebook("ex01", {"batchnorm_forward": "# GRADED FUNCTION: batchnorm_forward\n" + body},
                        tmp_path / "class" / student / NOTEBOOK, INSTRUCTOR)
@@ -187,7 +187,7 @@ def test_a_huge_cell_and_deep_nesting_cost_their_student_only_within_the_memory_
     result, peak = _peak_of(CLI + ["similarity", str(tmp_path / "class"), "--out", str(report)])
     assert result.returncode == 0, result.stderr
     assert "huge not compared: ex01: the graded cells hold 4,097 KB of source" in result.stderr
-    assert "deep not compared: ex01: graded cell batchnorm_forward nests brackets 100000 deep" in result.stderr
+    assert "deep not compared: ex01: graded cell batchnorm_forward: a graded cell is nested too deeply" in result.stderr
     assert "dense" not in result.stderr
     page = report.read_text()
     assert "Not compared (2 students)" in page and "alice" in page and "bob" in page

@@ -151,7 +151,8 @@ def nesting_depth(source: str) -> tuple[int, int]:
     A scan of the tokens, no parsing: a token's depth is its block depth, plus one per open bracket and the
     operators before it at that bracket's level, plus at its own level the operators since the last
     separator and the deepest bracket closed since. Stops at a tokenizer error
-    (the syntax error is the sandbox's to report) and judges what it read.
+    (the syntax error is the sandbox's to report) and judges what it read, and as soon as the depth passes
+    :data:`MAX_NESTING` (the estimate is then the first depth found beyond it).
     """
     deepest, where = 0, 1
     stack = [[0, 0, 0]]  # per open bracket: operators since the last separator, deepest bracket, best so far
@@ -184,6 +185,8 @@ def nesting_depth(source: str) -> tuple[int, int]:
             depth = indent + sum(frame[0] + 1 for frame in stack[:-1]) + level_depth(stack[-1])
             if depth > deepest:
                 deepest, where = depth, tok.start[0]
+                if deepest > MAX_NESTING:  # refused anyway: stop, so the scan stays linear (the sum above
+                    break                  # is over fewer than MAX_NESTING open brackets)
     except (tokenize.TokenError, SyntaxError):
         pass
     return deepest, where
