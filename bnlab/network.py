@@ -15,12 +15,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnlab import _kernels
 from bnlab._validate import NonFiniteError, as_matrix, fraction, positive_int, positive_number, require_finite
 from bnlab.activations import ACTIVATIONS, activation_backward, activation_forward, check_activation
-from bnlab.batchnorm import (BatchNormCache, batchnorm_backward, batchnorm_forward, checked_eval_inputs,
-                             checked_inputs, update_running_averages)
-from bnlab.linear import linear_forward
+from bnlab.batchnorm import BatchNormCache, batchnorm_backward, batchnorm_eval, batchnorm_forward, update_running_averages
+from bnlab.linear import linear_backward, linear_forward
 from bnlab.losses import LOSSES, softmax
 
 # g by name: the hidden activations and the output layer's (sigmoid is both).
@@ -64,7 +62,7 @@ def layer_backward(dA, cache: LayerCache, need_dA_prev=True):
 
     need_dA_prev=False (the first layer, whose A_prev is X) returns None for dA_prev: nobody needs dX.
     """
-    dZ_tilde = activation_backward(dA, cache.Z_tilde, cache.activation)    # dA ⊙ g'(Z̃)
+    dZ_tilde = activation_backward(dA, cache.Z_tilde, cache.activation, cache.A)    # dA ⊙ g'(Z̃), from A = g(Z̃)
     dZ, dgamma, dbeta = batchnorm_backward(dZ_tilde, cache.bn_cache)
     dW = dZ @ cache.A_prev.T                                              # the 1/m is inside dZ already
     dA_prev = cache.W.T @ dZ if need_dA_prev else None
@@ -159,23 +157,20 @@ class Network:
         return A, caches
 
     def _layer_forward(self, A_prev, l, train):
-        """Layer l: Z = W A_prev (+ b) → Z̃ (Batch Norm of Z in a hidden layer, else Z itself) → A = g(Z̃).
-
-        The same formulas as :func:`layer_forward`, with Batch Norm from ``bnlab._kernels`` (block by block, in place).
-        """
+        """Layer l: :func:`layer_forward` for a hidden layer with Batch Norm in train mode; otherwise
+        Z = W A_prev (+ b) → Z̃ (Batch Norm with the running averages in eval mode, else Z itself) → A = g(Z̃)."""
         p, hidden = self.parameters, l < self.L
-        Z, (A_prev, W, _) = linear_forward(A_prev, p[f"W{l}"], p.get(f"b{l}"))
-        bn_cache = None
         if hidden and self.batchnorm and train:
-            Z_tilde, bn_cache = _kernels.batchnorm_forward(*checked_inputs(Z, p[f"gamma{l}"], p[f"beta{l}"], self.eps))
-        elif hidden and self.batchnorm:  # eval mode: the running averages instead of the batch's μ, σ²
-            Z_tilde = _kernels.batchnorm_eval(*checked_eval_inputs(
-                Z, p[f"gamma{l}"], p[f"beta{l}"], self.running[f"mu{l}"], self.running[f"var{l}"], self.eps))
+            return layer_forward(A_prev, p[f"W{l}"], p[f"gamma{l}"], p[f"beta{l}"], self.activation, self.eps)
+        Z, (A_prev, W, _) = linear_forward(A_prev, p[f"W{l}"], p.get(f"b{l}"))
+        if hidden and self.batchnorm:  # eval mode: the running averages instead of the batch's μ, σ²
+            Z_tilde = batchnorm_eval(Z, p[f"gamma{l}"], p[f"beta{l}"], self.running[f"mu{l}"], self.running[f"var{l}"],
+                                     self.eps)
         else:  # no Batch Norm: the output layer, or a network without it
             Z_tilde = Z
         g = self.activation if hidden else self.output
         A = _G[g](Z_tilde)
-        return A, LayerCache(A_prev, W, Z, bn_cache, Z_tilde, g, A)
+        return A, LayerCache(A_prev, W, Z, None, Z_tilde, g, A)
 
     def _update_running(self, l, bn_cache):
         self.running[f"mu{l}"], self.running[f"var{l}"] = update_running_averages(
@@ -200,24 +195,24 @@ class Network:
         return LOSSES[self.output](caches[-1].Z, Y)[0]
 
     def _loss_and_backward(self, Y, caches):
-        """The loss against Y, then each layer's gradients, last layer first."""
+        """The loss against Y, then each layer's gradients, last layer first: :func:`layer_backward` for a
+        layer with Batch Norm, else back through g (not in the output layer: the loss gives dZ[L]) and
+        :func:`~bnlab.linear.linear_backward`."""
         if self.batchnorm and any(cache.bn_cache is None for cache in caches[:-1]):
             raise ValueError("backward needs the caches of a train-mode forward (train=True)")
         loss, dZ = LOSSES[self.output](caches[-1].Z, Y)   # dZ[L] = (AL − Y)/m
         grads = {}
         for l in range(self.L, 0, -1):
-            cache = caches[l - 1]
-            if l < self.L:  # a hidden layer: back through g, then through Batch Norm
-                dZ_tilde = _kernels.activation_backward(dA, cache.A, cache.activation)    # dA ⊙ g'(Z̃)
-                if cache.bn_cache is not None:
-                    dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = _kernels.batchnorm_backward(dZ_tilde, cache.bn_cache)
-                else:
-                    dZ = dZ_tilde  # no Batch Norm: Z̃ is Z
-            grads[f"dW{l}"] = dZ @ cache.A_prev.T
-            if f"b{l}" in self.parameters:
-                grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)
-            if l > 1:  # layer 1's A_prev is X: nobody needs dX
-                dA = cache.W.T @ dZ
+            cache, need_dA_prev = caches[l - 1], l > 1   # layer 1's A_prev is X: nobody needs dX
+            if cache.bn_cache is not None:
+                dA, grads[f"dW{l}"], grads[f"dgamma{l}"], grads[f"dbeta{l}"] = layer_backward(dA, cache, need_dA_prev)
+                continue
+            if l < self.L:  # a hidden layer without Batch Norm: Z̃ is Z
+                dZ = activation_backward(dA, cache.Z_tilde, cache.activation, cache.A)
+            has_b = f"b{l}" in self.parameters
+            dA, grads[f"dW{l}"], db = linear_backward(dZ, (cache.A_prev, cache.W, has_b), need_dA_prev)
+            if has_b:
+                grads[f"db{l}"] = db
         # Same order as the parameters: dW1, dgamma1, dbeta1, …
         return loss, {f"d{name}": grads[f"d{name}"] for name in self.parameters}
 
