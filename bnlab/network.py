@@ -93,7 +93,7 @@ def initialize_parameters(layer_dims, activation="relu", batchnorm=True, seed=0,
 class Network:
     """An L-layer fully connected network, Batch Norm on or off in the hidden layers.
 
-    layer_dims: [n_x, n[1], …, n[L]]; activation: hidden g ("relu", "sigmoid", "tanh");
+    layer_dims: [n_x, n[1], …, n[L]]; activation: hidden g ("relu", "sigmoid", "tanh"); batchnorm: True or False;
     output: "softmax" (K ≥ 2 classes, one-hot Y) or "sigmoid" (one unit, Y in {0, 1});
     eps: Batch Norm's ε; running_decay: decay of the running averages used at test time
     (PyTorch momentum = 1 − running_decay).
@@ -111,13 +111,18 @@ class Network:
             raise ValueError(f"output must be one of {sorted(LOSSES)}; got {output!r}")
         if output == "sigmoid" and self.layer_dims[-1] != 1:
             raise ValueError(f"a sigmoid output has one unit; layer_dims ends with {self.layer_dims[-1]}")
+        if output == "softmax" and self.layer_dims[-1] < 2:  # softmax over one unit is 1 whatever Z: nothing trains
+            raise ValueError(f"a softmax output needs at least 2 units (one per class); layer_dims ends with "
+                             f"{self.layer_dims[-1]}. For two classes with one output unit use output='sigmoid'")
         self.output = output
+        if not isinstance(batchnorm, (bool, np.bool_)):  # bool("no") is True: a string would turn Batch Norm on
+            raise ValueError(f"batchnorm must be True or False; got {batchnorm!r}")
         self.batchnorm = bool(batchnorm)
         self.eps = positive_number("eps", eps)
         self.running_decay = fraction("running_decay", running_decay, "the running-average decay")
         if weight_scale is not None:
             weight_scale = positive_number("weight_scale", weight_scale)
-        self.parameters = initialize_parameters(self.layer_dims, activation, batchnorm, seed, weight_scale)
+        self.parameters = initialize_parameters(self.layer_dims, activation, self.batchnorm, seed, weight_scale)
         self.running = {}
         if self.batchnorm:
             for l in range(1, self.L):

@@ -179,6 +179,24 @@ def test_loss_defaults_to_eval_mode(rng):
     assert net.loss(X, Y) != pytest.approx(train_loss, rel=1e-6)
 
 
+@pytest.mark.parametrize("batchnorm", [True, False], ids=["bn", "no_bn"])
+def test_float32_input_is_taken_as_float64(rng, batchnorm):
+    net = Network([3, 4, 2], activation="sigmoid", batchnorm=batchnorm)
+    X, Y, labels = data(rng, 3, 6, "softmax", K=2)
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    X = X32.astype(np.float64)
+    AL, caches = net.forward(X32, update_running=False)
+    assert AL.dtype == np.float64 and all(c.A.dtype == c.Z.dtype == np.float64 for c in caches)
+    np.testing.assert_array_equal(AL, net.forward(X, update_running=False)[0])
+    loss, grads = net.loss_and_grads(X32, Y32, update_running=False)
+    expected_loss, expected = net.loss_and_grads(X, Y, update_running=False)
+    assert loss == expected_loss
+    for name, g in grads.items():
+        assert g.dtype == np.float64
+        np.testing.assert_array_equal(g, expected[name])
+    np.testing.assert_array_equal(net.predict(X32), net.predict(X))
+
+
 # --- bad input -----------------------------------------------------------------------------------------
 
 def test_examples_as_rows_are_named(rng):
@@ -194,6 +212,11 @@ def test_examples_as_rows_are_named(rng):
     ({"activation": "softplus"}, r"activation must be one of .*got 'softplus'"),
     ({"output": "linear"}, r"output must be one of \['sigmoid', 'softmax'\]; got 'linear'"),
     ({"output": "sigmoid"}, r"a sigmoid output has one unit; layer_dims ends with 2"),
+    ({"layer_dims": [4, 1]}, r"a softmax output needs at least 2 units \(one per class\); layer_dims ends with 1\. "
+                             r"For two classes with one output unit use output='sigmoid'"),
+    ({"batchnorm": "no"}, r"batchnorm must be True or False; got 'no'"),   # bool("no") is True
+    ({"batchnorm": 0}, r"batchnorm must be True or False; got 0"),
+    ({"batchnorm": None}, r"batchnorm must be True or False; got None"),
     ({"eps": 0}, r"eps must be a finite number > 0; got 0"),
     ({"weight_scale": -1.0}, r"weight_scale must be a finite number > 0; got -1\.0"),
     ({"running_decay": 1.0}, r"running_decay must be .*\[0, 1\); got 1\.0"),
@@ -202,6 +225,12 @@ def test_bad_constructor_arguments(kwargs, pattern):
     args = {"layer_dims": [4, 3, 2], **kwargs}
     with pytest.raises(ValueError, match=pattern):
         Network(**args)
+
+
+def test_batchnorm_takes_numpy_booleans_too():
+    net = Network([4, 3, 2], batchnorm=np.bool_(False))
+    assert net.batchnorm is False and "gamma1" not in net.parameters and "b1" in net.parameters
+    assert Network([4, 3, 2], batchnorm=np.bool_(True)).batchnorm is True
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's own warning on inf − inf, before the check
