@@ -1,4 +1,4 @@
-r"""The fast versions of the lecture's formulas, for ``Network``, the optimizer classes and ``bnlab bench``.
+r"""The fast versions of the lecture's formulas, for the optimizer classes and ``bnlab bench`` (``Network`` uses none).
 
 Learners: read :mod:`bnlab.batchnorm`, :mod:`bnlab.optimizers` and :mod:`bnlab.network` instead. This module
 computes the same formulas (tests pin the two versions to round-off) with three speed tricks that would hide

@@ -206,7 +206,7 @@ class Network:
         if self.batchnorm and any(cache.bn_cache is None for cache in caches[:-1]):
             raise ValueError("backward needs the caches of a train-mode forward (train=True)")
         loss, dZ = LOSSES[self.output](caches[-1].Z, Y)   # dZ[L] = (AL − Y)/m
-        grads = {}
+        grads, dA = {}, None   # the output layer starts from the loss's dZ[L], not from a dA
         for l in range(self.L, 0, -1):
             cache, need_dA_prev = caches[l - 1], l > 1   # layer 1's A_prev is X: nobody needs dX
             if cache.bn_cache is not None:
