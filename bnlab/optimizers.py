@@ -165,7 +165,8 @@ class Optimizer:
     def __init__(self):
         self.t = 0  # the steps taken
         # A subclass that redefines update (a variant of the rule) runs its own update, not the flat rule.
-        flat = self._flat_update is not None and _defined_in(type(self), "update") is _defined_in(type(self), "_flat_update")
+        cls = type(self)
+        flat = self._flat_update is not None and _defined_in(cls, "update") is _defined_in(cls, "_flat_update")
         self._flat = _kernels.FlatParameters(self.state_names) if flat else None
         self._state = None  # without a flat rule: the state dicts, one per name in state_names
 
@@ -175,10 +176,11 @@ class Optimizer:
         if not parameters:
             return {}
         if self._flat is not None:
-            p, dp = self._flat.pack(parameters, grads, check_state=lambda name, state: _check_state(name, state, grads))
-            self.t += 1
-            return self._flat.unpack(self._flat_update(p, dp, *self._flat.state, self._flat.scratch,
-                                                       np.empty_like(p)))
+            return self._flat_step(parameters, grads)
+        return self._update_step(parameters, grads)
+
+    def _update_step(self, parameters, grads):
+        """update on the dicts, with the state kept from the last step (zeros at the first)."""
         if self._state is None:
             self._state = [_zeros_like_grads(parameters) for _ in self.state_names]
         for name, state in zip(self.state_names, self._state):
@@ -188,6 +190,12 @@ class Optimizer:
             return self.update(parameters, grads)
         new_parameters, *self._state = self.update(parameters, grads, *self._state)
         return new_parameters
+
+    def _flat_step(self, parameters, grads):
+        """_flat_update on the vectors of all the parameters, gradients and state."""
+        p, dp = self._flat.pack(parameters, grads, check_state=lambda name, state: _check_state(name, state, grads))
+        self.t += 1
+        return self._flat.unpack(self._flat_update(p, dp, *self._flat.state, self._flat.scratch, np.empty_like(p)))
 
     def _state_dict(self, name):
         """The state ``name`` ("v" or "s") as a dict keyed by gradient name; None before the first step."""
