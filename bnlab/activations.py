@@ -2,20 +2,28 @@
 
 ``activation_forward(Z, name)`` returns A and the cache its backward needs;
 ``activation_backward(dA, cache, name)`` returns dZ = dA ⊙ g'(Z), the cache being Z itself.
+
+Every function takes any real input (float32, integers, Python numbers, nested lists) as float64 and
+returns float64: an array for an array, a number for a number.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
+def _float64(Z):
+    """Z as a float64 array (no copy when it is one already)."""
+    return np.asarray(Z, dtype=np.float64)
+
+
 def relu(Z):
     """max(0, Z)."""
-    return np.maximum(Z, 0.0)
+    return np.maximum(_float64(Z), 0.0)
 
 
 def relu_derivative(Z):
     """1 where Z > 0, else 0 (the subgradient 0 is used at Z = 0)."""
-    return (Z > 0).astype(np.float64)
+    return (_float64(Z) > 0).astype(np.float64)
 
 
 def sigmoid(Z):
@@ -26,11 +34,14 @@ def sigmoid(Z):
     the largest elementwise cost of training the paper's network. In place: fresh temporaries cost more
     than the arithmetic.
     """
+    Z = _float64(Z)
+    A = np.empty_like(Z)  # an array even for a number (a 0-d Z): the steps below write into it
     with np.errstate(over="ignore"):
-        A = np.negative(Z)
+        np.negative(Z, out=A)
         np.exp(A, out=A)
     A += 1.0
-    return np.reciprocal(A, out=A)
+    np.reciprocal(A, out=A)
+    return A if A.ndim else A[()]  # a number for a number, as numpy's own functions
 
 
 def sigmoid_derivative(Z):
@@ -47,12 +58,12 @@ def _sigmoid_derivative_from_output(A):
 
 def tanh(Z):
     """tanh(Z)."""
-    return np.tanh(Z)
+    return np.tanh(_float64(Z))
 
 
 def tanh_derivative(Z):
     """1 − tanh(Z)²."""
-    return _tanh_derivative_from_output(np.tanh(Z))
+    return _tanh_derivative_from_output(tanh(Z))
 
 
 def _tanh_derivative_from_output(A):
@@ -75,7 +86,8 @@ def check_activation(name: str) -> str:
 
 
 def activation_forward(Z, name):
-    """A = g(Z). Z: (n, m). Returns A (n, m) and the cache, Z itself (the activation's input)."""
+    """A = g(Z). Z: (n, m). Returns A (n, m) and the cache, Z itself (the activation's input, as float64)."""
+    Z = _float64(Z)
     return ACTIVATIONS[check_activation(name)](Z), Z
 
 
@@ -85,4 +97,4 @@ def activation_backward(dA, cache, name, A=None):
     A: the forward's output g(Z), if at hand: g'(Z) is then computed from it, with the same result.
     """
     name = check_activation(name)
-    return dA * (DERIVATIVES[name](cache) if A is None else DERIVATIVES_FROM_OUTPUT[name](A))
+    return _float64(dA) * (DERIVATIVES[name](cache) if A is None else DERIVATIVES_FROM_OUTPUT[name](_float64(A)))

@@ -213,9 +213,11 @@ def numpy_floor(mini_batch_size, steps, seed=0):
     dA = [None] + [rng.normal(0, 0.1, size=(n, m)) for n in dims[1:]]
     size = sum(w.size for w in W) + 2 * sum(dims[1:-1]) + dims[-1]  # W, γ, β and b[L]
     p, g, v, s, scratch, new_p = (rng.random(size) for _ in range(6))
+    adam = bnlab.Adam(learning_rate=0.001)
 
     def run():
         for t in range(1, steps + 1):
+            adam.t = t
             for l in range(len(W)):
                 np.matmul(W[l], A[l], out=A[l + 1])
                 np.exp(A[l + 1], out=exp_A[l + 1])        # sigmoid's and softmax's exp
@@ -223,7 +225,7 @@ def numpy_floor(mini_batch_size, steps, seed=0):
                 np.matmul(dA[l + 1], A[l].T, out=dW[l])
                 if l > 0:
                     np.matmul(W[l].T, dA[l + 1], out=dA[l])
-            _kernels.adam_rule(p, g, v, s, scratch, new_p, t, 0.001, 0.9, 0.999, 1e-8)
+            _kernels.adam_rule(adam, p, g, v, s, scratch, new_p)
     return run
 
 

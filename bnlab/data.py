@@ -17,8 +17,13 @@ def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
 
     X: (n_x, m); Y: (n_y, m). Every example lands in exactly one mini-batch; X and Y stay paired;
     all mini-batches have ``mini_batch_size`` columns except the last, which holds the m mod size left over.
-    Returns a list of (X_t, Y_t). The same seed gives the same mini-batches. Fastest when each example
-    (column) is contiguous in memory, ``np.asfortranarray(X)``: the shuffle then copies whole columns.
+    Returns a list of (X_t, Y_t), float64. The same seed gives the same mini-batches. Fastest when each
+    example (column) is contiguous in memory, ``np.asfortranarray(X)``: the shuffle then copies whole columns.
+
+    The shuffle is ``np.random.default_rng(seed).permutation(m)``, numpy's recommended generator. The
+    well-known course's version seeds the legacy global generator instead (``np.random.seed(seed)`` then
+    ``np.random.permutation(m)``): for the same seed its mini-batches have the same sizes but hold other
+    examples, so its published expected outputs are not this function's.
     """
     X = as_matrix("X", X)
     m = X.shape[1]

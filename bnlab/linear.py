@@ -33,6 +33,7 @@ def linear_backward(dZ, cache, need_dA_prev=True):
     uses, and skipping W.T dZ saves a third of that (largest) layer's backward work.
     """
     A_prev, W, has_b = cache
+    dZ, A_prev, W = (np.asarray(a, dtype=np.float64) for a in (dZ, A_prev, W))  # float64 in, float64 out
     dW = dZ @ A_prev.T
     dA_prev = W.T @ dZ if need_dA_prev else None
     db = dZ.sum(axis=1, keepdims=True) if has_b else None

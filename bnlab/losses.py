@@ -12,7 +12,8 @@ from bnlab.activations import sigmoid
 
 
 def softmax(Z):
-    """Column-wise softmax of (K, m) logits, shifted by the column max so exp never overflows."""
+    """Column-wise softmax of (K, m) logits, shifted by the column max so exp never overflows. Returns float64."""
+    Z = np.asarray(Z, dtype=np.float64)
     E = np.exp(Z - Z.max(axis=0, keepdims=True))
     return E / E.sum(axis=0, keepdims=True)
 

@@ -15,11 +15,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bnlab import _kernels
 from bnlab._validate import NonFiniteError, as_matrix, fraction, positive_int, positive_number, require_finite
 from bnlab.activations import ACTIVATIONS, activation_backward, activation_forward, check_activation
 from bnlab.batchnorm import BatchNormCache, batchnorm_backward, batchnorm_eval, batchnorm_forward, update_running_averages
-from bnlab.linear import linear_forward
+from bnlab.linear import linear_backward, linear_forward
 from bnlab.losses import LOSSES, softmax
 
 # g by name: the hidden activations and the output layer's (sigmoid is both).
@@ -63,7 +62,7 @@ def layer_backward(dA, cache: LayerCache, need_dA_prev=True):
 
     need_dA_prev=False (the first layer, whose A_prev is X) returns None for dA_prev: nobody needs dX.
     """
-    dZ_tilde = activation_backward(dA, cache.Z_tilde, cache.activation)    # dA ⊙ g'(Z̃)
+    dZ_tilde = activation_backward(dA, cache.Z_tilde, cache.activation, cache.A)    # dA ⊙ g'(Z̃), from A = g(Z̃)
     dZ, dgamma, dbeta = batchnorm_backward(dZ_tilde, cache.bn_cache)
     dW = dZ @ cache.A_prev.T                                              # the 1/m is inside dZ already
     dA_prev = cache.W.T @ dZ if need_dA_prev else None
@@ -94,7 +93,7 @@ def initialize_parameters(layer_dims, activation="relu", batchnorm=True, seed=0,
 class Network:
     """An L-layer fully connected network, Batch Norm on or off in the hidden layers.
 
-    layer_dims: [n_x, n[1], …, n[L]]; activation: hidden g ("relu", "sigmoid", "tanh");
+    layer_dims: [n_x, n[1], …, n[L]]; activation: hidden g ("relu", "sigmoid", "tanh"); batchnorm: True or False;
     output: "softmax" (K ≥ 2 classes, one-hot Y) or "sigmoid" (one unit, Y in {0, 1});
     eps: Batch Norm's ε; running_decay: decay of the running averages used at test time
     (PyTorch momentum = 1 − running_decay).
@@ -112,13 +111,18 @@ class Network:
             raise ValueError(f"output must be one of {sorted(LOSSES)}; got {output!r}")
         if output == "sigmoid" and self.layer_dims[-1] != 1:
             raise ValueError(f"a sigmoid output has one unit; layer_dims ends with {self.layer_dims[-1]}")
+        if output == "softmax" and self.layer_dims[-1] < 2:  # softmax over one unit is 1 whatever Z: nothing trains
+            raise ValueError(f"a softmax output needs at least 2 units (one per class); layer_dims ends with "
+                             f"{self.layer_dims[-1]}. For two classes with one output unit use output='sigmoid'")
         self.output = output
+        if not isinstance(batchnorm, (bool, np.bool_)):  # bool("no") is True: a string would turn Batch Norm on
+            raise ValueError(f"batchnorm must be True or False; got {batchnorm!r}")
         self.batchnorm = bool(batchnorm)
         self.eps = positive_number("eps", eps)
         self.running_decay = fraction("running_decay", running_decay, "the running-average decay")
         if weight_scale is not None:
             weight_scale = positive_number("weight_scale", weight_scale)
-        self.parameters = initialize_parameters(self.layer_dims, activation, batchnorm, seed, weight_scale)
+        self.parameters = initialize_parameters(self.layer_dims, activation, self.batchnorm, seed, weight_scale)
         self.running = {}
         if self.batchnorm:
             for l in range(1, self.L):
@@ -158,23 +162,20 @@ class Network:
         return A, caches
 
     def _layer_forward(self, A_prev, l, train):
-        """Layer l: Z = W A_prev (+ b) → Z̃ (Batch Norm of Z in a hidden layer, else Z itself) → A = g(Z̃).
-
-        The same formulas as :func:`layer_forward`, with eval mode's Batch Norm too.
-        """
+        """Layer l: :func:`layer_forward` for a hidden layer with Batch Norm in train mode; otherwise
+        Z = W A_prev (+ b) → Z̃ (Batch Norm with the running averages in eval mode, else Z itself) → A = g(Z̃)."""
         p, hidden = self.parameters, l < self.L
-        Z, (A_prev, W, _) = linear_forward(A_prev, p[f"W{l}"], p.get(f"b{l}"))
-        bn_cache = None
         if hidden and self.batchnorm and train:
-            Z_tilde, bn_cache = batchnorm_forward(Z, p[f"gamma{l}"], p[f"beta{l}"], self.eps)
-        elif hidden and self.batchnorm:  # eval mode: the running averages instead of the batch's μ, σ²
+            return layer_forward(A_prev, p[f"W{l}"], p[f"gamma{l}"], p[f"beta{l}"], self.activation, self.eps)
+        Z, (A_prev, W, _) = linear_forward(A_prev, p[f"W{l}"], p.get(f"b{l}"))
+        if hidden and self.batchnorm:  # eval mode: the running averages instead of the batch's μ, σ²
             Z_tilde = batchnorm_eval(Z, p[f"gamma{l}"], p[f"beta{l}"], self.running[f"mu{l}"], self.running[f"var{l}"],
                                      self.eps)
         else:  # no Batch Norm: the output layer, or a network without it
             Z_tilde = Z
         g = self.activation if hidden else self.output
         A = _G[g](Z_tilde)
-        return A, LayerCache(A_prev, W, Z, bn_cache, Z_tilde, g, A)
+        return A, LayerCache(A_prev, W, Z, None, Z_tilde, g, A)
 
     def _update_running(self, l, bn_cache):
         self.running[f"mu{l}"], self.running[f"var{l}"] = update_running_averages(
@@ -199,24 +200,24 @@ class Network:
         return LOSSES[self.output](caches[-1].Z, Y)[0]
 
     def _loss_and_backward(self, Y, caches):
-        """The loss against Y, then each layer's gradients, last layer first."""
+        """The loss against Y, then each layer's gradients, last layer first: :func:`layer_backward` for a
+        layer with Batch Norm, else back through g (not in the output layer: the loss gives dZ[L]) and
+        :func:`~bnlab.linear.linear_backward`."""
         if self.batchnorm and any(cache.bn_cache is None for cache in caches[:-1]):
             raise ValueError("backward needs the caches of a train-mode forward (train=True)")
         loss, dZ = LOSSES[self.output](caches[-1].Z, Y)   # dZ[L] = (AL − Y)/m
-        grads = {}
+        grads, dA = {}, None   # the output layer starts from the loss's dZ[L], not from a dA
         for l in range(self.L, 0, -1):
-            cache = caches[l - 1]
-            if l < self.L:  # a hidden layer: back through g, then through Batch Norm
-                dZ_tilde = _kernels.activation_backward(dA, cache.A, cache.activation)    # dA ⊙ g'(Z̃)
-                if cache.bn_cache is not None:
-                    dZ, grads[f"dgamma{l}"], grads[f"dbeta{l}"] = batchnorm_backward(dZ_tilde, cache.bn_cache)
-                else:
-                    dZ = dZ_tilde  # no Batch Norm: Z̃ is Z
-            grads[f"dW{l}"] = dZ @ cache.A_prev.T
-            if f"b{l}" in self.parameters:
-                grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)
-            if l > 1:  # layer 1's A_prev is X: nobody needs dX
-                dA = cache.W.T @ dZ
+            cache, need_dA_prev = caches[l - 1], l > 1   # layer 1's A_prev is X: nobody needs dX
+            if cache.bn_cache is not None:
+                dA, grads[f"dW{l}"], grads[f"dgamma{l}"], grads[f"dbeta{l}"] = layer_backward(dA, cache, need_dA_prev)
+                continue
+            if l < self.L:  # a hidden layer without Batch Norm: Z̃ is Z
+                dZ = activation_backward(dA, cache.Z_tilde, cache.activation, cache.A)
+            has_b = f"b{l}" in self.parameters
+            dA, grads[f"dW{l}"], db = linear_backward(dZ, (cache.A_prev, cache.W, has_b), need_dA_prev)
+            if has_b:
+                grads[f"db{l}"] = db
         # Same order as the parameters: dW1, dgamma1, dbeta1, …
         return loss, {f"d{name}": grads[f"d{name}"] for name in self.parameters}
 

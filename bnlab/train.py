@@ -17,6 +17,7 @@ import numpy as np
 
 from bnlab._validate import NonFiniteError, as_matrix, positive_int, require_finite
 from bnlab.data import random_mini_batches
+from bnlab.optimizers import OPTIMIZERS
 
 
 class TrainingDiverged(FloatingPointError):
@@ -48,7 +49,8 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
     """Train ``net`` in place for ``num_steps`` mini-batch steps and return a :class:`History`.
 
     X: (n_x, m); Y: (n_y, m) one-hot (softmax) or 0/1 (sigmoid); optimizer: GradientDescent, Momentum,
-    RMSprop or Adam (anything with ``step(parameters, grads)``). Mini-batches are reshuffled each epoch
+    RMSprop or Adam (anything with ``step(parameters, grads)``), or one of their names "gd", "momentum",
+    "rmsprop", "adam" for a new one with its default hyperparameters. Mini-batches are reshuffled each epoch
     with seed + epoch. Every ``eval_every`` steps (and at step 0) the eval-mode train/test accuracies are
     recorded, and the 15/50/85th percentiles of the activation inputs of ``track_units`` fixed units per
     hidden layer, over X_test (or X). ``progress(step, num_steps)`` is called after each evaluation.
@@ -57,6 +59,7 @@ def train(net, X, Y, optimizer, num_steps, mini_batch_size=64, seed=0, eval_ever
     """
     X, Y, num_steps, mini_batch_size, eval_every = _checked_arguments(
         net, X, Y, num_steps, mini_batch_size, eval_every, X_test, y_test)
+    optimizer = _checked_optimizer(optimizer)
     recorder = _Recorder(net, X, Y, X_test, y_test, track_units, progress, num_steps)
     recorder.evaluate(0)
     loss = np.empty(num_steps)
@@ -106,6 +109,22 @@ def _checked_arguments(net, X, Y, num_steps, mini_batch_size, eval_every, X_test
         given, missing = ("X_test", "y_test") if y_test is None else ("y_test", "X_test")
         raise ValueError(f"{given} was given without {missing}; pass both to record the test accuracy, or neither")
     return X, Y, num_steps, mini_batch_size, eval_every
+
+
+def _checked_optimizer(optimizer):
+    """An optimizer object as given, or a new one made from its name; else a ValueError saying what is accepted."""
+    accepted = (f"an optimizer (GradientDescent, Momentum, RMSprop, Adam: anything with step(parameters, grads)) "
+                f"or one of the names {', '.join(map(repr, OPTIMIZERS))}")
+    if isinstance(optimizer, str):
+        if optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be {accepted}; got {optimizer!r}")
+        return OPTIMIZERS[optimizer.lower()]()
+    if isinstance(optimizer, type):  # bnlab.Adam instead of bnlab.Adam(...)
+        raise ValueError(f"optimizer must be {accepted}; got the class {optimizer.__name__} itself: "
+                         f"make one, e.g. {optimizer.__name__}(learning_rate=0.01)")
+    if not callable(getattr(optimizer, "step", None)):
+        raise ValueError(f"optimizer must be {accepted}; got {type(optimizer).__name__} {optimizer!r:.60}")
+    return optimizer
 
 
 class _Recorder:

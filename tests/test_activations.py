@@ -92,3 +92,34 @@ def test_backward_from_the_output_A_equals_backward_from_Z(rng, name):
     A, cache = activation_forward(Z, name)
     np.testing.assert_allclose(activation_backward(dA, cache, name, A), activation_backward(dA, cache, name),
                                rtol=1e-12, atol=1e-15)
+
+
+# --- one dtype policy: any real input is taken as float64, the result is float64 ------------------------
+
+FUNCTIONS = [relu, relu_derivative, sigmoid, sigmoid_derivative, tanh, tanh_derivative]
+
+
+@pytest.mark.parametrize("Z", [np.array([[-1, 0, 2]]), np.array([[-1.0, 0.0, 2.0]], np.float32), [[-1, 0, 2]]],
+                         ids=["int", "float32", "list"])
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.__name__)
+def test_any_real_input_is_taken_as_float64(function, Z):
+    got = function(Z)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.shape == (1, 3)
+    np.testing.assert_array_equal(got, function(np.array([[-1.0, 0.0, 2.0]])))
+
+
+@pytest.mark.parametrize("z", [2, 2.0, np.float32(2.0), np.array(2.0)], ids=["int", "float", "float32", "0-d"])
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.__name__)
+def test_a_number_gives_a_float64_number(function, z):
+    got = function(z)
+    assert isinstance(got, np.float64)
+    assert got == function(np.array([[2.0]]))[0, 0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_and_backward_return_float64_for_float32_input(rng, name):
+    Z, dA = (rng.normal(size=(3, 4)).astype(np.float32) for _ in range(2))
+    A, cache = activation_forward(Z, name)
+    assert A.dtype == cache.dtype == np.float64
+    assert activation_backward(dA, cache, name).dtype == np.float64
+    assert activation_backward(dA, cache, name, A.astype(np.float32)).dtype == np.float64

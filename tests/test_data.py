@@ -125,3 +125,15 @@ def test_circles_have_two_radii():
 def test_no_examples_no_mini_batches():
     X, Y = np.zeros((3, 0)), np.zeros((2, 0))
     assert random_mini_batches(X, Y, 4) == []
+
+
+def test_the_shuffle_is_default_rng_not_the_legacy_seed_as_documented():
+    # The docstring says so: default_rng(seed).permutation(m); the legacy np.random.seed(seed) permutation
+    # (RandomState(seed), without touching the global state) gives the same sizes but other examples.
+    X = np.arange(20.0).reshape(1, 20)
+    batches = random_mini_batches(X, X, mini_batch_size=8, seed=1)
+    shuffled = np.concatenate([X_t for X_t, _ in batches], axis=1)[0]
+    np.testing.assert_array_equal(shuffled, np.random.default_rng(1).permutation(20))
+    legacy = np.random.RandomState(1).permutation(20)
+    assert [X_t.shape[1] for X_t, _ in batches] == [8, 8, 4] and not np.array_equal(shuffled, legacy)
+    assert "np.random.seed(seed)" in random_mini_batches.__doc__ and "default_rng(seed)" in random_mini_batches.__doc__

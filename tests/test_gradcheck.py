@@ -54,7 +54,7 @@ def test_network_check_catches_a_batch_norm_backward_without_the_mean_terms(rng,
     net = randomize_biases(Network([3, 4, 3], activation="tanh"), rng)
     X, Y = rng.normal(size=(3, 6)), one_hot(rng.integers(0, 3, 6), 3)
     assert max(check_network_gradients(net, X, Y).values()) < GRAD_TOL
-    monkeypatch.setattr(bnlab.network, "batchnorm_backward", naive_backward)  # the one Network calls
+    monkeypatch.setattr(bnlab.network, "batchnorm_backward", naive_backward)  # the one layer_backward calls
     errors = check_network_gradients(net, X, Y)
     assert errors["W1"] > 1e-2
     assert errors["gamma1"] < GRAD_TOL and errors["W2"] < GRAD_TOL  # the mistake only shows below BN

@@ -9,9 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnlab import _kernels
-from bnlab.optimizers import (update_parameters_with_adam, update_parameters_with_gd, update_parameters_with_momentum,
-                              update_parameters_with_rmsprop)
+from bnlab.optimizers import Adam, GradientDescent, Momentum, RMSprop
 
 SEEDS = [0, 1, 2]
 
@@ -34,27 +32,24 @@ def flat(d):
     return np.concatenate([np.ravel(a) for a in d.values()])
 
 
+def per_array(cls):
+    """The optimizer class without its flat rule: its update (the update_parameters_with_* function) runs."""
+    return type(f"PerArray{cls.__name__}", (cls,), {"_flat_update": None})
+
+
 @pytest.mark.parametrize("seed", SEEDS)
-def test_optimizer_rules_match_the_readable_updates_over_several_steps(seed):
+@pytest.mark.parametrize("cls, hyper", [
+    (GradientDescent, (0.1,)), (Momentum, (0.1, 0.8)), (RMSprop, (0.01, 0.99, 1e-8)), (Adam, (0.01, 0.9, 0.999, 1e-8)),
+], ids=["gd", "momentum", "rmsprop", "adam"])
+def test_optimizer_rules_match_the_readable_updates_over_several_steps(seed, cls, hyper):
+    # The class's flat rule (bnlab._kernels) against its update, the update_parameters_with_* function.
     parameters, grads = flat_case(seed)
-    hyper = {"gd": (0.1,), "momentum": (0.1, 0.8), "rmsprop": (0.01, 0.99, 1e-8), "adam": (0.01, 0.9, 0.999, 1e-8)}
-    zeros = {f"d{k}": np.zeros_like(p) for k, p in parameters.items()}
-    p = {name: parameters for name in hyper}
-    state = {"momentum": [zeros], "rmsprop": [zeros], "adam": [zeros, zeros]}
-    flat_p = {name: flat(parameters) for name in hyper}
-    flat_state = {name: [np.zeros(flat(parameters).size) for _ in state.get(name, [])] for name in hyper}
+    fast, readable = cls(*hyper), per_array(cls)(*hyper)
+    assert fast._flat is not None and readable._flat is None
+    p_fast = p_readable = parameters
     for t, g in enumerate(grads, start=1):
-        p["gd"] = update_parameters_with_gd(p["gd"], g, *hyper["gd"])
-        p["momentum"], *state["momentum"] = update_parameters_with_momentum(p["momentum"], g, *state["momentum"], *hyper["momentum"])
-        p["rmsprop"], *state["rmsprop"] = update_parameters_with_rmsprop(p["rmsprop"], g, *state["rmsprop"], *hyper["rmsprop"])
-        p["adam"], *state["adam"] = update_parameters_with_adam(p["adam"], g, *state["adam"], t, *hyper["adam"])
-        dp = flat(g)
-        for name, rule in (("gd", _kernels.gd_rule), ("momentum", _kernels.momentum_rule),
-                           ("rmsprop", _kernels.rmsprop_rule)):
-            flat_p[name] = rule(flat_p[name], dp, *flat_state[name], np.empty_like(dp), np.empty_like(dp), *hyper[name])
-        flat_p["adam"] = _kernels.adam_rule(flat_p["adam"], dp, *flat_state["adam"], np.empty_like(dp), np.empty_like(dp),
-                                            t, *hyper["adam"])
-        for name in hyper:
-            assert_round_off(flat_p[name], flat(p[name]), f"{name} parameters at step {t}")
-            for fast, readable in zip(flat_state[name], state.get(name, [])):
-                assert_round_off(fast, flat(readable), f"{name} state at step {t}")
+        p_fast, p_readable = fast.step(p_fast, g), readable.step(p_readable, g)
+        assert_round_off(flat(p_fast), flat(p_readable), f"{cls.__name__} parameters at step {t}")
+        for name in cls.state_names:
+            assert_round_off(flat(getattr(fast, name)), flat(getattr(readable, name)), f"{cls.__name__} {name} at step {t}")
+    assert fast.t == readable.t == len(grads)

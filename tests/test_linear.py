@@ -69,3 +69,15 @@ def test_need_dA_prev_false_skips_only_dA_prev():
     assert skipped is None and dA_prev.shape == (4, 6)
     np.testing.assert_array_equal(dW_skipped, dW)
     np.testing.assert_array_equal(db_skipped, db)
+
+
+def test_float32_input_gives_float64_results(rng):
+    A_prev, W, b, dZ = (rng.normal(size=shape).astype(np.float32) for shape in ((4, 5), (3, 4), (3, 1), (3, 5)))
+    Z, cache = linear_forward(A_prev, W, b)
+    assert Z.dtype == np.float64
+    for gradient in linear_backward(dZ, cache):
+        assert gradient.dtype == np.float64
+    float32_cache = (A_prev, W, True)  # a cache built by hand, not by linear_forward
+    for got, expected in zip(linear_backward(dZ, float32_cache), linear_backward(dZ.astype(np.float64), cache)):
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, expected)

@@ -71,3 +71,14 @@ def test_label_shape_mismatch_is_named(rng):
     # A (m,) label vector for the sigmoid output must become one row, not a column.
     with pytest.raises(ValueError, match=r"Y must be a 2-D array .*got shape \(5,\).*v\.reshape\(1, -1\)"):
         sigmoid_cross_entropy(rng.normal(size=(1, 5)), np.zeros(5))
+
+
+def test_float32_or_integer_logits_give_float64_results(rng):
+    ZL = rng.normal(size=(3, 4))
+    Y = one_hot(rng.integers(0, 3, 4), 3)
+    assert softmax(ZL.astype(np.float32)).dtype == np.float64
+    np.testing.assert_array_equal(softmax(np.array([[0, 1], [2, 3]])), softmax(np.array([[0.0, 1.0], [2.0, 3.0]])))
+    for loss_function, Z, T in ((softmax_cross_entropy, ZL, Y), (sigmoid_cross_entropy, ZL[:1], Y[:1])):
+        loss, dZL = loss_function(Z.astype(np.float32), T.astype(np.float32))
+        assert isinstance(loss, float) and dZL.dtype == np.float64
+        assert loss == loss_function(Z.astype(np.float32).astype(np.float64), T)[0]

@@ -179,6 +179,24 @@ def test_loss_defaults_to_eval_mode(rng):
     assert net.loss(X, Y) != pytest.approx(train_loss, rel=1e-6)
 
 
+@pytest.mark.parametrize("batchnorm", [True, False], ids=["bn", "no_bn"])
+def test_float32_input_is_taken_as_float64(rng, batchnorm):
+    net = Network([3, 4, 2], activation="sigmoid", batchnorm=batchnorm)
+    X, Y, labels = data(rng, 3, 6, "softmax", K=2)
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    X = X32.astype(np.float64)
+    AL, caches = net.forward(X32, update_running=False)
+    assert AL.dtype == np.float64 and all(c.A.dtype == c.Z.dtype == np.float64 for c in caches)
+    np.testing.assert_array_equal(AL, net.forward(X, update_running=False)[0])
+    loss, grads = net.loss_and_grads(X32, Y32, update_running=False)
+    expected_loss, expected = net.loss_and_grads(X, Y, update_running=False)
+    assert loss == expected_loss
+    for name, g in grads.items():
+        assert g.dtype == np.float64
+        np.testing.assert_array_equal(g, expected[name])
+    np.testing.assert_array_equal(net.predict(X32), net.predict(X))
+
+
 # --- bad input -----------------------------------------------------------------------------------------
 
 def test_examples_as_rows_are_named(rng):
@@ -194,6 +212,11 @@ def test_examples_as_rows_are_named(rng):
     ({"activation": "softplus"}, r"activation must be one of .*got 'softplus'"),
     ({"output": "linear"}, r"output must be one of \['sigmoid', 'softmax'\]; got 'linear'"),
     ({"output": "sigmoid"}, r"a sigmoid output has one unit; layer_dims ends with 2"),
+    ({"layer_dims": [4, 1]}, r"a softmax output needs at least 2 units \(one per class\); layer_dims ends with 1\. "
+                             r"For two classes with one output unit use output='sigmoid'"),
+    ({"batchnorm": "no"}, r"batchnorm must be True or False; got 'no'"),   # bool("no") is True
+    ({"batchnorm": 0}, r"batchnorm must be True or False; got 0"),
+    ({"batchnorm": None}, r"batchnorm must be True or False; got None"),
     ({"eps": 0}, r"eps must be a finite number > 0; got 0"),
     ({"weight_scale": -1.0}, r"weight_scale must be a finite number > 0; got -1\.0"),
     ({"running_decay": 1.0}, r"running_decay must be .*\[0, 1\); got 1\.0"),
@@ -202,6 +225,12 @@ def test_bad_constructor_arguments(kwargs, pattern):
     args = {"layer_dims": [4, 3, 2], **kwargs}
     with pytest.raises(ValueError, match=pattern):
         Network(**args)
+
+
+def test_batchnorm_takes_numpy_booleans_too():
+    net = Network([4, 3, 2], batchnorm=np.bool_(False))
+    assert net.batchnorm is False and "gamma1" not in net.parameters and "b1" in net.parameters
+    assert Network([4, 3, 2], batchnorm=np.bool_(True)).batchnorm is True
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's own warning on inf − inf, before the check
@@ -232,14 +261,13 @@ def test_accuracy_rejects_one_hot_or_mismatched_labels(rng):
     assert net.accuracy(X, np.array([net.predict(X)[0]])) == 1.0
 
 
-# --- Network (with bnlab._kernels) against the readable layer functions -----------------------------------
+# --- Network against the layer functions chained by hand ---------------------------------------------------
 
 @pytest.mark.parametrize("dims, m", [([4, 5, 3, 3], 7), ([6, 40, 16, 2], 8192)], ids=["small", "blocks"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_network_forward_and_backward_are_the_layer_functions_chained(dims, m, seed):
-    # Network runs Batch Norm with the fast kernels; chaining layer_forward / layer_backward (the readable
-    # functions) by hand must give the same output, loss and gradients to round-off. At m = 8192 the first
-    # hidden layer's Z (40 × 8192) is worked through in several blocks of units.
+    # Network is built from layer_forward / layer_backward and the output layer: chaining them by hand must
+    # give the same output, loss and gradients, to the last bit. At m = 8192 the first hidden layer's Z is 40 × 8192.
     from bnlab import layer_backward, layer_forward, linear_forward, softmax, softmax_cross_entropy
     rng = np.random.default_rng(seed)
     net = randomize_biases(Network(dims, activation="sigmoid", seed=seed), rng)
@@ -257,13 +285,13 @@ def test_network_forward_and_backward_are_the_layer_functions_chained(dims, m, s
         dA, grads[f"dW{l}"], grads[f"dgamma{l}"], grads[f"dbeta{l}"] = layer_backward(dA, caches[l - 1], l > 1)
 
     AL, net_caches = net.forward(X, update_running=False)
-    np.testing.assert_allclose(AL, softmax(ZL), rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(AL, softmax(ZL))
     for cache, net_cache in zip(caches, net_caches):
         assert type(net_cache) is type(cache)
         for name in ("Z", "Z_tilde", "A"):
-            np.testing.assert_allclose(getattr(net_cache, name), getattr(cache, name), rtol=1e-12, atol=1e-12, err_msg=name)
+            np.testing.assert_array_equal(getattr(net_cache, name), getattr(cache, name), err_msg=name)
     net_loss, net_grads = net.loss_and_grads(X, Y, update_running=False)
-    assert net_loss == pytest.approx(loss, rel=1e-12)
+    assert net_loss == loss
     assert list(net_grads) == [f"d{k}" for k in p]
     for name, g in grads.items():
-        np.testing.assert_allclose(net_grads[name], g, rtol=1e-12, atol=1e-12 * np.abs(g).max(), err_msg=name)
+        np.testing.assert_array_equal(net_grads[name], g, err_msg=name)

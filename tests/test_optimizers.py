@@ -7,6 +7,7 @@ import pytest
 from bnlab import (Adam, GradientDescent, Momentum, RMSprop, initialize_adam, initialize_rmsprop, initialize_velocity,
                    update_parameters_with_adam, update_parameters_with_gd, update_parameters_with_momentum,
                    update_parameters_with_rmsprop)
+from bnlab.optimizers import Optimizer
 
 P0 = np.array([[1.0, 2.0]])
 G1 = np.array([[0.5, -1.0]])
@@ -311,3 +312,61 @@ def test_a_renamed_parameter_is_another_network():
     gd = GradientDescent(0.5)
     gd.step({"a": np.float64(1.0)}, {"da": np.float64(1.0)})
     assert gd.step({"z": np.float64(1.0)}, {"dz": np.float64(1.0)})["z"] == 0.5
+
+
+# --- a new optimizer class needs its update only --------------------------------------------------------
+
+class Nesterov(Optimizer):
+    """Nesterov momentum, as PyTorch's SGD(nesterov=True) with v = −α·buffer: v := μ·v − α·dW; W := W + μ·v − α·dW.
+
+    Written here, in one file, as a learner would: the state names and the update on dicts. No flat rule.
+    """
+
+    state_names = ("v",)
+
+    def __init__(self, learning_rate=0.1, mu=0.9):
+        super().__init__()
+        self.learning_rate, self.mu = learning_rate, mu
+
+    def update(self, parameters, grads, v):
+        new_v = {d: self.mu * v[d] - self.learning_rate * grads[d] for d in grads}
+        return {name: p + self.mu * new_v[f"d{name}"] - self.learning_rate * grads[f"d{name}"]
+                for name, p in parameters.items()}, new_v
+
+
+def test_a_new_optimizer_class_needs_only_its_update():
+    nesterov = Nesterov(learning_rate=0.1, mu=0.9)
+    p1 = nesterov.step(params(), {"dW1": G1})
+    np.testing.assert_allclose(nesterov._state_dict("v")["dW1"], -0.1 * G1, rtol=1e-15)
+    np.testing.assert_allclose(p1["W1"], P0 - 0.09 * G1 - 0.1 * G1, rtol=1e-15)   # μ·v − α·dW with v = −α·dW
+    p2 = nesterov.step(p1, {"dW1": G2})
+    v2 = 0.9 * (-0.1 * G1) - 0.1 * G2
+    np.testing.assert_allclose(p2["W1"], p1["W1"] + 0.9 * v2 - 0.1 * G2, rtol=1e-14)
+    assert nesterov.t == 2
+    with pytest.raises(ValueError, match=r"v does not match grads.*make a new one"):  # the state checks come with it
+        nesterov.step({"W1": np.ones((3, 2))}, {"dW1": np.ones((3, 2))})
+    assert nesterov.t == 2
+
+
+def test_a_new_optimizer_class_trains_a_network():
+    from bnlab import Network, make_moons, one_hot, train
+    X, labels = make_moons(200, seed=0)
+    net = Network([2, 8, 2], activation="tanh")
+    history = train(net, X, one_hot(labels, 2), Nesterov(learning_rate=0.05), 100, mini_batch_size=32)
+    assert history.loss[-10:].mean() < 0.75 * history.loss[:10].mean()   # about 0.6; an update that learns nothing: 1.0
+
+
+def test_a_subclass_that_changes_the_update_runs_its_own_update(rng):
+    # A learner trying "Adam without bias correction" must get their rule, not Adam's flat one.
+    class AdamWithoutBiasCorrection(Adam):
+        def update(self, parameters, grads, v, s):
+            new_v = {d: self.beta1 * v[d] + (1 - self.beta1) * g for d, g in grads.items()}
+            new_s = {d: self.beta2 * s[d] + (1 - self.beta2) * g**2 for d, g in grads.items()}
+            return {name: p - self.learning_rate * new_v[f"d{name}"] / (np.sqrt(new_s[f"d{name}"]) + self.epsilon)
+                    for name, p in parameters.items()}, new_v, new_s
+
+    ps, gs = {"W1": rng.normal(size=(2, 3))}, {"dW1": rng.normal(size=(2, 3))}
+    got = AdamWithoutBiasCorrection(0.1).step(ps, gs)
+    np.testing.assert_allclose(got["W1"], ps["W1"] - 0.1 * 0.1 * gs["dW1"] / (np.sqrt(0.001) * np.abs(gs["dW1"]) + 1e-8),
+                               rtol=1e-12)
+    assert not np.allclose(got["W1"], Adam(0.1).step(ps, gs)["W1"])

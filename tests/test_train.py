@@ -209,3 +209,31 @@ def test_the_divergence_check_names_non_finite_parameters_without_warnings():
         odd = {"T": strided.T, "f": np.array([[1.0], [np.nan]], dtype=np.float32), "s": np.array(np.inf)}
         assert _non_finite(odd) == ["T", "f", "s"]
         assert _non_finite({"T": np.ones((4, 6)).T, "s": np.array(2.0)}) == []
+
+
+@pytest.mark.parametrize("name, cls", [("gd", GradientDescent), ("momentum", Momentum), ("rmsprop", RMSprop),
+                                       ("adam", Adam), ("Adam", Adam)])
+def test_an_optimizer_name_trains_with_that_optimizer_and_its_defaults(digits, name, cls):
+    X, Y = digits.X_train[:, :200], digits.Y_train[:, :200]
+    by_name, by_object = Network([64, 8, 10], seed=1), Network([64, 8, 10], seed=1)
+    a = train(by_name, X, Y, name, 5, mini_batch_size=50)
+    b = train(by_object, X, Y, cls(), 5, mini_batch_size=50)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    for k in by_name.parameters:
+        np.testing.assert_array_equal(by_name.parameters[k], by_object.parameters[k])
+
+
+@pytest.mark.parametrize("optimizer, pattern", [
+    ("sgd", r"optimizer must be an optimizer \(GradientDescent, Momentum, RMSprop, Adam: anything with "
+            r"step\(parameters, grads\)\) or one of the names 'gd', 'momentum', 'rmsprop', 'adam'; got 'sgd'"),
+    (Adam, r"got the class Adam itself: make one, e\.g\. Adam\(learning_rate=0\.01\)"),
+    (0.01, r"optimizer must be an optimizer .*; got float 0\.01"),
+    (None, r"optimizer must be an optimizer .*; got NoneType None"),
+])
+def test_anything_else_as_optimizer_is_named_before_training(digits, optimizer, pattern):
+    net = Network([64, 8, 10])
+    before = {k: p.copy() for k, p in net.parameters.items()}
+    with pytest.raises(ValueError, match=pattern):
+        train(net, digits.X_train, digits.Y_train, optimizer, 5)
+    for k, p in net.parameters.items():
+        np.testing.assert_array_equal(p, before[k])
