@@ -8,7 +8,7 @@ import pytest
 
 from bnlab.grading.exercises import all_checks
 from bnlab.grading.exercises.kit import Mismatch, Part, parts_verdict
-from exercise_harness import grade, mutant_cells
+from exercise_harness import grade, mutant_cells, solution_cells
 
 PARTS = re.compile(r"^(\d+) of (\d+) parts right")
 
@@ -142,3 +142,21 @@ def test_a_layer_scores_batchnorm_and_the_activation_apart(tmp_path):
     transposed = grade("ex03", mutant_cells("ex03", "transposed_output"), tmp_path)
     (unchanged,) = [c for c in transposed.checks if c.name == "leaves_inputs_unchanged"]
     assert unchanged.points == 0  # a wrong A earns nothing, even with the inputs left alone
+
+
+@pytest.mark.parametrize("permutation", ["np.roll(np.arange(m), seed + 1)", "np.roll(np.arange(m)[::-1], seed)"])
+def test_a_rotation_or_reversal_of_the_examples_is_not_a_shuffle(permutation, tmp_path):
+    """Found attacking the grader: a deterministic rotation passed every check of exercise 4."""
+    cell = (
+        "# GRADED FUNCTION: random_mini_batches\nimport numpy as np\n"
+        "def random_mini_batches(X, Y, mini_batch_size=64, seed=0):\n"
+        f"    m = X.shape[1]\n    p = {permutation}\n"
+        "    X, Y = X[:, p], Y[:, p]\n"
+        "    return [(X[:, k:k + mini_batch_size], Y[:, k:k + mini_batch_size]) for k in range(0, m, mini_batch_size)]\n")
+    (tmp_path / "rotation").mkdir()
+    (tmp_path / "honest").mkdir()
+    result = grade("ex04", {"random_mini_batches": cell}, tmp_path / "rotation")
+    honest = grade("ex04", solution_cells("ex04"), tmp_path / "honest")
+    assert honest.points == honest.max_points
+    assert result.points <= honest.max_points / 2, [(c.name, c.points, c.message) for c in result.checks]
+    assert any("not shuffled" in c.detail or "not shuffled" in c.message for c in result.checks)

@@ -52,6 +52,12 @@ def shuffled_order(case: BatchCase, batches, reveal: bool = True) -> list[int]:
     order = example_order(X, case.n_y, batches, reveal)
     if order == sorted(order):
         raise Mismatch("the examples are in their original order: shuffle the columns before cutting the mini-batches")
+    # A rotation or a reversal is no shuffle: it keeps m - 1 neighbours together, a random permutation about 2.
+    neighbours = sum(abs(b - a) == 1 for a, b in zip(order, order[1:]))
+    if len(order) >= 20 and neighbours > len(order) // 2:
+        raise Mismatch(f"the examples are not shuffled: {neighbours} of {len(order) - 1} neighbouring columns are "
+                       "still neighbours (a rotation or reversal of X). Use a random permutation of the columns, "
+                       "e.g. np.random.default_rng(seed).permutation(m)")
     return order
 
 
