@@ -25,9 +25,9 @@ def test_bench_quick_prints_one_table_with_targets(capsys):
         row = next(line for line in out.splitlines() if line.startswith(f"steps/s, mini-batch {mb}"))
         assert int(re.search(r"(\d+)/s", row).group(1)) > 0
         floor = next(line for line in out.splitlines() if line.startswith(f"  numpy floor (see below), mini-batch {mb}"))
-        assert re.search(rf"\d+/s +bnlab \d+/s +[\d.]+", floor)
+        assert re.search(r"\d+/s +bnlab \d+/s +[\d.]+", floor)
         alone = next(line for line in out.splitlines() if line.startswith(f"  the steps alone (see below), mini-batch {mb}"))
-        assert re.search(rf"\d+/s +bnlab \d+/s +[\d.]+", alone)
+        assert re.search(r"\d+/s +bnlab \d+/s +[\d.]+", alone)
     # Without torch the torch targets are not judged; the loop and memory targets are.
     assert "n/a without torch" in out and "torch: skipped (--no-torch)" in out
     memory = next(line for line in out.splitlines() if line.startswith("peak memory"))

@@ -54,7 +54,7 @@ def test_require_finite_counts_and_locates():
 
 @pytest.mark.parametrize("value", [0, -1, 0.0, np.inf, np.nan, True, "1", None, np.array([1.0])])
 def test_positive_number_rejects(value):
-    with pytest.raises(ValueError, match=rf"lr must be a finite number > 0; got"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0; got"):
         positive_number("lr", value)
 
 

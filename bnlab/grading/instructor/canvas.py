@@ -146,7 +146,7 @@ def stage(download: Path, staging: Path) -> list[tuple[CanvasFile, str]]:
             os.utime(target, (mtime, mtime))  # of several notebooks for one exercise, the newest is graded
             staged.append((parsed, target.name))
     if strays:
-        raise CanvasError(f"not named the way Canvas names submissions (<name>_<user id>_<submission id>_<file>): "
+        raise CanvasError("not named the way Canvas names submissions (<name>_<user id>_<submission id>_<file>): "
                           + ", ".join(strays[:5]) + (f" and {len(strays) - 5} more" if len(strays) > 5 else ""))
     if not staged:
         raise CanvasError(f"{download} holds no notebooks named the way Canvas names submissions")

@@ -30,7 +30,7 @@ from bnlab.grading.instructor.mutants import load_mutants, mutant_sources
 from bnlab.grading.shared.notebook import split_cells, with_cells
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _material(instructor: str) -> tuple[dict, dict, dict, dict]:
     """(reference cells, mutant cells, stub notebook path) by exercise, and the alternative spellings by
     function (``<instructor>/styles.py``, none without it), read once per instructor folder."""

@@ -72,7 +72,7 @@ class ExerciseResult:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ExerciseResult":
+    def from_dict(cls, d: dict) -> ExerciseResult:
         checks = []
         for c in d.get("checks", []):
             c = dict(c)

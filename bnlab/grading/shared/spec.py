@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Literal
+from typing import Any, Literal
+from collections.abc import Callable
 
 Visibility = Literal["public", "hidden"]
 
