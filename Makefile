@@ -22,7 +22,7 @@ notebooks exercises: export OPENBLAS_NUM_THREADS ?= 1
 notebooks exercises: export OMP_NUM_THREADS ?= 1
 notebooks exercises: export MKL_NUM_THREADS ?= 1
 
-.PHONY: lab test notebooks exercises bench clean
+.PHONY: lab test lint notebooks exercises bench clean
 
 $(VENV_PYTHON):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ lab: $(VENV)/.lab
 # (`bnlab release`): there this runs the notebooks and exercises.
 test: $(VENV)/.test
 	$(VENV_PYTHON) -m bnlab test
+
+# pyproject.toml's [tool.ruff] checks over the package and the tests, with the ruff the `lint` extra pins.
+$(VENV)/.lint: pyproject.toml | $(VENV_PYTHON)
+	$(PIP) install $(if $(CONSTRAINTS),-c $(CONSTRAINTS),) -e ".[lint]"
+	@touch $@
+
+lint: $(VENV)/.lint
+	$(VENV_PYTHON) -m ruff check .
 
 # Re-execute every course and exercise notebook in place (deterministic), storing fresh outputs.
 notebooks: $(VENV)/.test
