@@ -1,4 +1,5 @@
-r"""The fast versions of the lecture's optimizer rules, for the optimizer classes and ``bnlab bench`` (``Network`` uses none).
+r"""The fast versions of the lecture's optimizer rules, for the optimizer classes and ``bnlab bench``
+(``Network`` uses none).
 
 Learners: read :mod:`bnlab.optimizers` instead. This module computes the same formulas (tests pin the two
 versions to round-off) with two speed tricks that would hide them there:
@@ -105,7 +106,8 @@ class FlatParameters:
                 if self._shapes is not None:
                     for name in self.state_names:  # another network than before: say how v, s and grads differ
                         check_state(name, self.state_views(name))
-                self._start(parameters)  # the first step (or gradient descent, which keeps no state, on another network)
+                # the first step (or gradient descent, which keeps no state, on another network)
+                self._start(parameters)
             p = np.concatenate([np.ravel(parameters[name]) for name in self._shapes], dtype=np.float64)
         dp = np.concatenate([np.ravel(grads[f"d{name}"]) for name in self._shapes], dtype=np.float64)
         return p, dp

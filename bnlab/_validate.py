@@ -46,7 +46,8 @@ def as_column(name: str, value, n: int) -> np.ndarray:
         hint = ""
         if array.shape in ((n,), (1, n)):
             hint = f" — reshape it with .reshape({n}, 1)"
-        raise ValueError(f"{name} must be a column of shape ({n}, 1), one value per unit; got shape {array.shape}{hint}")
+        raise ValueError(f"{name} must be a column of shape ({n}, 1), one value per unit; "
+                         f"got shape {array.shape}{hint}")
     return array
 
 

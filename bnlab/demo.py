@@ -70,12 +70,17 @@ def run_experiment(steps, eval_every, seed=0, progress=True):
     return histories
 
 
+def _steps_text(steps):
+    """The steps to a target as the table prints them: ``1,200``, or ``not yet`` for None."""
+    return "not yet" if steps is None else f"{steps:,}"
+
+
 def print_report(histories, steps, out=None):
     """The accuracy table and the steps to each target accuracy (on ``out``, default stdout)."""
     out = out or sys.stdout
     without, with_bn = histories["without Batch Norm"], histories["with Batch Norm"]
-    print(f"\nTest accuracy (359 test digits) of 64-100-100-100-10 sigmoid nets, gradient descent α = {LEARNING_RATE:g}, "
-          f"mini-batches of {MINI_BATCH_SIZE}:", file=out)
+    print("\nTest accuracy (359 test digits) of 64-100-100-100-10 sigmoid nets, "
+          f"gradient descent α = {LEARNING_RATE:g}, mini-batches of {MINI_BATCH_SIZE}:", file=out)
     print(f"{'step':>8}  {'without BN':>10}  {'with BN':>8}", file=out)
     position = {int(s): i for i, s in enumerate(with_bn.eval_steps)}
     for step in checkpoints(with_bn.eval_steps, steps):
@@ -89,8 +94,7 @@ def print_report(histories, steps, out=None):
         s_with = bnlab.steps_to_accuracy(with_bn, target)
         ratio = (f"{s_without / s_with:.1f}x fewer steps with BN" if s_without and s_with
                  else "n/a (not reached in both)" if s_with is None or s_without is None else "n/a")
-        show = lambda s: "not yet" if s is None else f"{s:,}"
-        print(f"{target:>8.0%}  {show(s_without):>10}  {show(s_with):>8}  {ratio}", file=out)
+        print(f"{target:>8.0%}  {_steps_text(s_without):>10}  {_steps_text(s_with):>8}  {ratio}", file=out)
 
 
 def save_figure(histories, path):

@@ -16,7 +16,8 @@ def numerical_gradient(f, x, h=1e-6):
     """Central-difference gradient of the scalar f() w.r.t. the float64 array x (perturbed in place, restored)."""
     h = positive_number("h", h)
     if not (isinstance(x, np.ndarray) and x.dtype == np.float64):
-        raise ValueError(f"x must be a float64 numpy array that f reads; got {type(x).__name__} {getattr(x, 'dtype', '')}")
+        raise ValueError("x must be a float64 numpy array that f reads; "
+                         f"got {type(x).__name__} {getattr(x, 'dtype', '')}")
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):  # one coordinate at a time: a check, not a hot path
         saved = x[i]

@@ -17,7 +17,8 @@ import numpy as np
 
 from bnlab._validate import NonFiniteError, as_matrix, fraction, positive_int, positive_number, require_finite
 from bnlab.activations import ACTIVATIONS, activation_backward, activation_forward, check_activation
-from bnlab.batchnorm import BatchNormCache, batchnorm_backward, batchnorm_eval, batchnorm_forward, update_running_averages
+from bnlab.batchnorm import (BatchNormCache, batchnorm_backward, batchnorm_eval, batchnorm_forward,
+                             update_running_averages)
 from bnlab.linear import linear_backward, linear_forward
 from bnlab.losses import LOSSES, softmax
 
@@ -233,5 +234,6 @@ class Network:
         m = predicted.size
         if labels.shape not in ((m,), (1, m), (m, 1)):  # e.g. one-hot Y, which would broadcast or fail obscurely
             hint = " — for one-hot Y pass Y.argmax(axis=0)" if labels.ndim == 2 and labels.shape[1] == m else ""
-            raise ValueError(f"labels must hold one class index per example of X, shape ({m},); got shape {labels.shape}{hint}")
+            raise ValueError(f"labels must hold one class index per example of X, shape ({m},); "
+                             f"got shape {labels.shape}{hint}")
         return float(np.mean(predicted == labels.reshape(-1)))

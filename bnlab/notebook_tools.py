@@ -86,7 +86,8 @@ def normalize(nb) -> None:
         if cell.cell_type == "code":
             cell.outputs = _coalesce_streams(cell.outputs)
     kernelspec = nb.metadata.get("kernelspec", {})
-    nb.metadata["kernelspec"] = {**KERNELSPEC, "display_name": kernelspec.get("display_name", KERNELSPEC["display_name"])}
+    display_name = kernelspec.get("display_name", KERNELSPEC["display_name"])
+    nb.metadata["kernelspec"] = {**KERNELSPEC, "display_name": display_name}
 
 
 def execute(path, timeout=600) -> float:

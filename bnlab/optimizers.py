@@ -32,7 +32,8 @@ def _check_grads(parameters, grads):
         if f"d{name}" not in grads:
             raise ValueError(f"grads has no 'd{name}' for parameter '{name}'; grads has {sorted(grads)}")
         if np.shape(grads[f"d{name}"]) != np.shape(value):
-            raise ValueError(f"grads['d{name}'] has shape {np.shape(grads[f'd{name}'])}; expected {np.shape(value)} like parameters['{name}']")
+            raise ValueError(f"grads['d{name}'] has shape {np.shape(grads[f'd{name}'])}; "
+                             f"expected {np.shape(value)} like parameters['{name}']")
     for key in grads:
         if key[1:] not in parameters:
             hint = " (with Batch Norm the hidden layers have no b)" if key.startswith("db") else ""

@@ -166,7 +166,8 @@ def _draw_minibatch_flow(ax, x_end, y):
     height below them."""
     ax.annotate("", xy=(x_end, y), xytext=(0, y), arrowprops=dict(arrowstyle="-|>", color="C0", linewidth=2))
     ax.text(x_end / 2, y - 0.1, "forward on $X^{\\{t\\}}$ only", ha="center", va="top", color="C0", fontsize=10)
-    ax.annotate("", xy=(0, y - 0.8), xytext=(x_end, y - 0.8), arrowprops=dict(arrowstyle="-|>", color="C1", linewidth=2))
+    ax.annotate("", xy=(0, y - 0.8), xytext=(x_end, y - 0.8),
+                arrowprops=dict(arrowstyle="-|>", color="C1", linewidth=2))
     ax.text(x_end / 2, y - 0.9, r"backprop: $dW^{[l]},\ d\gamma^{[l]},\ d\beta^{[l]}$, then update; next mini-batch",
             ha="center", va="top", color="C1", fontsize=10)
     return y - 1.5
@@ -200,7 +201,8 @@ def draw_network(layer_sizes=(3, 3, 3, 1), batchnorm=True, highlight=None, ax=No
     xs = [l * _DX for l in range(L + 1)]
 
     for j, y in enumerate(_unit_ys(sizes[0])):            # the features of X (or of one mini-batch X{t})
-        ax.add_patch(plt.Circle((0, y), _INPUT_RADIUS, facecolor="white", edgecolor="black", zorder=4, gid=f"unit0-{j}"))
+        ax.add_patch(plt.Circle((0, y), _INPUT_RADIUS, facecolor="white", edgecolor="black", zorder=4,
+                                gid=f"unit0-{j}"))
         ax.text(0, y, f"$x_{j + 1}$", ha="center", va="center", fontsize=12, zorder=5)
     ax.text(0, label_y, "input\n" + ("one mini-batch $X^{\\{t\\}}$" if flow else "$X = A^{[0]}$"),
             ha="center", va="top", fontsize=10, color="C0" if flow else "black")
@@ -381,8 +383,8 @@ def plot_paper_figure1(without_bn, with_bn, layer, unit, target=None):
                          "(a) test accuracy", target=target, ax=axes[0])
     plot_activation_input_percentiles(without_bn, layer, unit, "(b) input to a sigmoid, without Batch Norm", ax=axes[1],
                                       color="C0")  # one colour per network in all three panels, as in (a)
-    plot_activation_input_percentiles(with_bn, layer, unit, "(c) input to the same sigmoid, with Batch Norm", ax=axes[2],
-                                      color="C1")
+    plot_activation_input_percentiles(with_bn, layer, unit, "(c) input to the same sigmoid, with Batch Norm",
+                                      ax=axes[2], color="C1")
     low = min(axes[1].get_ylim()[0], axes[2].get_ylim()[0])
     high = max(axes[1].get_ylim()[1], axes[2].get_ylim()[1])
     axes[1].set_ylim(low, high)
@@ -508,8 +510,8 @@ def plot_weight_scale_runs(panels, factors, title, smooth=10, ymax=10.0):
                 above.append(f"{factor:g}")
         ax.set_yscale("log")
         ax.set_xlabel("training step (mini-batch)")
-        ax.set_title(panel_title + (f"\n(W × {', '.join(above)}: loss goes above {ymax:g}, off the top)" if above else ""),
-                     fontsize="medium")
+        off_top = f"\n(W × {', '.join(above)}: loss goes above {ymax:g}, off the top)" if above else ""
+        ax.set_title(panel_title + off_top, fontsize="medium")
     losses = np.concatenate([np.ravel(loss) for loss in panels.values()])
     lowest = np.nanmin(losses[losses > 0], initial=ymax)
     axes[0, 0].set_ylim(min(lowest, ymax) / 1.5, ymax)         # shared by the panels (sharey)

@@ -364,13 +364,15 @@ def test_eval_mode_rejects_a_negative_or_non_finite_running_statistic(rng):
         batchnorm_eval(Z, gamma, beta, np.zeros((4, 1)), bad_var)
     bad_mu = np.zeros((4, 1))
     bad_mu[1] = np.inf
-    with pytest.raises(ValueError, match=r"running_mu contains 1 NaN or infinite value\(s\), the first at index \(1, 0\)"):
+    with pytest.raises(ValueError,
+                       match=r"running_mu contains 1 NaN or infinite value\(s\), the first at index \(1, 0\)"):
         batchnorm_eval(Z, gamma, beta, bad_mu, np.ones((4, 1)))
 
 
 def test_running_averages_reject_vectors_that_would_broadcast(rng):
     # (n,) + (n, 1) broadcasts to (n, n) in numpy: a silent wrong shape without the check.
-    with pytest.raises(ValueError, match=r"mu must be a column of shape \(3, 1\), one value per unit; got shape \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"mu must be a column of shape \(3, 1\), one value per unit; got shape \(3,\)"):
         update_running_averages(np.zeros((3, 1)), np.ones((3, 1)), np.zeros(3), np.ones((3, 1)))
     with pytest.raises(ValueError, match=r"running_var must be a column of shape \(3, 1\).*got shape \(1, 3\)"):
         update_running_averages(np.zeros((3, 1)), np.ones((1, 3)), np.zeros((3, 1)), np.ones((3, 1)))
@@ -476,7 +478,8 @@ def test_out_must_be_a_fresh_float64_array_of_the_shape(rng):
 # --- edges ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("big, pattern", [
-    (1e200, r"the variance of unit 2 overflows \(its values range from .* to 1e\+200\); expected \|Z − μ\| below about 1e154"),
+    (1e200, r"the variance of unit 2 overflows \(its values range from .* to 1e\+200\); "
+            r"expected \|Z − μ\| below about 1e154"),
     (1.7e308, r"too large to average in float64 \(the mean overflows\)"),
 ])
 @pytest.mark.parametrize("shape", [(4, 7), (37, 8192)], ids=str)
@@ -514,7 +517,8 @@ def test_non_finite_gamma_or_beta_is_the_same_error_in_train_and_eval_mode(rng, 
 def test_eval_mode_rejects_an_infinite_running_variance(rng):
     running_var = np.ones((4, 1))
     running_var[3] = np.inf   # would give Z̃ = β whatever Z is
-    with pytest.raises(NonFiniteError, match=r"running_var contains 1 NaN or infinite value\(s\), the first at index \(3, 0\)"):
+    with pytest.raises(NonFiniteError,
+                       match=r"running_var contains 1 NaN or infinite value\(s\), the first at index \(3, 0\)"):
         batchnorm_eval(make_Z(rng), *make_gamma_beta(rng), np.zeros((4, 1)), running_var)
 
 

@@ -24,9 +24,11 @@ def test_bench_quick_prints_one_table_with_targets(capsys):
     for mb in (60, 512):
         row = next(line for line in out.splitlines() if line.startswith(f"steps/s, mini-batch {mb}"))
         assert int(re.search(r"(\d+)/s", row).group(1)) > 0
-        floor = next(line for line in out.splitlines() if line.startswith(f"  numpy floor (see below), mini-batch {mb}"))
+        floor = next(line for line in out.splitlines()
+                     if line.startswith(f"  numpy floor (see below), mini-batch {mb}"))
         assert re.search(r"\d+/s +bnlab \d+/s +[\d.]+", floor)
-        alone = next(line for line in out.splitlines() if line.startswith(f"  the steps alone (see below), mini-batch {mb}"))
+        alone = next(line for line in out.splitlines()
+                     if line.startswith(f"  the steps alone (see below), mini-batch {mb}"))
         assert re.search(r"\d+/s +bnlab \d+/s +[\d.]+", alone)
     # Without torch the torch targets are not judged; the loop and memory targets are.
     assert "n/a without torch" in out and "torch: skipped (--no-torch)" in out
@@ -100,7 +102,8 @@ def test_python_call_count_of_batchnorm_does_not_depend_on_n_or_m():
     counts = {shape: bench.python_calls(bench.bnlab_batchnorm(shape)) for shape in bench.LOOP_SHAPES}
     assert len(set(counts.values())) == 1, counts
     # and the counter does see a Python loop:
-    assert bench.python_calls(lambda: [abs(i) for i in range(50)]) > bench.python_calls(lambda: [abs(i) for i in range(5)])
+    many = bench.python_calls(lambda: [abs(i) for i in range(50)])
+    assert many > bench.python_calls(lambda: [abs(i) for i in range(5)])
 
 
 def test_torch_batchnorm_computes_what_bnlab_computes():

@@ -9,7 +9,8 @@ from bnlab import GradientDescent, History, Network, batch_statistics_accuracy, 
 
 def history(test_accuracy, eval_steps, train_accuracy=()):
     return History(loss=np.zeros(max(eval_steps)), eval_steps=np.array(eval_steps),
-                   train_accuracy=np.array(train_accuracy, dtype=float), test_accuracy=np.array(test_accuracy, dtype=float))
+                   train_accuracy=np.array(train_accuracy, dtype=float),
+                   test_accuracy=np.array(test_accuracy, dtype=float))
 
 
 def test_steps_to_accuracy_is_the_first_evaluation_step_at_or_above_the_target():

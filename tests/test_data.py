@@ -76,7 +76,8 @@ def test_bad_mini_batch_arguments():
     with pytest.raises(ValueError, match=r"Y must have shape \(n, 6\); got \(2, 5\).*X has 6 examples"):
         random_mini_batches(X, Y[:, :5])
     # (m,) labels: one value per example belongs in a (1, m) row, not an (m, 1) column.
-    with pytest.raises(ValueError, match=r"Y must be a 2-D array of shape \(n, 6\).*got shape \(6,\).*v\.reshape\(1, -1\)"):
+    with pytest.raises(ValueError,
+                       match=r"Y must be a 2-D array of shape \(n, 6\).*got shape \(6,\).*v\.reshape\(1, -1\)"):
         random_mini_batches(X, np.arange(6.0))
 
 

@@ -24,7 +24,8 @@ def flat_case(seed, steps=4):
     rng = np.random.default_rng(seed)
     shapes = {"W1": (5, 3), "gamma1": (5, 1), "beta1": (5, 1), "W2": (2, 5), "b2": (2, 1)}
     parameters = {k: rng.normal(size=s) for k, s in shapes.items()}
-    grads = [{f"d{k}": rng.normal(size=s) * 10.0 ** rng.integers(-3, 2) for k, s in shapes.items()} for _ in range(steps)]
+    grads = [{f"d{k}": rng.normal(size=s) * 10.0 ** rng.integers(-3, 2) for k, s in shapes.items()}
+             for _ in range(steps)]
     return parameters, grads
 
 
@@ -51,5 +52,6 @@ def test_optimizer_rules_match_the_readable_updates_over_several_steps(seed, cls
         p_fast, p_readable = fast.step(p_fast, g), readable.step(p_readable, g)
         assert_round_off(flat(p_fast), flat(p_readable), f"{cls.__name__} parameters at step {t}")
         for name in cls.state_names:
-            assert_round_off(flat(getattr(fast, name)), flat(getattr(readable, name)), f"{cls.__name__} {name} at step {t}")
+            assert_round_off(flat(getattr(fast, name)), flat(getattr(readable, name)),
+                             f"{cls.__name__} {name} at step {t}")
     assert fast.t == readable.t == len(grads)

@@ -62,7 +62,8 @@ def test_mismatched_sizes_are_named(rng):
 
 def test_need_dA_prev_false_skips_only_dA_prev():
     rng = np.random.default_rng(7)
-    A_prev, W, b, dZ = rng.normal(size=(4, 6)), rng.normal(size=(3, 4)), rng.normal(size=(3, 1)), rng.normal(size=(3, 6))
+    A_prev, W = rng.normal(size=(4, 6)), rng.normal(size=(3, 4))
+    b, dZ = rng.normal(size=(3, 1)), rng.normal(size=(3, 6))
     _, cache = linear_forward(A_prev, W, b)
     dA_prev, dW, db = linear_backward(dZ, cache)
     skipped, dW_skipped, db_skipped = linear_backward(dZ, cache, need_dA_prev=False)

@@ -29,7 +29,8 @@ def test_keys_and_shapes_with_batch_norm():
     np.testing.assert_array_equal(net.parameters["gamma1"], 1.0)
     np.testing.assert_array_equal(net.parameters["beta2"], 0.0)
     np.testing.assert_array_equal(net.parameters["b3"], 0.0)
-    assert {k: v.shape for k, v in net.running.items()} == {"mu1": (5, 1), "var1": (5, 1), "mu2": (3, 1), "var2": (3, 1)}
+    assert ({k: v.shape for k, v in net.running.items()}
+            == {"mu1": (5, 1), "var1": (5, 1), "mu2": (3, 1), "var2": (3, 1)})
 
 
 def test_keys_and_shapes_without_batch_norm():
@@ -74,7 +75,8 @@ def test_weight_initialization_scale_and_seed():
 @pytest.mark.parametrize("output", ["softmax", "sigmoid"])
 def test_network_gradient_check(rng, batchnorm, activation, output):
     K = 3 if output == "softmax" else 1
-    net = randomize_biases(Network([4, 5, 4, K], activation=activation, batchnorm=batchnorm, output=output, seed=7), rng)
+    net = randomize_biases(Network([4, 5, 4, K], activation=activation, batchnorm=batchnorm, output=output, seed=7),
+                           rng)
     X, Y, _ = data(rng, 4, 8, output)
     if activation == "relu":  # no activation input within 1e-4 of relu's kink (h is 1e-6)
         assert min_abs_activation_input(net, X) > 1e-4
@@ -254,7 +256,8 @@ def test_accuracy_rejects_one_hot_or_mismatched_labels(rng):
     net = Network([3, 4, 10])
     X = rng.normal(size=(3, 1))
     Y = one_hot(np.array([3]), 10)  # (10, 1): reshaped, it would silently compare 10 labels with 1 prediction
-    with pytest.raises(ValueError, match=r"labels must hold one class index per example of X, shape \(1,\); got shape \(10, 1\) — for one-hot Y pass Y\.argmax\(axis=0\)"):
+    with pytest.raises(ValueError, match=r"labels must hold one class index per example of X, shape \(1,\); "
+                                         r"got shape \(10, 1\) — for one-hot Y pass Y\.argmax\(axis=0\)"):
         net.accuracy(X, Y)
     with pytest.raises(ValueError, match=r"shape \(5,\); got shape \(4,\)$"):
         net.accuracy(rng.normal(size=(3, 5)), np.zeros(4, int))

@@ -74,7 +74,8 @@ def test_the_readme_lists_every_notebook_in_order():
     linked = re.findall(r"\]\(([^)]+\.ipynb)\)", readme)
     assert all((NOTEBOOK_DIR / name).is_file() for name in linked), f"README links to a missing notebook: {linked}"
     positions = [readme.find(path.name) for path in NOTEBOOKS]
-    assert -1 not in positions, f"notebooks/README.md does not name {[p.name for p, i in zip(NOTEBOOKS, positions) if i < 0]}"
+    unnamed = [p.name for p, i in zip(NOTEBOOKS, positions) if i < 0]
+    assert not unnamed, f"notebooks/README.md does not name {unnamed}"
     assert positions == sorted(positions)
 
 
@@ -132,7 +133,8 @@ def test_split_streams_are_stored_joined():
     outputs = [new_output("stream", name="stdout", text="a\n"), new_output("stream", name="stdout", text="b\n"),
                new_output("stream", name="stderr", text="warning\n"), new_output("stream", name="stdout", text="c\n")]
     merged = _coalesce_streams(outputs)
-    assert [(o["name"], o["text"]) for o in merged] == [("stdout", "a\nb\n"), ("stderr", "warning\n"), ("stdout", "c\n")]
+    assert ([(o["name"], o["text"]) for o in merged]
+            == [("stdout", "a\nb\n"), ("stderr", "warning\n"), ("stdout", "c\n")])
 
 
 def test_without_nbformat_the_tool_says_how_to_install_it():

@@ -140,7 +140,8 @@ def bn_grads(**changes):
 def test_missing_extra_or_misshaped_gradients_are_named():
     with pytest.raises(ValueError, match=r"grads has no 'dgamma1' for parameter 'gamma1'"):
         update_parameters_with_gd(BN_PARAMS, bn_grads(dgamma1=None), 0.1)
-    with pytest.raises(ValueError, match=r"grads has 'db1' but parameters has no 'b1' \(with Batch Norm the hidden layers have no b\)"):
+    with pytest.raises(ValueError, match=r"grads has 'db1' but parameters has no 'b1' "
+                                         r"\(with Batch Norm the hidden layers have no b\)"):
         update_parameters_with_gd(BN_PARAMS, bn_grads(db1=np.ones((2, 1))), 0.1)
     with pytest.raises(ValueError, match=r"grads\['dbeta1'\] has shape \(2,\); expected \(2, 1\)"):
         update_parameters_with_adam(BN_PARAMS, bn_grads(dbeta1=np.ones(2)), *initialize_adam(BN_PARAMS), t=1)
@@ -188,7 +189,8 @@ def test_reusing_an_optimizer_on_another_network_is_a_clear_error():
     adam = Adam(0.01)
     adam.step(BN_PARAMS, bn_grads())
     plain = {"W1": np.ones((2, 2)), "b1": np.zeros((2, 1))}
-    with pytest.raises(ValueError, match=r"v does not match grads: v has .*'dgamma1'.*grads has .*'db1'.*make a new one"):
+    with pytest.raises(ValueError,
+                       match=r"v does not match grads: v has .*'dgamma1'.*grads has .*'db1'.*make a new one"):
         adam.step(plain, {"dW1": np.ones((2, 2)), "db1": np.ones((2, 1))})
     momentum = Momentum(0.1)
     momentum.step({"W1": np.ones((2, 2))}, {"dW1": np.ones((2, 2))})
@@ -367,6 +369,7 @@ def test_a_subclass_that_changes_the_update_runs_its_own_update(rng):
 
     ps, gs = {"W1": rng.normal(size=(2, 3))}, {"dW1": rng.normal(size=(2, 3))}
     got = AdamWithoutBiasCorrection(0.1).step(ps, gs)
-    np.testing.assert_allclose(got["W1"], ps["W1"] - 0.1 * 0.1 * gs["dW1"] / (np.sqrt(0.001) * np.abs(gs["dW1"]) + 1e-8),
+    np.testing.assert_allclose(got["W1"],
+                               ps["W1"] - 0.1 * 0.1 * gs["dW1"] / (np.sqrt(0.001) * np.abs(gs["dW1"]) + 1e-8),
                                rtol=1e-12)
     assert not np.allclose(got["W1"], Adam(0.1).step(ps, gs)["W1"])

@@ -49,7 +49,8 @@ def lowest_python() -> tuple[int, int]:
 
 
 def python_sources() -> list[Path]:
-    return sorted(p for folder in ("bnlab", "tests") for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(p for folder in ("bnlab", "tests") for p in (ROOT / folder).rglob("*.py")
+                  if "__pycache__" not in p.parts)
 
 
 def test_runtime_dependencies_are_numpy_and_matplotlib_only():
@@ -81,7 +82,8 @@ def unportable_imports(source: str, feature_version: tuple[int, int]) -> list[st
     ``feature_version`` (as far as ``ast`` checks it)."""
     tree = ast.parse(source, feature_version=feature_version)
     guarded = {id(node) for block in ast.walk(tree) if isinstance(block, ast.Try)
-               if any(re.search(r"'(ImportError|ModuleNotFoundError)'", ast.dump(h.type)) for h in block.handlers if h.type)
+               if any(re.search(r"'(ImportError|ModuleNotFoundError)'", ast.dump(h.type))
+                      for h in block.handlers if h.type)
                for stmt in block.body for node in ast.walk(stmt)}
     found = []
     for node in ast.walk(tree):

@@ -57,7 +57,8 @@ def test_layer_histograms_one_panel_per_row_and_column_with_fractions_summing_to
             for row in ("without", "with")}
     fig = plots.plot_layer_histograms(grid, "A", "t", bins=10, value_range=(0, 1))
     assert len(fig.axes) == 4
-    assert [ax.get_title() for ax in fig.axes] == ["without, step 0", "without, step 20", "with, step 0", "with, step 20"]
+    assert ([ax.get_title() for ax in fig.axes]
+            == ["without, step 0", "without, step 20", "with, step 0", "with, step 20"])
     for ax in fig.axes:
         assert len(ax.get_lines()) == 3
         for line in ax.get_lines():

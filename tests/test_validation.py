@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnlab._validate import NonFiniteError, as_column, as_matrix, fraction, positive_int, positive_number, require_finite
+from bnlab._validate import (NonFiniteError, as_column, as_matrix, fraction, positive_int, positive_number,
+                             require_finite)
 
 
 def test_as_matrix_returns_float64_without_copying_float64():
@@ -15,9 +16,11 @@ def test_as_matrix_returns_float64_without_copying_float64():
 
 
 @pytest.mark.parametrize("value, kwargs, pattern", [
-    (np.ones(5), {"rows": 5}, r"A must be a 2-D array of shape \(5, m\) with examples as columns; got shape \(5,\). Reshape a vector v with v\.reshape\(-1, 1\)"),
+    (np.ones(5), {"rows": 5}, r"A must be a 2-D array of shape \(5, m\) with examples as columns; got shape \(5,\). "
+                              r"Reshape a vector v with v\.reshape\(-1, 1\)"),
     (np.ones(5), {"rows": 1}, r"got shape \(5,\). Reshape a vector v with v\.reshape\(1, -1\)"),
-    (np.ones((2, 3, 4)), {}, r"A must be a 2-D array of shape \(n, m\) with examples as columns; got shape \(2, 3, 4\)$"),
+    (np.ones((2, 3, 4)), {},
+     r"A must be a 2-D array of shape \(n, m\) with examples as columns; got shape \(2, 3, 4\)$"),
     (np.ones((7, 4)), {"rows": 4}, r"A must have shape \(4, m\); got \(7, 4\) — did you pass examples as rows\?"),
     (np.ones((4, 6)), {"rows": 4, "cols": 5}, r"A must have shape \(4, 5\); got \(4, 6\)$"),
     ([["a", "b"]], {}, r"A must be an array of numbers; got list"),
@@ -33,7 +36,8 @@ def test_as_matrix_hint_is_appended():
 
 
 @pytest.mark.parametrize("shape, pattern", [
-    ((4,), r"gamma must be a column of shape \(4, 1\), one value per unit; got shape \(4,\) — reshape it with \.reshape\(4, 1\)"),
+    ((4,), r"gamma must be a column of shape \(4, 1\), one value per unit; "
+           r"got shape \(4,\) — reshape it with \.reshape\(4, 1\)"),
     ((1, 4), r"got shape \(1, 4\) — reshape it with \.reshape\(4, 1\)"),
     ((3, 1), r"got shape \(3, 1\)$"),
 ])
@@ -47,7 +51,8 @@ def test_require_finite_counts_and_locates():
     A = np.zeros((3, 4))
     require_finite("A", A)
     A[1, 2], A[2, 0] = np.nan, -np.inf
-    with pytest.raises(NonFiniteError, match=r"A contains 2 NaN or infinite value\(s\), the first at index \(1, 2\); expected finite"):
+    with pytest.raises(NonFiniteError,
+                       match=r"A contains 2 NaN or infinite value\(s\), the first at index \(1, 2\); expected finite"):
         require_finite("A", A)
     assert issubclass(NonFiniteError, ValueError)
 
