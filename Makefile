@@ -55,13 +55,13 @@ lint: $(VENV)/.lint
 
 # Re-execute every course and exercise notebook in place (deterministic), storing fresh outputs.
 notebooks: $(VENV)/.test
-	$(VENV_PYTHON) -m bnlab.grading.instructor.authoring
+	$(VENV_PYTHON) -m bnlab.grading.author.authoring
 	$(VENV_PYTHON) -m bnlab.notebook_tools execute notebooks/*.ipynb exercises/*.ipynb
 
-# Write the exercise stubs and exercises/README.md's table from exercises/instructor/source, then store the
+# Write the exercise stubs and exercises/README.md's table from exercises/instructor/exNN, then store the
 # stubs' outputs (exercises/AUTHORING.md).
 exercises: $(VENV)/.test
-	$(VENV_PYTHON) -m bnlab.grading.instructor.authoring
+	$(VENV_PYTHON) -m bnlab.grading.author.authoring
 	$(VENV_PYTHON) -m bnlab.notebook_tools execute exercises/*.ipynb
 
 bench: $(VENV)/.test

@@ -1,9 +1,9 @@
 """Shared by the exercise tests: the instructor's solution and mutants as graded-cell sources, and grading.
 
-The solution is the graded cells of the exercise's source notebook (``exercises/instructor/source``, read by
-``bnlab.grading.instructor.authoring``), each starting with ``# GRADED FUNCTION: <name>``; a mutant is
-that text with a few replacements (``exercises/instructor/mutants/exNN.py``, applied by ``bnlab.grading.instructor.mutants``).
-Splitting such text and putting cells into a notebook is ``bnlab.grading.shared.notebook``'s.
+The solution is the graded cells of the exercise's source notebook (``exercises/instructor/exNN``, read by
+``bnlab.grading.author.authoring``), each starting with ``# GRADED FUNCTION: <name>``; a mutant is
+that text with a few replacements (``exercises/instructor/exNN/mutants.py``, applied by ``bnlab.grading.author.mutants``).
+Splitting such text and putting cells into a notebook is ``bnlab.grading.core.notebook``'s.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import json
 import runpy
 from pathlib import Path
 
-from bnlab.grading.instructor import authoring
-from bnlab.grading.instructor.mutants import load_mutants, mutant_sources
-from bnlab.grading.shared.notebook import read_graded_cells, split_cells, with_cells
+from bnlab.grading.author import authoring
+from bnlab.grading.author.mutants import load_mutants, mutant_sources
+from bnlab.grading.core.notebook import read_graded_cells, split_cells, with_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
@@ -30,7 +30,7 @@ def mutant_names(ex_id: str) -> list[str]:
 
 def expected_messages(ex_id: str) -> dict[str, list[str]]:
     """``MESSAGES`` of the exercise's mutants file: mistake -> words its feedback must contain."""
-    return runpy.run_path(str(INSTRUCTOR / "mutants" / f"{ex_id}.py")).get("MESSAGES", {})
+    return runpy.run_path(str(INSTRUCTOR / ex_id / "mutants.py")).get("MESSAGES", {})
 
 
 def mutant_cells(ex_id: str, name: str) -> dict[str, str]:
@@ -58,8 +58,8 @@ def grade(ex_id: str, cells: dict[str, str], folder: Path):
 
     End to end: notebook JSON -> graded cells -> sandboxed learner process -> plain data -> verify.
     """
-    from bnlab.grading.shared.engine import grade_notebook
-    from bnlab.grading.exercises import all_checks, load_exercise
+    from bnlab.grading.checks import all_checks, load_exercise
+    from bnlab.grading.core.engine import grade_notebook
 
     exercise = load_exercise(ex_id).EXERCISE
     path = notebook_with(ex_id, cells, folder / exercise.notebook)

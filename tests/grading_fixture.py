@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnlab.grading.shared.spec import Call, Check, Exercise, Ref, Verdict
+from bnlab.grading.core.spec import Call, Check, Exercise, Ref, Verdict
 
 SECRET_SHAPE = (7, 13)
 SECRET_SCALE = 4.25  # must never appear in learner-visible output

@@ -1,5 +1,5 @@
 """Each exercise written once: its source notebook gives the stub and the reference, and a new exercise
-that lacks a piece is told which (bnlab.grading.instructor.authoring, exercises/AUTHORING.md)."""
+that lacks a piece is told which (bnlab.grading.author.authoring, exercises/AUTHORING.md)."""
 from __future__ import annotations
 
 import json
@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from bnlab.grading.exercises import EXERCISE_IDS
-from bnlab.grading.instructor import authoring
+from bnlab.grading.author import authoring
+from bnlab.grading.checks import EXERCISE_IDS
 from exercise_harness import EXERCISES, INSTRUCTOR, ROOT, solution_cells, stub_cells
 
-PACKAGE = ROOT / "bnlab" / "grading" / "exercises"
+PACKAGE = ROOT / "bnlab" / "grading" / "checks"
 
 
 def _cell(source: str, kind: str = "code") -> dict:
@@ -77,14 +77,14 @@ def _new_exercise(tmp_path):
     """A copy of ex01 renamed ex99, laid out as a checkout: package modules, instructor folder, exercises."""
     package, exercises = tmp_path / "package", tmp_path / "exercises"
     instructor = exercises / "instructor"
-    for folder in (package, instructor / "source", instructor / "hidden", instructor / "mutants"):
+    for folder in (package, instructor / "ex99"):
         folder.mkdir(parents=True)
     module = (PACKAGE / "ex01.py").read_text()
     (package / "ex99.py").write_text(module.replace('id="ex01"', 'id="ex99"').replace(
         "ex01_batchnorm_forward.ipynb", "ex99_new.ipynb"))
-    shutil.copy(authoring.source_path(INSTRUCTOR, "ex01"), instructor / "source" / "ex99_new.ipynb")
-    shutil.copy(INSTRUCTOR / "hidden" / "ex01.py", instructor / "hidden" / "ex99.py")
-    shutil.copy(INSTRUCTOR / "mutants" / "ex01.py", instructor / "mutants" / "ex99.py")
+    shutil.copy(authoring.source_path(INSTRUCTOR, "ex01"), instructor / "ex99" / "ex99_new.ipynb")
+    shutil.copy(INSTRUCTOR / "ex01" / "hidden.py", instructor / "ex99" / "hidden.py")
+    shutil.copy(INSTRUCTOR / "ex01" / "mutants.py", instructor / "ex99" / "mutants.py")
     (exercises / "README.md").write_text(f"# Exercises\n\n{authoring.TABLE_BEGIN}\n{authoring.TABLE_END}\n")
     return package, instructor, exercises
 
@@ -100,9 +100,9 @@ def test_a_new_exercise_is_its_own_files_plus_one_command_and_each_missing_piece
 
     pieces = {
         package / "ex99.py": "no checks module",
-        instructor / "source" / "ex99_new.ipynb": "no source notebook",
-        instructor / "hidden" / "ex99.py": "no hidden checks",
-        instructor / "mutants" / "ex99.py": "no mutants",
+        instructor / "ex99" / "ex99_new.ipynb": "no source notebook",
+        instructor / "ex99" / "hidden.py": "no hidden checks",
+        instructor / "ex99" / "mutants.py": "no mutants",
         exercises / "ex99_new.ipynb": "run `make exercises`",
     }
     for path, words in pieces.items():
@@ -112,10 +112,10 @@ def test_a_new_exercise_is_its_own_files_plus_one_command_and_each_missing_piece
         assert any(words in p and (path.name in p or "ex99_<name>" in p) for p in problems), (path, problems)
         path.write_bytes(saved)
 
-    mutants = instructor / "mutants" / "ex99.py"
+    mutants = instructor / "ex99" / "mutants.py"
     mutants.write_text(mutants.read_text().split("MESSAGES")[0])
     assert any("defines no MESSAGES" in p for p in authoring.missing_pieces("ex99", package, instructor, exercises))
-    source = instructor / "source" / "ex99_new.ipynb"
+    source = instructor / "ex99" / "ex99_new.ipynb"
     nb = json.loads(source.read_text())
     del nb["metadata"]["bnlab"]
     source.write_text(json.dumps(nb))
@@ -125,7 +125,7 @@ def test_a_new_exercise_is_its_own_files_plus_one_command_and_each_missing_piece
 def test_an_edited_source_makes_its_stub_out_of_date_until_make_exercises(tmp_path):
     _, instructor, exercises = _new_exercise(tmp_path)
     authoring.write_stubs(exercises)
-    source = instructor / "source" / "ex99_new.ipynb"
+    source = instructor / "ex99" / "ex99_new.ipynb"
     source.write_text(source.read_text().replace("Batch Norm, forward pass", "Batch Norm forward"))
     assert [line.split(":")[0] for line in authoring.out_of_date(exercises)] == [str(exercises / "ex99_new.ipynb")]
     assert authoring.main(["--exercises", str(exercises), "--check"]) == 1
@@ -135,7 +135,7 @@ def test_an_edited_source_makes_its_stub_out_of_date_until_make_exercises(tmp_pa
 
 @pytest.mark.parametrize("ex_id", ["ex07", "ex08"])
 def test_the_release_leak_scan_finds_solution_code_read_from_the_source_notebooks(ex_id, tmp_path):
-    from bnlab.grading.instructor.bundles import leaks
+    from bnlab.grading.author.bundles import leaks
 
     name = list(solution_cells(ex_id))[-1]
     body = solution_cells(ex_id)[name].split(authoring.STARTS)[1].split(authoring.ENDS)[0]

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from bnlab.grading.exercises import EXERCISE_IDS, load_exercise, load_hidden_checks, public_checks
+from bnlab.grading.checks import EXERCISE_IDS, load_exercise, load_hidden_checks, public_checks
 from exercise_harness import notebook_path, solution_cells, stub_cells
 
 READY = list(EXERCISE_IDS)
@@ -78,7 +78,7 @@ def test_stored_outputs_of_the_stub_say_not_implemented(ex_id):
 
 def _public_messages(ex_id: str, cells: dict[str, str]):
     """Run the public checks in this process, as the notebook's check cell does."""
-    from bnlab.grading.learner.public import public_result
+    from bnlab.grading.check import public_result
 
     namespace: dict = {}
     for source in cells.values():
@@ -94,7 +94,7 @@ def test_public_checks_pass_on_the_reference_in_the_notebook_runner(ex_id):
 
 
 def _odd_values():
-    from bnlab.grading.shared.plain import Foreign
+    from bnlab.grading.sandbox.plain import Foreign
 
     arrays = [np.zeros(()), np.zeros((0,)), np.ones((2, 2, 2)), np.array([1 + 2j]), np.array([True, False]),
               np.full((3, 4), np.nan), np.arange(12).reshape(3, 4)]
@@ -107,7 +107,7 @@ def _odd_values():
 
 @pytest.mark.parametrize("ex_id", READY)
 def test_verify_fails_odd_learner_values_with_a_message_and_never_raises(ex_id):
-    from bnlab.grading.shared.spec import CallOutcome
+    from bnlab.grading.core.spec import CallOutcome
 
     for check in public_checks(ex_id) + load_hidden_checks(ex_id):
         keys = [call.key for call in check.calls()]
@@ -120,8 +120,8 @@ def test_verify_fails_odd_learner_values_with_a_message_and_never_raises(ex_id):
 @pytest.mark.parametrize("ex_id", READY)
 def test_hidden_feedback_does_not_echo_what_the_learner_returned(ex_id):
     """A learner could spell hidden inputs into a returned string, class name or array shape."""
-    from bnlab.grading.shared.plain import Foreign
-    from bnlab.grading.shared.spec import CallOutcome
+    from bnlab.grading.core.spec import CallOutcome
+    from bnlab.grading.sandbox.plain import Foreign
 
     leaks = ["SECRET (5, 7)", Foreign("object of type SECRET"), np.zeros((13, 17))]
     values = leaks + [(v, v) for v in leaks] + [(v, v, v) for v in leaks] + [[(v, v)] for v in leaks]

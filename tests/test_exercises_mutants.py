@@ -1,6 +1,6 @@
 """Check quality, graded end to end by the engine: the reference solution earns full marks, the
 untouched stub 0, and every mutant (the reference with one common mistake,
-a <mistake> entry of exercises/instructor/mutants/exNN.py) fewer points than the reference, with the
+a <mistake> entry of exercises/instructor/exNN/mutants.py) fewer points than the reference, with the
 words that exercise's ``MESSAGES`` expects for it in its feedback.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from bnlab.grading.exercises import EXERCISE_IDS, all_checks
+from bnlab.grading.checks import EXERCISE_IDS, all_checks
 from exercise_harness import expected_messages, grade, mutant_cells, mutant_names, solution_cells, stub_cells
 
 READY = list(EXERCISE_IDS)
@@ -43,7 +43,7 @@ def test_every_exercise_has_mutants(ex_id):
 
 
 def test_a_replacement_that_does_not_fit_the_solution_names_the_mutant():
-    from bnlab.grading.instructor.mutants import apply_replacements
+    from bnlab.grading.author.mutants import apply_replacements
 
     solution = "x = 1\ny = 1\n"
     assert apply_replacements(solution, [("y = 1", "y = 2")], "ex01/y_wrong") == "x = 1\ny = 2\n"
@@ -84,7 +84,7 @@ TRIVIAL = {  # learner functions that compute nothing: none may earn a point
 @pytest.mark.parametrize("ex_id", READY)
 @pytest.mark.parametrize("kind", TRIVIAL)
 def test_functions_that_compute_nothing_score_zero(ex_id, kind, tmp_path):
-    from bnlab.grading.exercises import load_exercise
+    from bnlab.grading.checks import load_exercise
 
     body = TRIVIAL[kind]
     cells = {fn: f"# GRADED FUNCTION: {fn}\ndef {fn}(*args, **kwargs):\n    {body}\n"

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from bnlab.grading.exercises import all_checks
-from bnlab.grading.exercises.kit import Mismatch, Part, parts_verdict
+from bnlab.grading.checks import all_checks
+from bnlab.grading.checks.kit import Mismatch, Part, parts_verdict
 from exercise_harness import grade, mutant_cells, solution_cells
 
 PARTS = re.compile(r"^(\d+) of (\d+) parts right")

@@ -116,8 +116,8 @@ def test_a_deeply_nested_graded_cell_is_graded_not_a_grader_failure(tmp_path):
 def test_with_a_bwrap_that_cannot_run_the_server_as_pid_1_a_taken_over_init_retires_the_jail(monkeypatch):
     """The fallback for a bubblewrap without --as-pid-1 (bwrap's own init stays PID 1): after the takeover the
     server sees PID 1 changed and retires the jail, so even that student's next notebook runs in a new one."""
-    from bnlab.grading.shared import jail
-    from bnlab.grading.shared.sandbox import Limits, jail_session, run_learner
+    from bnlab.grading.sandbox import jail
+    from bnlab.grading.sandbox.client import Limits, jail_session, run_learner
 
     jail.probe()
     monkeypatch.setattr(jail, "_flags", frozenset())  # as if bwrap knew neither --as-pid-1 nor --disable-userns

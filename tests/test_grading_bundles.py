@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bnlab.grading.instructor.authoring import solution_text
-from bnlab.grading.instructor.bundles import leaks
+from bnlab.grading.author.authoring import solution_text
+from bnlab.grading.author.bundles import leaks
 import grading_fixture as fx
 from exercise_harness import INSTRUCTOR, ROOT, notebook_path, notebook_with, solution_cells
 
@@ -53,14 +53,12 @@ def test_the_student_release_has_no_instructor_material(tmp_path):
     result = subprocess.run(CLI + ["release", "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     files = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
-    grader_code = ("bnlab", "grading", "instructor")  # the batch grader's code, not instructor material
-    assert not [f for f in files if f.parts[:3] != grader_code
-                and ("instructor" in f.parts or "solutions" in f.parts or "mutants" in f.parts)]
+    assert not [f for f in files if "instructor" in f.parts or "solutions" in f.parts or "mutants" in f.parts]
     assert leaks(out, INSTRUCTOR) == []
     assert not any("HIDDEN_CHECKS = " in p.read_text(errors="replace") for p in out.rglob("*.py"))
     shipped = {f.name for f in files if f.parts[0] == "exercises" and f.suffix == ".ipynb"}
     assert shipped == {p.name for p in (ROOT / "exercises").glob("*.ipynb")} and shipped
-    assert (out / "bnlab" / "grading" / "exercises" / "ex01.py").is_file()  # the public checks ship
+    assert (out / "bnlab" / "grading" / "checks" / "ex01.py").is_file()  # the public checks ship
     assert (out / "pyproject.toml").is_file()
 
 
@@ -70,7 +68,7 @@ def test_the_leak_scan_finds_planted_solution_code(tmp_path):
     solution = solution_text(INSTRUCTOR, "ex01")
     body = solution.split("# YOUR CODE STARTS HERE")[1].split("# YOUR CODE ENDS HERE")[0]
     (bundle / "notes.py").write_text("# copied\n" + "# YOUR CODE STARTS HERE" + body + "# YOUR CODE ENDS HERE\n")
-    shutil.copy(INSTRUCTOR / "hidden" / "ex01.py", bundle / "renamed.py")
+    shutil.copy(INSTRUCTOR / "ex01" / "hidden.py", bundle / "renamed.py")
     assert sorted(leaks(bundle, INSTRUCTOR)) == ["notes.py", "renamed.py"]
 
 
@@ -85,7 +83,9 @@ def test_the_gradescope_bundle_grades_a_submission_into_results_json(tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (bundle / "autograder.zip").is_file() and os.access(bundle / "run_autograder", os.X_OK)
-    assert not list(bundle.rglob("solutions")) and not list(bundle.rglob("mutants"))
+    assert not list(bundle.rglob("solutions")) and not list((bundle / "instructor").rglob("mutants*"))
+    assert sorted(p.relative_to(bundle / "instructor").as_posix() for p in (bundle / "instructor").rglob("*.py")) \
+        == sorted(p.relative_to(INSTRUCTOR).as_posix() for p in INSTRUCTOR.glob("ex[0-9][0-9]/hidden.py"))
 
     root = tmp_path / "autograder"  # Gradescope's layout: source/ (the unzipped bundle), submission/, results/
     shutil.copytree(bundle, root / "source")
@@ -185,11 +185,11 @@ def test_on_gradescope_a_stack_walk_never_shows_the_hidden_inputs(tmp_path):
     the hidden inputs now never share that process, and hidden checks show only the grader's words."""
     import numpy as np
 
-    from bnlab.grading.instructor.grading_key import KEY_FILE, read_key
-    from bnlab.grading.shared.course import load_course
-    from bnlab.grading.shared.report import HIDDEN_WORDS
-    from bnlab.grading.shared.spec import Outcome
-    from bnlab.grading.shared.student_inputs import salted, student_salt
+    from bnlab.grading.checks import load_course
+    from bnlab.grading.core.report import HIDDEN_WORDS
+    from bnlab.grading.core.spec import Outcome
+    from bnlab.grading.core.student_inputs import salted, student_salt
+    from bnlab.grading.grade.grading_key import KEY_FILE, read_key
 
     bundle = tmp_path / "bundle"
     result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01"], capture_output=True,
@@ -298,7 +298,7 @@ def _image(tmp_path: Path, policy: str | None, real: tuple[str, ...] = ()) -> tu
 
 
 def _setup(tmp_path: Path, env: dict, jail: bool = True, **variables) -> subprocess.CompletedProcess:
-    from bnlab.grading.instructor.bundles import SETUP_SH, _script
+    from bnlab.grading.author.bundles import SETUP_SH, _script
 
     script = tmp_path / "setup.sh"
     script.write_text(_script(SETUP_SH, "all", jail))
@@ -335,7 +335,7 @@ def test_setup_sh_honours_bnlab_bubblewrap_version_and_fails_loudly_when_the_ima
 
 
 def test_a_bundle_built_with_bnlab_bubblewrap_version_pins_it_and_setup_time_overrides(tmp_path, monkeypatch):
-    from bnlab.grading.instructor.bundles import SETUP_SH, BundleError, _script
+    from bnlab.grading.author.bundles import SETUP_SH, BundleError, _script
 
     monkeypatch.setenv("BNLAB_BUBBLEWRAP_VERSION", "0.6.1-1")
     assert 'BUBBLEWRAP_VERSION="${BNLAB_BUBBLEWRAP_VERSION:-0.6.1-1}"' in _script(SETUP_SH, "all")
@@ -373,8 +373,8 @@ def test_setup_sh_on_this_debian_takes_apt_caches_real_candidate(tmp_path):
 
 
 def test_submission_metadata_is_read_bounded_and_lateness_recorded():
-    from bnlab.grading.instructor.autograder import MAX_METADATA_BYTES, late_record, read_submission_metadata
-    from bnlab.grading.shared.report import late_note
+    from bnlab.grading.core.report import late_note
+    from bnlab.grading.grade.autograder import MAX_METADATA_BYTES, late_record, read_submission_metadata
 
     metadata = {"created_at": "2026-03-02T10:30:00.123456-05:00",
                 "assignment": {"due_date": "2026-03-01T23:59:00.000000-05:00",

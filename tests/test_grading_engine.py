@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.shared.engine import CheckResult, ExerciseResult, grade_notebook, judge, outcome_of
-from bnlab.grading.shared.sandbox import Limits
-from bnlab.grading.shared.spec import CallOutcome, Check, Outcome, Verdict
+from bnlab.grading.core.engine import CheckResult, ExerciseResult, grade_notebook, judge, outcome_of
+from bnlab.grading.core.spec import CallOutcome, Check, Outcome, Verdict
+from bnlab.grading.sandbox.client import Limits
 
 CHECKS = fx.EX01_PUBLIC + fx.EX01_HIDDEN
 STUB = "# GRADED FUNCTION: double\ndef double(x):\n    raise NotImplementedError\n"
@@ -126,7 +126,7 @@ def test_results_round_trip_through_json_with_outcome_and_passed(tmp_path):
 
 
 def test_a_hidden_failure_is_described_by_the_grader_never_by_learner_text():
-    from bnlab.grading.shared.engine import _failure_kind
+    from bnlab.grading.core.engine import _failure_kind
 
     def kind(raw):
         return _failure_kind(outcome_of({"ok": False, **raw}))
@@ -141,7 +141,7 @@ def test_a_hidden_failure_is_described_by_the_grader_never_by_learner_text():
 
 
 def test_graded_source_over_the_cap_is_refused_before_the_grader_parses_it(tmp_path, monkeypatch):
-    from bnlab.grading.shared import engine, notebook
+    from bnlab.grading.core import engine, notebook
 
     def parse(source):
         raise AssertionError("parsed a source over the cap")
@@ -154,8 +154,8 @@ def test_graded_source_over_the_cap_is_refused_before_the_grader_parses_it(tmp_p
 
 
 def test_public_and_hidden_calls_run_in_two_processes_and_the_public_one_gets_no_hidden_input(monkeypatch, tmp_path):
-    from bnlab.grading.shared import engine
-    from bnlab.grading.shared import sandbox
+    from bnlab.grading.core import engine
+    from bnlab.grading.sandbox import client as sandbox
 
     runs = []
 
@@ -184,8 +184,8 @@ def test_public_and_hidden_calls_run_in_two_processes_and_the_public_one_gets_no
 def test_inputs_unchanged_is_compared_in_the_grader_with_what_it_sent():
     import numpy as np
 
-    from bnlab.grading.shared.engine import changed_arguments
-    from bnlab.grading.shared.spec import Call, Ref
+    from bnlab.grading.core.engine import changed_arguments
+    from bnlab.grading.core.spec import Call, Ref
 
     x, w = np.arange(3.0), {"W1": np.eye(2), "b1": np.zeros((2, 1))}
     call = Call("f", (x, Ref("fwd", 1), w), {"eps": np.ones(1)}, copy_check=True)

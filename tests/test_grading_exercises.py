@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import bnlab.grading.exercises as exercises
+import bnlab.grading.checks as exercises
 
 EXERCISE_MODULES = sorted(Path(exercises.__file__).parent.glob("ex*.py"))
 
@@ -23,5 +23,5 @@ def test_no_exercise_module_imports_another():
     assert EXERCISE_MODULES, "no exercise modules found"
     for path in EXERCISE_MODULES:
         others = {m for m in _imported_modules(path)
-                  if m.startswith("bnlab.grading.exercises.ex") and m != f"bnlab.grading.exercises.{path.stem}"}
+                  if m.startswith("bnlab.grading.checks.ex") and m != f"bnlab.grading.checks.{path.stem}"}
         assert not others, f"{path.name} imports {sorted(others)}: move what they share into exercises/kit.py"

@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import grading_fixture as fx
-from bnlab.grading.instructor.gradebook import grade_submissions
-from bnlab.grading.shared.course import load_course_file
-from bnlab.grading.shared.sandbox import Limits
+from bnlab.grading.core.course import load_course_file
+from bnlab.grading.grade.gradebook import grade_submissions
+from bnlab.grading.sandbox.client import Limits
 
 HOSTILE_DOUBLE = ('# GRADED FUNCTION: double\nimport numpy as np\n\n'
                   'def double(x):\n    # </pre><script>alert("x")</script><img src="http://example.org/a.png">\n'
@@ -80,7 +80,7 @@ def test_results_json_carries_notes_execution_time_and_numbers(tmp_path):
 
 
 def test_a_late_gradescope_submission_is_noted_and_an_extension_counts():
-    from bnlab.grading.shared.report import late_note
+    from bnlab.grading.core.report import late_note
 
     metadata = {"created_at": "2026-03-02T10:30:00.123456-05:00",
                 "assignment": {"due_date": "2026-03-01T23:59:00.000000-05:00", "late_due_date": None},
@@ -95,8 +95,8 @@ def test_a_late_gradescope_submission_is_noted_and_an_extension_counts():
 
 def _pasting_course():
     """The fixture course with ex02 repeating ex01's graded ``double`` (as ex02 repeats ex01's batchnorm_forward)."""
-    from bnlab.grading.shared.course import Course, GradedExercise
-    from bnlab.grading.shared.spec import Exercise
+    from bnlab.grading.core.course import Course, GradedExercise
+    from bnlab.grading.core.spec import Exercise
 
     ex02 = Exercise("ex02", "ex02_pair.ipynb", ("double", "scale_pair", "unscale"), "Scale and unscale")
     return Course((GradedExercise(fx.EX01, tuple(fx.EX01_PUBLIC), tuple(fx.EX01_HIDDEN)),
@@ -104,8 +104,8 @@ def _pasting_course():
 
 
 def _results():
-    from bnlab.grading.shared.engine import CheckResult, ExerciseResult
-    from bnlab.grading.shared.spec import Outcome
+    from bnlab.grading.core.engine import CheckResult, ExerciseResult
+    from bnlab.grading.core.spec import Outcome
 
     def check(name, outcome, visibility="public", message=""):
         return CheckResult(name, visibility, float(outcome is Outcome.PASSED), 1.0, outcome, message)
@@ -118,7 +118,7 @@ def _results():
 
 
 def test_a_function_pasted_into_a_later_notebook_is_shown_once_unless_it_differs(tmp_path):
-    from bnlab.grading.instructor.feedback_html import feedback_html
+    from bnlab.grading.grade.feedback_html import feedback_html
 
     course, folder = _pasting_course(), tmp_path / "ada"
     fx.notebook(folder / "ex01_double.ipynb", [fx.DOUBLE_CELL])
@@ -137,7 +137,7 @@ def test_a_function_pasted_into_a_later_notebook_is_shown_once_unless_it_differs
 
 
 def test_the_page_opens_with_the_name_and_a_summary_table(tmp_path):
-    from bnlab.grading.instructor.feedback_html import feedback_html
+    from bnlab.grading.grade.feedback_html import feedback_html
 
     page = feedback_html("Smith, Jane <3", _results(), None, _pasting_course())
     parsed = _Tags()

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import grading_fixture as fx
-from bnlab.grading.instructor.gradebook import match_notebooks
+from bnlab.grading.grade.submissions import match_notebooks
 
 SLOW_DOUBLE = fx.DOUBLE_CELL + "import time\ntime.sleep(0.25)\n"
 WRONG_DOUBLE = "# GRADED FUNCTION: double\ndef double(x):\n    return 3 * x\n"

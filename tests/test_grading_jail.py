@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.shared.sandbox import remove_tree
+from bnlab.grading.sandbox.client import remove_tree
 
 FIXTURE = Path(fx.__file__)
 REPO = Path(__file__).resolve().parents[1]
@@ -347,14 +347,14 @@ def test_a_notebook_never_sees_what_an_earlier_one_left_in_its_jail():
     """Notebooks (of one student) share a jail only while each leaves it as it found it; anything left behind
     (a file in /tmp or /dev/shm, a process) retires that jail and the next notebook gets a new one."""
     _bwrap_or_fail()
-    from bnlab.grading.shared.sandbox import jail_session
+    from bnlab.grading.sandbox.client import jail_session
 
     with jail_session():
         _notebooks_in_one_session()
 
 
 def _notebooks_in_one_session():
-    from bnlab.grading.shared.sandbox import Limits, run_learner
+    from bnlab.grading.sandbox.client import Limits, run_learner
 
     call = [{"function": "probe", "args": (), "kwargs": {}, "key": "p", "returns": None, "copy_check": False}]
     look = ("# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n"
@@ -381,7 +381,7 @@ def test_a_jail_never_serves_two_students():
     """Only the runs inside one jail_session (one student's notebooks) share a jail: the next session, and
     every run outside a session, starts in a brand-new jail (its first child gets the same PID again)."""
     _bwrap_or_fail()
-    from bnlab.grading.shared.sandbox import Limits, jail_session, run_learner
+    from bnlab.grading.sandbox.client import Limits, jail_session, run_learner
 
     pid = "# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n    return os.getpid()\n"
     limits = Limits(timeout=10, jail=True)
@@ -402,8 +402,8 @@ def test_the_jails_pid_1_is_its_undumpable_server_which_learner_code_cannot_trac
     """PID 1 of the jail is the server (bwrap --as-pid-1), not bubblewrap's own init: learner code of the same
     uid can neither ptrace it nor open its memory, nor kill it, and (bwrap >= 0.8) makes no user namespace."""
     _bwrap_or_fail()
-    from bnlab.grading.shared import jail
-    from bnlab.grading.shared.sandbox import Limits, run_learner
+    from bnlab.grading.sandbox import jail
+    from bnlab.grading.sandbox.client import Limits, run_learner
 
     probe = ("# GRADED FUNCTION: probe\nimport ctypes, os, signal\n\ndef probe():\n"
              "    libc = ctypes.CDLL(None, use_errno=True)\n"
@@ -428,7 +428,7 @@ def test_the_jails_pid_1_is_its_undumpable_server_which_learner_code_cannot_trac
 def test_a_notebook_that_changes_the_mode_of_tmp_retires_its_jail():
     """Making /tmp (or /dev/shm) read-only would break that student's next notebooks: the jail is retired."""
     _bwrap_or_fail()
-    from bnlab.grading.shared.sandbox import Limits, jail_session, run_learner
+    from bnlab.grading.sandbox.client import Limits, jail_session, run_learner
 
     lock = ("# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n    os.chmod('/tmp', 0o555)\n"
             "    os.chmod('/dev/shm', 0o555)\n    return 0\n")

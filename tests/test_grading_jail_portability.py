@@ -17,9 +17,9 @@ import pytest
 
 import grading_fixture as fx
 from bnlab.grading import cli
-from bnlab.grading.shared import jail, sandbox
-from bnlab.grading.shared.engine import grade_notebook
-from bnlab.grading.shared.sandbox import Limits
+from bnlab.grading.core.engine import grade_notebook
+from bnlab.grading.sandbox import jail, client as sandbox
+from bnlab.grading.sandbox.client import Limits
 
 WORKER = Path(sandbox.__file__).with_name("worker.py")
 CHECKS = fx.EX01_PUBLIC + fx.EX01_HIDDEN
@@ -41,9 +41,9 @@ PRETEND_WINDOWS = textwrap.dedent("""
 
 def test_no_posix_only_name_is_needed_to_import_the_learner_side():
     code = PRETEND_WINDOWS + textwrap.dedent("""
-        import bnlab.grading.shared.sandbox, bnlab.grading.shared.worker, bnlab.grading.shared.jail
-        import bnlab.grading.cli, bnlab.grading.learner.public, bnlab.grading.shared.engine
-        from bnlab.grading.shared.sandbox import limits_in_effect
+        import bnlab.grading.sandbox.client, bnlab.grading.sandbox.worker, bnlab.grading.sandbox.jail
+        import bnlab.grading.cli, bnlab.grading.check, bnlab.grading.core.engine
+        from bnlab.grading.sandbox.client import limits_in_effect
         print(limits_in_effect())
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -168,8 +168,8 @@ def test_run_autograder_says_which_isolation_it_used(tmp_path):
 def test_a_jail_that_fails_is_the_graders_failure_never_a_cached_grade(monkeypatch, tmp_path):
     if not sys.platform.startswith("linux"):
         pytest.skip("Linux only")
-    from bnlab.grading.instructor.gradebook import grade_submissions
-    from bnlab.grading.shared.course import load_course_file
+    from bnlab.grading.core.course import load_course_file
+    from bnlab.grading.grade.gradebook import grade_submissions
 
     course = load_course_file(fx.__file__)
     fx.notebook(tmp_path / "subs" / "alice" / "ex01_double.ipynb", [fx.DOUBLE_CELL])
@@ -198,7 +198,7 @@ def test_a_no_jail_bundle_grades_without_bubblewrap_says_so_and_hides_the_hidden
         root = _bundle(top, "--no-jail")
         for path in [root, *root.rglob("*")]:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)  # as an upload unpacks: readable by anyone
-        hidden = root / "source" / "instructor" / "hidden" / "ex01.py"
+        hidden = root / "source" / "instructor" / "ex01" / "hidden.py"
         steal = ("# GRADED FUNCTION: batchnorm_forward\n"
                  "def batchnorm_forward(Z, gamma, beta, eps=1e-5):\n"
                  f"    raise RuntimeError('LEAKED ' + open({str(hidden)!r}).read()[:300])\n")

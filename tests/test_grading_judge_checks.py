@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.exercises import all_checks
-from bnlab.grading.exercises.kit import Mismatch, check_mini_batches
+from bnlab.grading.checks import all_checks
+from bnlab.grading.checks.kit import Mismatch, check_mini_batches
 from exercise_harness import grade, notebook_with, solution_cells
 
 ZERO_BATCHES = "    mini_batches = [(np.zeros((X.shape[0], 1)), np.zeros((Y.shape[0], 1))) for _ in range(m)]\n"
@@ -70,7 +70,7 @@ def test_every_training_check_takes_steps_that_change_the_parameters():
     """A model returning its initial parameters can never match: each reference run trains (on bnlab's own
     mini-batches of the check's inputs)."""
     import bnlab
-    from bnlab.grading.exercises.ex08 import TrainCase
+    from bnlab.grading.checks.ex08 import TrainCase
 
     training = [c for c in all_checks("ex08") if _trains(c)]
     assert len(training) >= 8

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.shared.report import HIDDEN_WORDS
-from bnlab.grading.shared.spec import Outcome
+from bnlab.grading.core.report import HIDDEN_WORDS
+from bnlab.grading.core.spec import Outcome
 
 FIXTURE = Path(fx.__file__)
 GRADER_PEAK_MB = 400  # the grading process's own peak (python, numpy, bnlab and 32 MB of results: ~150 MB)
@@ -256,8 +256,8 @@ def test_a_notebook_cannot_fill_the_jail_or_leave_files_for_the_next(tmp_path):
 
 @pytest.mark.skipif(fx.jail_flags() != [], reason="the jail's read-only root (bubblewrap)")
 def test_in_the_jail_only_the_capped_tmpfs_are_writable():
-    from bnlab.grading.shared import jail
-    from bnlab.grading.shared.sandbox import Limits, run_learner
+    from bnlab.grading.sandbox import jail
+    from bnlab.grading.sandbox.client import Limits, run_learner
 
     cell = r"""# GRADED FUNCTION: f
 import errno, os
@@ -293,7 +293,7 @@ def test_a_message_queue_a_run_leaves_is_not_there_for_the_next_run():
     """The hidden run could leave its inputs in a POSIX message queue for the next public run (the same
     student, the same jail) to print. The jail mounts its queues at /dev/mqueue, where the leftover check
     sees them: the run that left one retires its jail."""
-    from bnlab.grading.shared.sandbox import Limits, jail_session, run_learner
+    from bnlab.grading.sandbox.client import Limits, jail_session, run_learner
 
     cell = ("# GRADED FUNCTION: f\nimport ctypes, os\n\ndef f(create):\n"
             "    libc = ctypes.CDLL(None, use_errno=True)\n"

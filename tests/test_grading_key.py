@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.instructor.bundles import leaks
-from bnlab.grading.instructor.grading_key import GradingKeyError, load_or_create, read_key
-from bnlab.grading.shared.student_inputs import student_salt
+from bnlab.grading.author.bundles import leaks
+from bnlab.grading.core.student_inputs import student_salt
+from bnlab.grading.grade.grading_key import GradingKeyError, load_or_create, read_key
 from exercise_harness import INSTRUCTOR, ROOT, mutant_cells, notebook_with, solution_cells
 
 CLI = [sys.executable, "-m", "bnlab.cli"]
@@ -24,7 +24,9 @@ CLI = [sys.executable, "-m", "bnlab.cli"]
 
 def _instructor_copy(tmp_path: Path) -> Path:
     folder = tmp_path / "instructor"
-    shutil.copytree(INSTRUCTOR / "hidden", folder / "hidden")
+    for hidden in INSTRUCTOR.glob("ex[0-9][0-9]/hidden.py"):
+        (folder / hidden.parent.name).mkdir(parents=True)
+        shutil.copy(hidden, folder / hidden.parent.name / "hidden.py")
     return folder
 
 
@@ -94,7 +96,7 @@ def test_a_key_file_that_is_not_a_key_is_a_usage_error(tmp_path):
 
 
 def test_load_or_create_never_overwrites_and_the_release_scan_finds_a_planted_key(tmp_path):
-    from bnlab.grading.shared.course import load_course
+    from bnlab.grading.checks import load_course
 
     instructor = _instructor_copy(tmp_path)
     version = load_course(instructor).version
@@ -125,7 +127,7 @@ def test_a_release_built_from_a_checkout_holding_the_key_does_not_contain_it(tmp
 
 
 def test_the_gradescope_bundle_carries_the_key_privately_and_salts_by_the_gradescope_user(tmp_path, monkeypatch):
-    from bnlab.grading.instructor.autograder import read_submission_metadata, student_salt_of
+    from bnlab.grading.grade.autograder import read_submission_metadata, student_salt_of
 
     key_file = tmp_path / "grading.key"
     bundle = tmp_path / "bundle"
@@ -147,6 +149,6 @@ def test_the_gradescope_bundle_carries_the_key_privately_and_salts_by_the_grades
     (root / "submission_metadata.json").unlink()
     assert student_salt_of(read_submission_metadata(root)) == student_salt(key, "")
     shipped.unlink()
-    from bnlab.grading.shared.course import CourseError
+    from bnlab.grading.core.course import CourseError
     with pytest.raises(CourseError, match="grading.key.*rebuild the bundle"):
         student_salt_of(read_submission_metadata(root))

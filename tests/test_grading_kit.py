@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnlab.grading.exercises.kit import Mismatch, check_array, value_of, verdict
-from bnlab.grading.shared.spec import CallOutcome, Outcome
+from bnlab.grading.checks.kit import Mismatch, check_array, value_of, verdict
+from bnlab.grading.core.spec import CallOutcome, Outcome
 
 
 def _verdict_of(outputs, reveal=True):

@@ -6,9 +6,9 @@ import json
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.shared.notebook import (MAX_GRADED_SOURCE_BYTES, MAX_NESTING, MAX_NOTEBOOK_BYTES, GradedCell,
-                                           NotebookError, check_parsable, check_source_size, forbidden_imports,
-                                           nesting_depth, read_graded_cells, split_cells, with_cells)
+from bnlab.grading.core.notebook import (MAX_GRADED_SOURCE_BYTES, MAX_NESTING, MAX_NOTEBOOK_BYTES, GradedCell,
+                                         NotebookError, check_parsable, check_source_size, forbidden_imports,
+                                         nesting_depth, read_graded_cells, split_cells, with_cells)
 from exercise_harness import INSTRUCTOR, solution_cells
 
 
@@ -34,7 +34,7 @@ def test_unreadable_notebooks_raise_a_learner_message(tmp_path, content, message
 
 
 def test_a_huge_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from bnlab.grading.shared import notebook
+    from bnlab.grading.core import notebook
 
     path = fx.notebook(tmp_path / "ex01.ipynb", [fx.DOUBLE_CELL])
     monkeypatch.setattr(notebook, "MAX_NOTEBOOK_BYTES", 100)
@@ -88,7 +88,7 @@ def test_long_flat_code_and_the_reference_solutions_are_well_within_the_nesting_
         ", ".join(f"'k{i}': (-{i}, not {i})" for i in range(2000)) + "}\n"
     assert nesting_depth(flat)[0] <= 4
     check_parsable(flat)
-    for ex_id in sorted(p.stem for p in (INSTRUCTOR / "hidden").glob("ex*.py")):
+    for ex_id in sorted(p.parent.name for p in INSTRUCTOR.glob("ex[0-9][0-9]/hidden.py")):
         for name, source in solution_cells(ex_id).items():
             depth, _ = nesting_depth(source)
             assert depth <= MAX_NESTING // 4, f"{ex_id} {name}: estimated depth {depth}"
@@ -141,7 +141,7 @@ def test_a_notebook_of_millions_of_tiny_json_values_is_refused_before_it_is_pars
     path.write_bytes(b'{"cells": [' + b"[]," * (10 * 2**20) + b'[]], "nbformat": 4}')
     assert path.stat().st_size < MAX_NOTEBOOK_BYTES
     probe = ("import resource, sys\n"
-             "from bnlab.grading.shared.notebook import NotebookError, read_graded_cells\n"
+             "from bnlab.grading.core.notebook import NotebookError, read_graded_cells\n"
              "try:\n    read_graded_cells(sys.argv[1])\nexcept NotebookError as exc:\n    print(exc)\n"
              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
     run = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from bnlab.grading.shared import plain
+from bnlab.grading.sandbox import plain
 
 
 def test_plain_round_trip_keeps_structure_dtype_and_special_floats():

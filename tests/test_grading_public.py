@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.learner.public import public_result
-from bnlab.grading.shared.report import console_report
-from bnlab.grading.shared.spec import Outcome
+from bnlab.grading.check import public_result
+from bnlab.grading.core.report import console_report
+from bnlab.grading.core.spec import Outcome
 
 
 def _namespace(source: str) -> dict:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bnlab.grading.shared.notebook import with_cells
-from bnlab.grading.instructor.bundles import build_release
+from bnlab.grading.author.bundles import build_release
+from bnlab.grading.core.notebook import with_cells
 from exercise_harness import EXERCISES, INSTRUCTOR, solution_cells
 
 EXERCISE_IDS = sorted(p.name[:4] for p in EXERCISES.glob("ex*.ipynb"))

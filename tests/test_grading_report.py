@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from bnlab.grading.shared.engine import CheckResult, ExerciseResult
-from bnlab.grading.shared.report import check_lines, console_report, feedback_markdown, gradescope_results
-from bnlab.grading.shared.spec import Outcome
+from bnlab.grading.core.engine import CheckResult, ExerciseResult
+from bnlab.grading.core.report import check_lines, console_report, feedback_markdown, gradescope_results
+from bnlab.grading.core.spec import Outcome
 
 
 def _check(outcome, message, name="c", visibility="public", points=None):
@@ -90,8 +90,8 @@ def test_feedback_md_renders_no_heading_link_or_image_from_learner_text():
 
 
 def test_a_hidden_check_shows_the_same_thing_in_markdown_html_and_results_json():
-    from bnlab.grading.instructor.feedback_html import feedback_html
-    from bnlab.grading.shared.report import HIDDEN_WORDS, shown_check
+    from bnlab.grading.core.report import HIDDEN_WORDS, shown_check
+    from bnlab.grading.grade.feedback_html import feedback_html
 
     secret = "wrong values: expected [4.25, 7.5] for Z of shape (7, 13)"
     checks = [_check(Outcome.FAILED, "public message 1.5", "pub"), _check(Outcome.FAILED, secret, "hid", "hidden"),
@@ -108,7 +108,7 @@ def test_a_hidden_check_shows_the_same_thing_in_markdown_html_and_results_json()
 
 
 def test_the_summary_table_says_what_to_fix_first_in_each_exercise():
-    from bnlab.grading.shared.report import first_fix
+    from bnlab.grading.core.report import first_fix
 
     long = "wrong values at column 3 " * 10
     results = [_result(_check(Outcome.PASSED, "ok"), _check(Outcome.FAILED, long + "\nsecond line", "b"),

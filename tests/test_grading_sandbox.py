@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 import grading_fixture as fx
-from bnlab.grading.shared.engine import grade_notebook
-from bnlab.grading.shared.sandbox import Limits, run_learner
+from bnlab.grading.core.engine import grade_notebook
+from bnlab.grading.sandbox.client import Limits, run_learner
 
 
 def test_the_sandbox_scrubs_the_environment_and_uses_a_fresh_directory(monkeypatch):
@@ -62,8 +62,8 @@ def test_learner_code_cannot_write_the_graders_files_when_the_grader_is_root(tmp
 def test_whatever_comes_back_malformed_is_that_runs_crash_never_a_grader_failure():
     import json
 
-    from bnlab.grading.shared import plain
-    from bnlab.grading.shared.policy import Raw, outcome
+    from bnlab.grading.sandbox import plain
+    from bnlab.grading.sandbox.policy import Raw, outcome
 
     nonce = b"0123456789abcdef0123456789abcdef"
     good = plain.pack({"setup_error": "", "blocked_import": False, "outcomes": {}})

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnlab.grading.instructor.sample_class import (benchmark_class, copied_cells, honest_cells, reference_cells,
-                                                   styles, write_notebook)
-from bnlab.grading.instructor.similarity import (MIN_FUNCTIONS, features, fingerprint_class, normalized_tokens,
-                                                 rank_pairs, similarity_report)
+from bnlab.grading.author.sample_class import (benchmark_class, copied_cells, honest_cells, reference_cells, styles,
+                                               write_notebook)
+from bnlab.grading.author.similarity import (MIN_FUNCTIONS, features, fingerprint_class, normalized_tokens, rank_pairs,
+                                             similarity_report)
 from exercise_harness import INSTRUCTOR, stub_cells
 
 EXERCISE_IDS = ["ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08"]
@@ -41,7 +41,7 @@ def test_names_comments_layout_and_docstrings_do_not_change_the_tokens():
 
 
 def test_the_generator_the_package_ships_quotes_no_piece_of_the_reference():
-    import bnlab.grading.instructor.sample_class as sample_class
+    import bnlab.grading.author.sample_class as sample_class
 
     text = Path(sample_class.__file__).read_text()
     spellings = [piece for pairs in styles(INSTRUCTOR).values() for pair in pairs for piece in pair]

@@ -11,11 +11,11 @@ import threading
 import numpy as np
 import pytest
 
-from bnlab.grading.exercises import EXERCISE_IDS, all_checks, load_exercise, load_hidden_checks, public_checks
-from bnlab.grading.shared.course import load_course
-from bnlab.grading.shared.engine import grade_notebook
-from bnlab.grading.shared.spec import Ref
-from bnlab.grading.shared.student_inputs import case_rng, checks_for_student, salted, student_salt
+from bnlab.grading.checks import EXERCISE_IDS, all_checks, load_exercise, load_hidden_checks, public_checks
+from bnlab.grading.checks import load_course
+from bnlab.grading.core.engine import grade_notebook
+from bnlab.grading.core.spec import Ref
+from bnlab.grading.core.student_inputs import case_rng, checks_for_student, salted, student_salt
 from exercise_harness import mutant_cells, mutant_names, notebook_with, solution_cells
 
 KEY = bytes(range(32))
@@ -112,7 +112,7 @@ def test_calls_and_verify_of_a_salted_check_see_the_same_inputs():
     """verify judges the inputs that calls() sent: the reference's own result, fed back as the learner's, passes
     for a salted check and fails when verify runs for another student."""
     import bnlab
-    from bnlab.grading.shared.spec import CallOutcome
+    from bnlab.grading.core.spec import CallOutcome
 
     (check,) = [c for c in load_hidden_checks("ex01") if c.name == "other_shapes"]
     alice, bob = salted(check, student_salt(KEY, "alice")), salted(check, student_salt(KEY, "bob_1234"))

@@ -3,7 +3,7 @@
     python .github/scripts/solve_exercise.py ex01 OUT_DIR
 
 CI then runs `bnlab check OUT_DIR/ex01_....ipynb` on it, as a learner who finished the exercise would.
-The reference comes from the exercise's source notebook (exercises/instructor/source), read by bnlab's
+The reference comes from the exercise's source notebook (exercises/instructor/exNN), read by bnlab's
 authoring module, so bnlab must be installed first.
 """
 import json
@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from bnlab.grading.instructor.authoring import solution_cells
+from bnlab.grading.author.authoring import solution_cells
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADED = re.compile(r"# GRADED FUNCTION: (\w+)")

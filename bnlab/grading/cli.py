@@ -19,14 +19,14 @@ from bnlab._cli_args import positive_float, positive_int
 
 
 def _limits(args, jail: bool = False):
-    from bnlab.grading.shared.sandbox import Limits
+    from bnlab.grading.sandbox.client import Limits
 
     return Limits(timeout=args.timeout, memory_mb=args.memory, jail=jail)
 
 
 def _limits_note() -> str:
     """One line when this system cannot set every limit on learner code ("" when it can)."""
-    from bnlab.grading.shared.sandbox import limits_in_effect
+    from bnlab.grading.sandbox.client import limits_in_effect
 
     found = limits_in_effect()
     if {"CPU time", "memory", "processes", "file size"} <= set(found):
@@ -36,7 +36,8 @@ def _limits_note() -> str:
 
 
 def _course(args, public_only: bool = False, only: str | None = None):
-    from bnlab.grading.shared.course import load_course, load_course_file
+    from bnlab.grading.checks import load_course
+    from bnlab.grading.core.course import load_course_file
 
     if getattr(args, "course", None):
         return load_course_file(args.course)
@@ -44,12 +45,12 @@ def _course(args, public_only: bool = False, only: str | None = None):
 
 
 def run_check(args) -> int:
-    from bnlab.grading.shared import sandbox
+    from bnlab.grading.sandbox import client as sandbox
 
     sandbox.prestart()  # the learner process's numpy loads while this one loads the checks
-    from bnlab.grading.shared.course import CourseError
-    from bnlab.grading.shared.engine import grade_notebook
-    from bnlab.grading.shared.report import console_report
+    from bnlab.grading.core.course import CourseError
+    from bnlab.grading.core.engine import grade_notebook
+    from bnlab.grading.core.report import console_report
 
     path = Path(args.notebook)
     match = re.match(r"(?i)(ex\d+)", path.name)
@@ -114,7 +115,7 @@ def check_layout(submissions: Path) -> list[str]:
 
 def _jail_or_refusal(args) -> tuple[bool, str]:
     """(use the jail, "") or (False, why bnlab grade refuses). ``--no-jail`` makes it (False, "")."""
-    from bnlab.grading.shared import jail
+    from bnlab.grading.sandbox import jail
 
     if args.no_jail:
         return False, ""
@@ -132,8 +133,8 @@ def _jail_or_refusal(args) -> tuple[bool, str]:
 def _grading_key(args, command: str) -> bytes:
     """The grading key of ``--key-file`` (else $BNLAB_GRADING_KEY, else the instructor folder's grading.key),
     created with a note on stderr the first time. Raises GradingKeyError or CourseError."""
-    from bnlab.grading.instructor.grading_key import created_note, key_path, load_or_create
-    from bnlab.grading.shared.course import instructor_dir
+    from bnlab.grading.checks import instructor_dir
+    from bnlab.grading.grade.grading_key import created_note, key_path, load_or_create
 
     course_file = getattr(args, "course", None)
     folder = Path(course_file).parent if course_file else instructor_dir(getattr(args, "instructor", None))
@@ -145,12 +146,12 @@ def _grading_key(args, command: str) -> bytes:
 
 
 def run_grade(args) -> int:
-    from bnlab.grading.shared.course import CourseError
-    from bnlab.grading.instructor.canvas import CanvasError, staged_submissions, student_names
-    from bnlab.grading.instructor.gradebook import grade_submissions
-    from bnlab.grading.instructor.grading_key import GradingKeyError
-    from bnlab.grading.instructor.roster import RosterError
-    from bnlab.grading.shared.sandbox import isolation_of
+    from bnlab.grading.core.course import CourseError
+    from bnlab.grading.grade.canvas import CanvasError, staged_submissions, student_names
+    from bnlab.grading.grade.gradebook import grade_submissions
+    from bnlab.grading.grade.grading_key import GradingKeyError
+    from bnlab.grading.grade.roster import RosterError
+    from bnlab.grading.sandbox.client import isolation_of
 
     submissions, out = Path(args.submissions), Path(args.out)
     try:
@@ -173,7 +174,7 @@ def run_grade(args) -> int:
             limits = _limits(args, jail=jailed)
             key = _grading_key(args, "grade")  # created only now, when grading starts
             if jailed:
-                from bnlab.grading.shared.jail import describe
+                from bnlab.grading.sandbox.jail import describe
                 print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
             else:
                 print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can "
@@ -190,7 +191,7 @@ def run_grade(args) -> int:
 
 
 def run_release(args) -> int:
-    from bnlab.grading.instructor.bundles import BundleError, build_release
+    from bnlab.grading.author.bundles import BundleError, build_release
 
     try:
         out = build_release(args.out, args.source)
@@ -202,9 +203,9 @@ def run_release(args) -> int:
 
 
 def run_gradescope(args) -> int:
-    from bnlab.grading.instructor.bundles import BundleError, build_gradescope
-    from bnlab.grading.instructor.grading_key import GradingKeyError
-    from bnlab.grading.shared.course import CourseError
+    from bnlab.grading.author.bundles import BundleError, build_gradescope
+    from bnlab.grading.core.course import CourseError
+    from bnlab.grading.grade.grading_key import GradingKeyError
 
     try:
         key = _grading_key(args, "gradescope")
@@ -219,15 +220,15 @@ def run_gradescope(args) -> int:
 
 def _roster(args):
     """The --roster of ``args`` read (None without one); RosterError says what is wrong with it."""
-    from bnlab.grading.instructor.roster import read_roster
+    from bnlab.grading.grade.roster import read_roster
 
     return read_roster(args.roster) if getattr(args, "roster", None) else None
 
 
 def run_export_canvas(args) -> int:
-    from bnlab.grading.instructor.canvas import CanvasError, class_points, fill_gradebook
-    from bnlab.grading.instructor.gradebook import atomic_write
-    from bnlab.grading.instructor.roster import RosterError
+    from bnlab.grading.grade.canvas import CanvasError, class_points, fill_gradebook
+    from bnlab.grading.grade.gradebook import atomic_write
+    from bnlab.grading.grade.roster import RosterError
 
     gradebook, target = Path(args.gradebook), Path(args.out)
     try:
@@ -271,9 +272,9 @@ def _export_warnings(summary, unmatched: list[str]) -> None:
 
 
 def run_similarity(args) -> int:
-    from bnlab.grading.instructor.canvas import CanvasError, staged_submissions
-    from bnlab.grading.instructor.similarity import REPORT_MARK, similarity_report
-    from bnlab.grading.shared.course import CourseError
+    from bnlab.grading.author.similarity import REPORT_MARK, similarity_report
+    from bnlab.grading.core.course import CourseError
+    from bnlab.grading.grade.canvas import CanvasError, staged_submissions
 
     submissions, target = Path(args.submissions), Path(args.out)
     try:
@@ -303,8 +304,9 @@ def run_similarity(args) -> int:
 
 def run_demo_class(args) -> int:
     """A dry run: build a sample class, then grade, export and compare it with the commands a real class takes."""
-    from bnlab.grading.instructor.demo_class import ASSIGNMENT, write_demo_class
-    from bnlab.grading.shared.course import CourseError, instructor_dir
+    from bnlab.grading.author.demo_class import ASSIGNMENT, write_demo_class
+    from bnlab.grading.checks import instructor_dir
+    from bnlab.grading.core.course import CourseError
 
     out = Path(args.out)
     try:
@@ -371,7 +373,7 @@ def _sandbox_options(p, timeout: float) -> None:
 
 def _instructor_option(p) -> None:
     p.add_argument("--instructor", metavar="DIR",
-                   help="folder with hidden/exNN.py (default: exercises/instructor of this checkout)")
+                   help="folder with exNN/hidden.py (default: exercises/instructor of this checkout)")
 
 
 def _key_option(p) -> None:

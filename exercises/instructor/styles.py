@@ -1,5 +1,5 @@
 """Correct alternative spellings of the reference solutions, for the synthetic class of
-``bnlab.grading.instructor.sample_class`` (honest students who each write the exercises their own way).
+``bnlab.grading.author.sample_class`` (honest students who each write the exercises their own way).
 
 ``STYLES`` maps a graded function to ``(old, new)`` replacements: ``old`` is a piece of the reference (the
 source notebooks' solution), ``new`` another correct way to write it. Instructor-only, like the solutions
