@@ -31,7 +31,8 @@ from bnlab.grading.sandbox.client import remove_tree
 
 FIXTURE = Path(fx.__file__)
 REPO = Path(__file__).resolve().parents[1]
-SOLUTION = REPO / "exercises" / "instructor" / "solutions" / "ex01.py"
+SOLUTION = REPO / "exercises" / "instructor" / "ex01" / "hidden.py"  # instructor-only: the hidden checks
+assert SOLUTION.is_file(), f"{SOLUTION} (what the attacks try to read) must exist, or they prove nothing"
 D = "# GRADED FUNCTION: double\n"
 MARKER = "honest-marker-7781"          # only in aa_honest's notebook
 SECRET = "TOPSECRET-a9f3"              # only in a root-only file the attacks try to exfiltrate
@@ -99,7 +100,7 @@ def _attacks(paths: dict) -> dict:
                              "        except OSError:\n            continue\n"
                              "        for word in cmd.split('\\0'):\n"
                              "            while word.startswith('/') and word != '/':\n"
-                             "                guesses.append(word + '/exercises/instructor/solutions/ex01.py')\n"
+                             "                guesses.append(word + '/exercises/instructor/ex01/hidden.py')\n"
                              "                word = os.path.dirname(word)\n"
                              + exfiltrate.replace("for p in ", "for p in guesses + ") + "    return x\n"],
                             0, ["wrong values"], True),

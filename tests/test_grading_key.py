@@ -152,3 +152,12 @@ def test_the_gradescope_bundle_carries_the_key_privately_and_salts_by_the_grades
     from bnlab.grading.core.course import CourseError
     with pytest.raises(CourseError, match="grading.key.*rebuild the bundle"):
         student_salt_of(read_submission_metadata(root))
+
+
+def test_a_key_that_cannot_be_created_is_a_clear_error_naming_the_way_out():
+    from bnlab.grading.grade.grading_key import GradingKeyError, load_or_create
+
+    # /proc refuses new folders even to root (an ordinary user meets this in a folder it cannot write)
+    with pytest.raises(GradingKeyError, match=r"cannot create the grading key /proc/bnlab-no-such/grading.key: .*"
+                                              r"pass --key-file FILE"):
+        load_or_create(Path("/proc/bnlab-no-such/grading.key"))

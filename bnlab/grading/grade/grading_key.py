@@ -57,11 +57,15 @@ def load_or_create(path: Path) -> tuple[bytes, bool]:
     path = Path(path)
     if path.exists():
         return read_key(path), False
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        write_key(path, secrets.token_bytes(KEY_BYTES))
-    except FileExistsError:  # another run created it meanwhile: use theirs
-        return read_key(path), False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write_key(path, secrets.token_bytes(KEY_BYTES))
+        except FileExistsError:  # another run created it meanwhile: use theirs
+            return read_key(path), False
+    except OSError as exc:
+        raise GradingKeyError(f"cannot create the grading key {path}: {exc.strerror or exc}; pass --key-file FILE "
+                              "(or set BNLAB_GRADING_KEY) in a folder you can write, and keep that file") from None
     return read_key(path), True
 
 
