@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bnlab.grading.core.course import Course, CourseError
 from bnlab.grading.core.engine import CheckResult, ExerciseResult
-from bnlab.grading.core.notebook import GradedCell, NotebookError, read_graded_cells
+from bnlab.grading.core.notebook import GradedCell, NotebookError, check_parsable, read_graded_cells
 from bnlab.grading.core.report import exercise_heading, first_fix, shown_check
 
 STYLE = """
@@ -86,8 +86,9 @@ def definitions(source: str, name: str) -> dict[str, str]:
     comment lines and trailing spaces (so the stub's "paste here" lines do not count); ``{name: source}``
     when it does not parse."""
     try:
+        check_parsable(source)  # first: too deep a cell can crash ast.parse itself (Python 3.10)
         tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):  # shown as it is; the grader said why
+    except (NotebookError, SyntaxError, ValueError, RecursionError, MemoryError):  # shown as it is
         return {name: source}
     lines = source.splitlines()
     found = {}
