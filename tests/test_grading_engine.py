@@ -6,7 +6,7 @@ import pytest
 import grading_fixture as fx
 from bnlab.grading.core.engine import CheckResult, ExerciseResult, grade_notebook, judge, outcome_of
 from bnlab.grading.core.spec import CallOutcome, Check, Outcome, Verdict
-from bnlab.grading.sandbox.client import Limits
+from bnlab.grading.sandbox.client import DEFAULT_LIMITS, Limits
 
 CHECKS = fx.EX01_PUBLIC + fx.EX01_HIDDEN
 STUB = "# GRADED FUNCTION: double\ndef double(x):\n    raise NotImplementedError\n"
@@ -159,7 +159,7 @@ def test_public_and_hidden_calls_run_in_two_processes_and_the_public_one_gets_no
 
     runs = []
 
-    def recording(cells, calls, limits=Limits()):
+    def recording(cells, calls, limits=DEFAULT_LIMITS):
         run = sandbox.run_learner(cells, calls, limits)
         runs.append((calls, run.stdout))
         return run
