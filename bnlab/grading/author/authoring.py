@@ -79,7 +79,8 @@ def source_notebooks(instructor: str | Path) -> dict[str, Path]:
 def source_path(instructor: str | Path, ex_id: str) -> Path:
     path = source_notebooks(instructor).get(ex_id)
     if path is None:
-        raise FileNotFoundError(f"no source notebook for {ex_id}: expected {Path(instructor) / ex_id}/{ex_id}_<name>.ipynb")
+        raise FileNotFoundError(f"no source notebook for {ex_id}: "
+                                f"expected {Path(instructor) / ex_id}/{ex_id}_<name>.ipynb")
     return path
 
 

@@ -178,7 +178,9 @@ def outcome_of(raw, call: Call | None = None) -> CallOutcome:
 
 def _failure_kind(failed: CallOutcome) -> str:
     """What a failed call of a hidden check did, in the grader's words only (never learner text)."""
-    return FAILURE_WORDS["not_implemented"] if failed.not_implemented else FAILURE_WORDS.get(failed.kind, FAILURE_WORDS["exception"])
+    if failed.not_implemented:
+        return FAILURE_WORDS["not_implemented"]
+    return FAILURE_WORDS.get(failed.kind, FAILURE_WORDS["exception"])
 
 
 def _outcome(verdict: Verdict, fraction: float, first_failed: CallOutcome | None, shown_from_call: bool) -> Outcome:
