@@ -2,7 +2,8 @@
 
 The solution is the graded cells of the exercise's source notebook (``exercises/instructor/exNN``, read by
 ``bnlab.grading.author.authoring``), each starting with ``# GRADED FUNCTION: <name>``; a mutant is
-that text with a few replacements (``exercises/instructor/exNN/mutants.py``, applied by ``bnlab.grading.author.mutants``).
+that text with a few replacements (``exercises/instructor/exNN/mutants.py``,
+applied by ``bnlab.grading.author.mutants``).
 Splitting such text and putting cells into a notebook is ``bnlab.grading.core.notebook``'s.
 """
 from __future__ import annotations

@@ -26,7 +26,8 @@ def _array_verdict(found, expected, reveal: bool) -> Verdict:
     if not isinstance(found, np.ndarray):
         return Verdict(False, f"expected a numpy array, found {getattr(found, 'description', type(found).__name__)}")
     if found.shape != expected.shape:
-        return Verdict(False, f"wrong shape: expected {expected.shape}, found {found.shape}" if reveal else "wrong shape")
+        return Verdict(False, f"wrong shape: expected {expected.shape}, found {found.shape}" if reveal
+                       else "wrong shape")
     if not np.isfinite(found).all():
         return Verdict(False, "contains NaN or inf")
     if not np.allclose(found.astype(np.float64), expected):

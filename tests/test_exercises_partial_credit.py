@@ -152,7 +152,8 @@ def test_a_rotation_or_reversal_of_the_examples_is_not_a_shuffle(permutation, tm
         "def random_mini_batches(X, Y, mini_batch_size=64, seed=0):\n"
         f"    m = X.shape[1]\n    p = {permutation}\n"
         "    X, Y = X[:, p], Y[:, p]\n"
-        "    return [(X[:, k:k + mini_batch_size], Y[:, k:k + mini_batch_size]) for k in range(0, m, mini_batch_size)]\n")
+        "    return [(X[:, k:k + mini_batch_size], Y[:, k:k + mini_batch_size])"
+        " for k in range(0, m, mini_batch_size)]\n")
     (tmp_path / "rotation").mkdir()
     (tmp_path / "honest").mkdir()
     result = grade("ex04", {"random_mini_batches": cell}, tmp_path / "rotation")

@@ -39,7 +39,8 @@ def _hijack_jail_init():
     rip, rsp = regs[16], regs[19]
     me = os.getpid()
     loop = ("import os,time\n"
-            "while os.path.exists('/proc/%d/status') and 'zombie' not in open('/proc/%d/status').read(): time.sleep(0.005)\n"
+            "while os.path.exists('/proc/%d/status') and 'zombie' not in open('/proc/%d/status').read():"
+            " time.sleep(0.005)\n"
             "while True:\n"
             " for p in os.listdir('/proc'):\n"
             "  if p.isdigit() and int(p) > 2:\n"
@@ -122,7 +123,8 @@ def test_with_a_bwrap_that_cannot_run_the_server_as_pid_1_a_taken_over_init_reti
     jail.probe()
     monkeypatch.setattr(jail, "_flags", frozenset())  # as if bwrap knew neither --as-pid-1 nor --disable-userns
     call = [{"function": "double", "args": (3,), "kwargs": {}, "key": "d", "returns": None, "copy_check": False}]
-    pid = "# GRADED FUNCTION: double\nimport os\n\ndef double(x):\n    return [os.getpid(), open('/proc/1/comm').read()]\n"
+    pid = ("# GRADED FUNCTION: double\nimport os\n\n"
+           "def double(x):\n    return [os.getpid(), open('/proc/1/comm').read()]\n")
     limits = Limits(timeout=10, jail=True)
     with jail_session():
         before = run_learner([("double", 0, pid)], call, limits).outcomes["d"]["value"]

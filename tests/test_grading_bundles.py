@@ -259,8 +259,12 @@ echo "apt-get $*" >> "$STUBS/log"
 case "$*" in
   "install -y bubblewrap="*)
     version=${3#bubblewrap=}
-    awk -v v="$version" '$1 == v || ($1 == "***" && $2 == v) { found = 1 } END { exit !found }' "$STUBS/policy.txt" || { echo "E: Version '$version' for 'bubblewrap' was not found" >&2; exit 100; }
-    command -v bwrap >/dev/null || { printf '#!/bin/sh\\necho "bubblewrap %s"\\n' "${version%%-*}" > "$STUBS/bwrap"; chmod +x "$STUBS/bwrap"; } ;;
+    awk -v v="$version" '$1 == v || ($1 == "***" && $2 == v) { found = 1 } END { exit !found }' "$STUBS/policy.txt" || {
+      echo "E: Version '$version' for 'bubblewrap' was not found" >&2; exit 100
+    }
+    command -v bwrap >/dev/null || {
+      printf '#!/bin/sh\\necho "bubblewrap %s"\\n' "${version%%-*}" > "$STUBS/bwrap"; chmod +x "$STUBS/bwrap"
+    } ;;
 esac
 """
 APT_CACHE = """#!/bin/sh
@@ -268,7 +272,8 @@ APT_CACHE = """#!/bin/sh
 """
 PYTHON3 = """#!/bin/sh
 if [ "$1 $2" = "-m venv" ]; then
-  mkdir -p "$3/bin" && printf '#!/bin/sh\\necho "venv python $*" >> "$STUBS/log"\\n' > "$3/bin/python" && chmod +x "$3/bin/python"
+  mkdir -p "$3/bin" && printf '#!/bin/sh\\necho "venv python $*" >> "$STUBS/log"\\n' > "$3/bin/python" \\
+    && chmod +x "$3/bin/python"
   echo "python3 -m venv $3" >> "$STUBS/log"
   exit 0
 fi

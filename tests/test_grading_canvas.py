@@ -244,7 +244,8 @@ def test_export_canvas_matches_folders_named_by_sis_login_id_and_can_write_zero_
 def test_export_canvas_through_a_roster_by_canvas_id(graded_folders):
     result, _ = _export(graded_folders, "ambiguous.csv", "--roster", str(graded_folders / "roster.csv"))
     assert result.returncode == 2 and "--match" in result.stderr and len(result.stderr.splitlines()) == 1
-    result, cells = _export(graded_folders, "by_id.csv", "--roster", str(graded_folders / "roster.csv"), "--match", "id")
+    result, cells = _export(graded_folders, "by_id.csv", "--roster", str(graded_folders / "roster.csv"),
+                            "--match", "id")
     assert result.returncode == 0, result.stderr
     assert cells == [("101", "6"), ("102", "0"), ("199", ""), ("198", "5.00")]
     assert "1 graded folders are not in the roster (not exported): carol" in result.stderr

@@ -114,8 +114,9 @@ def test_a_stray_notebook_at_the_top_is_named(tmp_path, capsys):
 
 def test_a_good_class_still_grades(tmp_path):
     submissions = _class(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "bnlab.cli", "grade", str(submissions), "--out", str(tmp_path / "out"),
-                             "--jobs", "2", *COURSE], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "bnlab.cli", "grade", str(submissions),
+                             "--out", str(tmp_path / "out"), "--jobs", "2", *COURSE],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "alice,4,0,4,6" in (tmp_path / "out" / "grades.csv").read_text()
 

@@ -6,7 +6,7 @@ import pytest
 import grading_fixture as fx
 from bnlab.grading.core.engine import CheckResult, ExerciseResult, grade_notebook, judge, outcome_of
 from bnlab.grading.core.spec import CallOutcome, Check, Outcome, Verdict
-from bnlab.grading.sandbox.client import Limits
+from bnlab.grading.sandbox.client import DEFAULT_LIMITS, Limits
 
 CHECKS = fx.EX01_PUBLIC + fx.EX01_HIDDEN
 STUB = "# GRADED FUNCTION: double\ndef double(x):\n    raise NotImplementedError\n"
@@ -159,7 +159,7 @@ def test_public_and_hidden_calls_run_in_two_processes_and_the_public_one_gets_no
 
     runs = []
 
-    def recording(cells, calls, limits=Limits()):
+    def recording(cells, calls, limits=DEFAULT_LIMITS):
         run = sandbox.run_learner(cells, calls, limits)
         runs.append((calls, run.stdout))
         return run
@@ -174,7 +174,8 @@ def test_public_and_hidden_calls_run_in_two_processes_and_the_public_one_gets_no
     assert public_out.split()[1] != hidden_out.split()[1], "a new process for the hidden calls"
     assert "pid" in result.output and hidden_out not in result.output  # what the hidden run printed is dropped
     crashed = _grade(tmp_path, ["# GRADED FUNCTION: double\nimport numpy as np\n\ndef double(x):\n"
-                                "    if np.ndim(x) == 2:\n        import os; os._exit(7)\n    return 2 * np.asarray(x)\n"],
+                                "    if np.ndim(x) == 2:\n        import os; os._exit(7)\n"
+                                "    return 2 * np.asarray(x)\n"],
                      name="c.ipynb")
     assert [c.outcome for c in crashed.checks] == [Outcome.PASSED, Outcome.CRASHED, Outcome.CRASHED]
     assert crashed.checks[1].message == "not graded: the learner process ended before returning results"

@@ -111,8 +111,8 @@ def _results():
         return CheckResult(name, visibility, float(outcome is Outcome.PASSED), 1.0, outcome, message)
 
     return [ExerciseResult("ex01", "Double it", "ex01_double.ipynb", 1, 2,
-                           [check("doubles_a_vector", Outcome.PASSED), check("doubles_a_matrix", Outcome.FAILED, "hidden",
-                                                                             "wrong values 4.25")]),
+                           [check("doubles_a_vector", Outcome.PASSED),
+                            check("doubles_a_matrix", Outcome.FAILED, "hidden", "wrong values 4.25")]),
             ExerciseResult("ex02", "Scale and unscale", "ex02_pair.ipynb", 0, 1,
                            [check("round_trip", Outcome.FAILED, message="round trip: expected [0, 1, 2]")])]
 

@@ -30,14 +30,18 @@ HOSTILE = {
                      "        hog.append(np.empty(10**7))\n"],
                     0, ["MemoryError"]),
     "fork_bomb": ([D + "import os, time\n\ndef double(x):\n    for _ in range(200):\n        if os.fork() == 0:\n"
-                   "            os.execv('/bin/sleep', ['sleep', '31.4159'])\n    while True:\n        time.sleep(0.1)\n"],
+                   "            os.execv('/bin/sleep', ['sleep', '31.4159'])\n"
+                   "    while True:\n        time.sleep(0.1)\n"],
                   0, ["BlockingIOError"]),  # the process limit stops it (as root: via the throwaway uid)
     "sys_exit": ([D + "import sys\n\ndef double(x):\n    sys.exit(0)\n"], 0, ["sys.exit"]),
     "sys_exit_at_import": ([D + "import sys\nsys.exit(0)\n\ndef double(x):\n    return 2 * x\n"], 0, ["sys.exit"]),
     "os_exit": ([D + "import os\n\ndef double(x):\n    os._exit(0)\n"], 0, ["os._exit"]),
-    "patch_numpy": ([D + "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
-                     "np.isfinite = lambda x: np.ones(np.shape(x), bool)\n\ndef double(x):\n    return x + 1\n"], 0, []),
-    "patch_checks": ([D + "m = __import__('bn' + 'lab.grading.engine')\n\ndef double(x):\n    return x\n"], 0, ["bnlab"]),
+    "patch_numpy": ([D + "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+                     "np.array_equal = lambda *a, **k: True\n"
+                     "np.isfinite = lambda x: np.ones(np.shape(x), bool)\n\ndef double(x):\n    return x + 1\n"],
+                    0, []),
+    "patch_checks": ([D + "m = __import__('bn' + 'lab.grading.engine')\n\ndef double(x):\n    return x\n"],
+                     0, ["bnlab"]),
     "fake_pass_lines": ([D + "print('PASS doubles_a_vector (1/1)')\nprint('All checks passed. score: 4/4')\n"
                          "import sys\nsys.stderr.write('passed\\n')\n\ndef double(x):\n"
                          "    print('PASS doubles_a_matrix (2/2)')\n    return x * 3\n"], 0, []),
@@ -62,7 +66,8 @@ HOSTILE = {
     "raises": ([D + "def double(x):\n    y = 2 * x\n    return y.reshape(-1, 5)\n"], 0, ["line 4", "ValueError"]),
     "syntax_error": ([D + "def double(x)\n    return 2 * x\n"], 0, ["SyntaxError", "line 2"]),
     "imports_bnlab": ([D + "from bnlab import relu\n\ndef double(x):\n    return 2 * x\n"], 0, ["imports bnlab"]),
-    "importlib_bnlab": ([D + "import importlib\nbn = importlib.import_module('bnlab')\n\ndef double(x):\n    return 2 * x\n"],
+    "importlib_bnlab": ([D + "import importlib\nbn = importlib.import_module('bnlab')\n"
+                         "\ndef double(x):\n    return 2 * x\n"],
                         0, ["imports bnlab"]),
     "cell_deleted": ([], 0, ["GRADED FUNCTION: double"]),
     "wrong_header": (["# GRADED FUNCTION: triple\ndef double(x):\n    return 2 * x\n"], 0, ["GRADED FUNCTION: double"]),
@@ -76,10 +81,12 @@ HOSTILE = {
                       "    try:\n        open(p, 'w').write('student,ex01\\nwrites_files,999\\n')\n"
                       "    except OSError:\n        pass\n\ndef double(x):\n    return 2 * np.asarray(x)\n"], 4, []),
     "crashing_experiment_cell": ([fx.DOUBLE_CELL], 4, []),  # its ungraded cell loops forever: never run
-    "helper_in_graded_cell": ([D + "def _twice(v):\n    return v + v\n\ndef double(x):\n    return _twice(x)\n"], 4, []),
+    "helper_in_graded_cell": ([D + "def _twice(v):\n    return v + v\n\ndef double(x):\n    return _twice(x)\n"],
+                              4, []),
     "prints_forever": ([D + "def double(x):\n    while True:\n        print('x' * 10**6)\n"], 0, ["file size limit"]),
     "infinite_recursion": ([D + "def double(x):\n    return double(x)\n"], 0, ["RecursionError"]),
-    "kills_itself": ([D + "import os, signal\n\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"], 0, ["SIGKILL"]),
+    "kills_itself": ([D + "import os, signal\n\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"],
+                     0, ["SIGKILL"]),
     "segfault": ([D + "import ctypes\n\ndef double(x):\n    return ctypes.string_at(0)\n"], 0, ["segmentation fault"]),
     "last_definition_wins": ([D + "def double(x):\n    return x\n", fx.DOUBLE_CELL], 4, []),
 }
@@ -212,7 +219,8 @@ def test_a_learner_traceback_is_trimmed_to_the_learners_code(batch):
     assert "graded cell" in public["message"] and "return y.reshape(-1, 5)" in public["message"]
     assert "worker.py" not in public["message"] and "site-packages" not in public["message"]
     hidden = state["exercises"][0]["checks"][1]
-    assert hidden["message"] == "your code raised an exception"  # no message, no class name: either could show the secret
+    # no message, no class name: either could show the secret
+    assert hidden["message"] == "your code raised an exception"
 
 
 def test_a_timeout_names_the_limit(batch):

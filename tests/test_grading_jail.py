@@ -63,7 +63,8 @@ def _attacks(paths: dict) -> dict:
                   "        except Exception:\n"
                   "            pass\n"
                   "    if found:\n"
-                  "        raise RuntimeError('LEAK' 'ED ' + ' | '.join(found))\n").replace("PATHS", repr(paths["read"]))
+                  "        raise RuntimeError('LEAK' 'ED ' + ' | '.join(found))\n"
+                  ).replace("PATHS", repr(paths["read"]))
     return {
         # The cleanup used to chmod the parent of a vanished working directory, as root: /tmp became 0700.
         "removes_workdir": ([_returns_double(
@@ -104,7 +105,8 @@ def _attacks(paths: dict) -> dict:
                              "                word = os.path.dirname(word)\n"
                              + exfiltrate.replace("for p in ", "for p in guesses + ") + "    return x\n"],
                             0, ["wrong values"], True),
-        "unblocks_import": ([D + "import sys\nsys.meta_path[:] = [f for f in sys.meta_path if 'Block' not in type(f).__name__]\n"
+        "unblocks_import": ([D + "import sys\n"
+                             "sys.meta_path[:] = [f for f in sys.meta_path if 'Block' not in type(f).__name__]\n"
                              "bn = __import__('bn' + 'lab')\n\ndef double(x):\n    return 2 * x\n"],
                             0, ["No module named 'bnlab'"], True),
         # A classmate's notebook, OUT (grades and hidden-check messages), the secret file.
@@ -396,7 +398,8 @@ def test_a_jail_never_serves_two_students():
         second = [run(), run()]
     alone = [run(), run()]
     assert first[1] > first[0] and second[1] > second[0], "one student's notebooks share a jail"
-    assert first[0] == second[0] == alone[0] == alone[1], "a new jail (the same first PID) for each student and lone run"
+    assert first[0] == second[0] == alone[0] == alone[1], \
+        "a new jail (the same first PID) for each student and lone run"
 
 
 def test_the_jails_pid_1_is_its_undumpable_server_which_learner_code_cannot_trace():

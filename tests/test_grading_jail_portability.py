@@ -177,12 +177,14 @@ def test_a_jail_that_fails_is_the_graders_failure_never_a_cached_grade(monkeypat
     limits = Limits(timeout=10, jail=True)
     with monkeypatch.context() as m:
         m.setattr(jail, "bwrap_path", lambda: None)  # the jail cannot start: not the learner's doing
-        broken = grade_submissions(tmp_path / "subs", tmp_path / "out", course, limits=limits, progress=open(os.devnull, "w"))
+        broken = grade_submissions(tmp_path / "subs", tmp_path / "out", course, limits=limits,
+                                   progress=open(os.devnull, "w"))
     assert broken.failed == ["alice"]
     assert not (tmp_path / "out" / "students" / "alice" / "grade.json").exists()
     if not shutil.which("bwrap"):
         return
-    again = grade_submissions(tmp_path / "subs", tmp_path / "out", course, limits=limits, progress=open(os.devnull, "w"))
+    again = grade_submissions(tmp_path / "subs", tmp_path / "out", course, limits=limits,
+                              progress=open(os.devnull, "w"))
     assert again.failed == [] and again.graded == 1  # regraded, not skipped
     assert "alice,4,2,6,6" in (tmp_path / "out" / "grades.csv").read_text()
 

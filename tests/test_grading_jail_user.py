@@ -66,7 +66,8 @@ def _grade_as_nobody(top: Path, students: dict[str, list[str]], jobs: int) -> di
     result = subprocess.run(
         ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", SYSTEM_PYTHON, "-m", "bnlab.cli",
          "grade", str(subs), "--out", str(home / "out"), "--course", str(top / "repo" / "grading_fixture.py"),
-         "--timeout", "10", "--jobs", str(jobs), "--key-file", str(home / "grading.key")], env=env, cwd=str(home), capture_output=True, text=True, timeout=600)
+         "--timeout", "10", "--jobs", str(jobs), "--key-file", str(home / "grading.key")],
+        env=env, cwd=str(home), capture_output=True, text=True, timeout=600)
     rows = {r["student"]: r for r in csv.DictReader((home / "out" / "grades.csv").open())} \
         if (home / "out" / "grades.csv").exists() else {}
     out_text = "".join(p.read_text(errors="replace") for p in (home / "out").rglob("*") if p.is_file())

@@ -297,7 +297,8 @@ def test_a_message_queue_a_run_leaves_is_not_there_for_the_next_run():
 
     cell = ("# GRADED FUNCTION: f\nimport ctypes, os\n\ndef f(create):\n"
             "    libc = ctypes.CDLL(None, use_errno=True)\n"
-            "    fd = libc.mq_open(b'/hidden-inputs', (os.O_CREAT | os.O_RDWR) if create else os.O_RDONLY, 0o600, None)\n"
+            "    fd = libc.mq_open(b'/hidden-inputs', (os.O_CREAT | os.O_RDWR) if create else os.O_RDONLY,"
+            " 0o600, None)\n"
             "    return [fd >= 0, os.getpid()]\n")
     calls = lambda create: [{"function": "f", "args": (create,), "kwargs": {}, "key": "f",  # noqa: E731
                              "returns": None, "copy_check": False}]

@@ -50,7 +50,8 @@ def test_public_checks_in_a_real_kernel_show_the_learners_line_and_nothing_that_
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import numpy as np\n\ndef batchnorm_forward(Z, gamma, beta, eps=1e-5):\n"
                                   "    mu = Z.mean(axis=1, keepdims=True)\n    return Z @ mu, None\n"),
-        nbformat.v4.new_code_cell('from bnlab.grading import run_public_checks\n\nrun_public_checks("ex01", globals())')])
+        nbformat.v4.new_code_cell('from bnlab.grading import run_public_checks\n\n'
+                                  'run_public_checks("ex01", globals())')])
     nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
     text = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert "FAIL" in text and "your notebook cell, line 5, in batchnorm_forward" in text

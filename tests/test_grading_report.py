@@ -50,7 +50,8 @@ def test_feedback_and_gradescope_hide_nothing_but_the_hidden_inputs():
     assert "- [x] `c` — 1/1: what it checks" in feedback and "- [ ] `h` (hidden) — 0/1" in feedback
     assert "1 of these checks are hidden" in feedback
     tests = gradescope_results([result])["tests"]
-    assert [(t["name"], t["visibility"]) for t in tests] == [("ex01 c", "visible"), ("ex01 h (hidden)", "after_published")]
+    assert [(t["name"], t["visibility"]) for t in tests] == [("ex01 c", "visible"),
+                                                             ("ex01 h (hidden)", "after_published")]
 
 
 HOSTILE = ("Traceback (most recent call last):\n```\n# Owned\n[click here](http://evil.example/l) "
@@ -125,4 +126,5 @@ def test_the_summary_table_says_what_to_fix_first_in_each_exercise():
     table = md[md.index("| Exercise | Points | What to fix first |"):][:6]
     assert table[2].startswith("| ex01 — Title | 1 / 3 | b: wrong values at column 3")
     assert table[3] == "| ex02 | 0 / 1 | not graded: no notebook ex02\\_\\*.ipynb found |"
-    assert table[4] == "| ex03 — Three | 1 / 1 | nothing: every check passed |" and md.index(table[0]) < md.index("## ex01 — Title: 1 / 3")
+    assert table[4] == "| ex03 — Three | 1 / 1 | nothing: every check passed |"
+    assert md.index(table[0]) < md.index("## ex01 — Title: 1 / 3")

@@ -1,4 +1,5 @@
-"""The sandbox: learner code runs in a separate, limited process that sees neither the grader's environment nor bnlab."""
+"""The sandbox: learner code runs in a separate, limited process that sees neither the grader's environment
+nor bnlab."""
 from __future__ import annotations
 
 import pytest
@@ -51,8 +52,10 @@ def test_learner_code_cannot_write_the_graders_files_when_the_grader_is_root(tmp
     target = tmp_path / "grader-owned.txt"
     target.write_text("safe")
     tmp_path.chmod(0o755)
-    source = (f"# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n    try:\n        open({str(target)!r}, 'w').write('pwned')\n"
-              "    except OSError as e:\n        return [os.getuid(), type(e).__name__]\n    return [os.getuid(), 'wrote']\n")
+    source = ("# GRADED FUNCTION: probe\nimport os\n\ndef probe():\n    try:\n"
+              f"        open({str(target)!r}, 'w').write('pwned')\n"
+              "    except OSError as e:\n        return [os.getuid(), type(e).__name__]\n"
+              "    return [os.getuid(), 'wrote']\n")
     run = run_learner([("probe", 0, source)], [{"function": "probe", "args": (), "kwargs": {}, "key": "p",
                                                  "returns": None, "copy_check": False}], Limits(timeout=5))
     uid, outcome = run.outcomes["p"]["value"]

@@ -29,7 +29,8 @@ def _tokens(source: str) -> list[str]:
 
 def test_names_comments_layout_and_docstrings_do_not_change_the_tokens():
     a = 'def f(Z, eps=1e-5):\n    """Doc."""\n    mu = np.mean(Z, axis=1, keepdims=True)  # mean\n    return mu\n'
-    b = 'def f(Z, eps=1e-5):\n\n    # my own comment\n    average   =  np.mean( Z,axis=1,keepdims=True )\n    return average\n'
+    b = ('def f(Z, eps=1e-5):\n\n    # my own comment\n'
+         '    average   =  np.mean( Z,axis=1,keepdims=True )\n    return average\n')
     assert _tokens(a) == _tokens(b)
     assert _tokens(a) != _tokens(a.replace("np.mean", "np.var"))  # attributes are kept
     assert _tokens(a) != _tokens(a.replace("mean(Z", "mean(eps"))  # so are the stub's parameter names

@@ -494,7 +494,8 @@ def add_subcommand(subparsers) -> None:
                 "it, printing each command, and the paths of the feedback pages and the similarity report.")
     p.add_argument("out", metavar="OUT", nargs="?", default="bnlab-demo-class",
                    help="a new or empty folder (default: bnlab-demo-class)")
-    p.add_argument("--students", type=positive_int, default=12, metavar="N", help="class size, at least 10 (default 12)")
+    p.add_argument("--students", type=positive_int, default=12, metavar="N",
+                   help="class size, at least 10 (default 12)")
     p.add_argument("--open", action="store_true", help="open the similarity report and a feedback page in a browser")
     p.add_argument("--no-jail", action="store_true", help="as for bnlab grade")
     _instructor_option(p)

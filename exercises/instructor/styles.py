@@ -32,7 +32,8 @@ STYLES: dict[str, list[tuple[str, str]]] = {
         ("A = np.maximum(Z_tilde, 0)", "A = Z_tilde * (Z_tilde > 0)"),
         ("A = 1 / (1 + np.exp(-Z_tilde))", "A = 1.0 / (1.0 + np.exp(-Z_tilde))"),
         ("A = np.tanh(Z_tilde)", "A = (np.exp(Z_tilde) - np.exp(-Z_tilde)) / (np.exp(Z_tilde) + np.exp(-Z_tilde))"),
-        ("Z_tilde, bn_cache = batchnorm_forward(Z, gamma, beta)", "out = batchnorm_forward(Z, gamma, beta)\n    Z_tilde, bn_cache = out"),
+        ("Z_tilde, bn_cache = batchnorm_forward(Z, gamma, beta)",
+         "out = batchnorm_forward(Z, gamma, beta)\n    Z_tilde, bn_cache = out"),
         ("A = np.maximum(Z_tilde, 0)", "A = np.where(Z_tilde > 0, Z_tilde, 0)"),
         ("cache = (A_prev, W, Z, bn_cache, Z_tilde)", "cache = A_prev, W, Z, bn_cache, Z_tilde"),
     ],
@@ -41,9 +42,11 @@ STYLES: dict[str, list[tuple[str, str]]] = {
          "rng = np.random.default_rng(seed)\n    permutation = rng.permutation(m)"),
         ("X_shuffled, Y_shuffled = X[:, permutation], Y[:, permutation]",
          "X_shuffled = X[:, permutation]\n    Y_shuffled = Y[:, permutation]"),
-        ("end = start + mini_batch_size\n        mini_batches.append((X_shuffled[:, start:end], Y_shuffled[:, start:end]))",
-         "stop = min(start + mini_batch_size, m)\n        batch = (X_shuffled[:, start:stop], Y_shuffled[:, start:stop])"
-         "\n        mini_batches.append(batch)"),
+        ("end = start + mini_batch_size\n"
+         "        mini_batches.append((X_shuffled[:, start:end], Y_shuffled[:, start:end]))",
+         "stop = min(start + mini_batch_size, m)\n"
+         "        batch = (X_shuffled[:, start:stop], Y_shuffled[:, start:stop])\n"
+         "        mini_batches.append(batch)"),
         ("    m = X.shape[1]\n", "    n_x, m = X.shape\n"),
         ("for start in range(0, m, mini_batch_size):", "for start in np.arange(0, m, mini_batch_size):"),
         ("mini_batches = []\n", "mini_batches = list()\n"),

@@ -79,7 +79,8 @@ def source_notebooks(instructor: str | Path) -> dict[str, Path]:
 def source_path(instructor: str | Path, ex_id: str) -> Path:
     path = source_notebooks(instructor).get(ex_id)
     if path is None:
-        raise FileNotFoundError(f"no source notebook for {ex_id}: expected {Path(instructor) / ex_id}/{ex_id}_<name>.ipynb")
+        raise FileNotFoundError(f"no source notebook for {ex_id}: "
+                                f"expected {Path(instructor) / ex_id}/{ex_id}_<name>.ipynb")
     return path
 
 
@@ -153,7 +154,7 @@ def cell_sources(notebook: dict) -> list[tuple[str, str]]:
 def readme_table(instructor: str | Path) -> str:
     """The exercises table of exercises/README.md, from each source's ``bnlab.you_write``."""
     rows = ["| notebook | you write |", "|---|---|"]
-    for ex_id, path in source_notebooks(instructor).items():
+    for path in source_notebooks(instructor).values():
         you_write = read_source(path).get("metadata", {}).get("bnlab", {}).get("you_write")
         if not you_write:
             raise AuthoringError(f"{path.name}: metadata bnlab.you_write (the README table's row) is missing")
@@ -182,7 +183,7 @@ def out_of_date(exercises_dir: str | Path) -> list[str]:
     exercises_dir = Path(exercises_dir)
     instructor = exercises_dir / "instructor"
     stale = []
-    for ex_id, path in source_notebooks(instructor).items():
+    for path in source_notebooks(instructor).values():
         stub_path = exercises_dir / path.name
         if not stub_path.is_file():
             stale.append(f"{stub_path}: missing (generated from {path})")
@@ -201,7 +202,7 @@ def write_stubs(exercises_dir: str | Path) -> list[Path]:
     exercises_dir = Path(exercises_dir)
     instructor = exercises_dir / "instructor"
     written = []
-    for ex_id, path in source_notebooks(instructor).items():
+    for path in source_notebooks(instructor).values():
         stub = stub_notebook(read_source(path), path.name)
         stub_path = exercises_dir / path.name
         if stub_path.is_file() and cell_sources(read_source(stub_path)) == cell_sources(stub):

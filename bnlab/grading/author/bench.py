@@ -90,7 +90,8 @@ def notebook_cost(runs: int = 10) -> str:
     from bnlab.grading.sandbox.client import jail_session
 
     graded = load_course().exercises[0]
-    cells = [GradedCell(name, 0, source) for name, source in reference_cells(instructor_dir(), graded.exercise.id).items()]
+    cells = [GradedCell(name, 0, source)
+             for name, source in reference_cells(instructor_dir(), graded.exercise.id).items()]
     times = []
     with jail_session():
         grade_cells(cells, graded.exercise, graded.checks, Limits(jail=True))

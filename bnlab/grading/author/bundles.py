@@ -76,7 +76,8 @@ def instructor_fingerprints(instructor: Path) -> tuple[set[bytes], list[str]]:
             data = path.read_bytes()
             contents.add(data)
             texts.append(data.decode("utf-8", "replace"))
-    texts += [solution_text(instructor, ex_id) for ex_id in source_notebooks(instructor)]  # the notebooks' JSON hides them
+    # the notebooks' JSON hides them
+    texts += [solution_text(instructor, ex_id) for ex_id in source_notebooks(instructor)]
     for path in sorted(instructor.glob("ex[0-9][0-9]/mutants.py")):
         texts += mutant_sources(instructor, path.parent.name).values()
     bodies = list(dict.fromkeys(b.strip() for text in texts for b in _SOLUTION_BODY.findall(text) if b.strip()))
@@ -147,7 +148,8 @@ def release_readmes(root: Path) -> dict[str, str]:
     notebooks = [(f"`notebooks/{p.name}`", _first_heading(p)) for p in sorted((root / "notebooks").glob("*.ipynb"))]
     exercises = [(g.exercise.notebook, ", ".join(f"`{f}`" for f in g.exercise.functions)
                   + (f" ({g.exercise.title})" if g.exercise.title else ""))
-                 for g in load_course(public_only=True).exercises if (root / "exercises" / g.exercise.notebook).is_file()]
+                 for g in load_course(public_only=True).exercises
+                 if (root / "exercises" / g.exercise.notebook).is_file()]
     notebooks_table = _markdown_table(("notebook", "what it shows"), notebooks)
     readmes = {}
     for name, template, folder in (("README.md", "README.md", "exercises/"),
@@ -228,7 +230,8 @@ if command -v apt-get >/dev/null 2>&1; then
     offered=$(LC_ALL=C apt-cache policy bubblewrap | sed -n 's/^ *Candidate: *//p' | head -n 1 || true)
     if [ -n "$BUBBLEWRAP_VERSION" ]; then
       apt-get install -y "bubblewrap=$BUBBLEWRAP_VERSION" || no_bubblewrap "bubblewrap $BUBBLEWRAP_VERSION \\
-(BNLAB_BUBBLEWRAP_VERSION) is not available from this image's apt sources, which offer ${offered:-none}: unset it to take theirs"
+(BNLAB_BUBBLEWRAP_VERSION) is not available from this image's apt sources, which offer ${offered:-none}: \\
+unset it to take theirs"
     else
       [ -n "$offered" ] && [ "$offered" != "(none)" ] \\
         || no_bubblewrap "this image's apt sources offer no bubblewrap package (apt-cache policy bubblewrap)"
@@ -244,7 +247,8 @@ $(command -v apt-get >/dev/null 2>&1 || echo ', and this image has no apt-get to
   echo "bnlab: bubblewrap for the jail: $(bwrap --version) (package ${BUBBLEWRAP_VERSION:-installed by the image})"
 fi
 if ! python3 -c "import sys; sys.exit(sys.version_info < __MIN_PYTHON__)"; then
-  echo "bnlab: this image's Python is $(python3 -V 2>&1); bnlab needs Python __MIN_TEXT__ or newer: choose a newer base image" >&2
+  echo "bnlab: this image's Python is $(python3 -V 2>&1); bnlab needs Python __MIN_TEXT__ or newer: \\
+choose a newer base image" >&2
   exit 1
 fi
 python3 -m venv "$ROOT/venv"
@@ -263,7 +267,8 @@ DEFAULT_PYTHON="$ROOT/venv/bin/python"
 PYTHON="${BNLAB_PYTHON:-$DEFAULT_PYTHON}"
 fail() {  # a results.json that says what went wrong (plain text: no quotes or backslashes in $1)
   mkdir -p "$ROOT/results"
-  printf '{"score": 0, "output": "The autograder could not grade this submission: %s", "tests": [], "extra_data": {"isolation": "none"}}\\n' "$1" > "$RESULTS"
+  printf '{"score": 0, "output": "The autograder could not grade this submission: %s", ' "$1" > "$RESULTS"
+  printf '"tests": [], "extra_data": {"isolation": "none"}}\\n' >> "$RESULTS"
   echo "$1" >&2
   exit 0
 }

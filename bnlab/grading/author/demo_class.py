@@ -39,7 +39,8 @@ def gradebook_csv(roster: list[tuple[str, str, str]], points_possible: float) ->
     a Points Possible row; ``roster`` is (Canvas user id, "Surname, First", login) per student."""
     rows = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", f"{ASSIGNMENT} ({ASSIGNMENT_ID})"],
             ["    Points Possible", "", "", "", "", f"{points_possible:.2f}"]]
-    rows += [[name, user_id, f"S{user_id}", login, "Section A", ""] for user_id, name, login in [*roster, NO_SUBMISSION]]
+    rows += [[name, user_id, f"S{user_id}", login, "Section A", ""]
+             for user_id, name, login in [*roster, NO_SUBMISSION]]
     return "\ufeff" + csv_text(rows)
 
 

@@ -124,7 +124,8 @@ def _swap_independent(body: str, rng) -> str:
     candidates = []
     for i in range(len(lines) - 1):
         a, b = _ASSIGN.match(lines[i]), _ASSIGN.match(lines[i + 1])
-        if not (a and b) or a.group(1) != b.group(1) or not (_whole_statement(lines[i]) and _whole_statement(lines[i + 1])):
+        if (not (a and b) or a.group(1) != b.group(1)
+                or not (_whole_statement(lines[i]) and _whole_statement(lines[i + 1]))):
             continue
         if i + 2 < len(lines) and len(lines[i + 2]) - len(lines[i + 2].lstrip()) > len(a.group(1)):
             continue  # the second line opens a block or continues: not a single statement
@@ -318,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         pair = tuple(sorted((a, b)))
         where = (f"ranked #{ranked.index(pair) + 1}" if pair in ranked else
                  f"apart #{apart.index(pair) + 1}" if pair in apart else "not listed")
-        print(f"{b} copied {a} ({'whole' if own is None else f'own code in {own} function' + 's' * (own != 1)}): {where}")
+        how = 'whole' if own is None else f'own code in {own} function' + 's' * (own != 1)
+        print(f"{b} copied {a} ({how}): {where}")
     print(f"best honest pair: #{ranked.index((honest.a, honest.b)) + 1}, score {honest.score:.2f}")
     return 0
 

@@ -448,7 +448,8 @@ col.number { width: 3.5rem; } col.count { width: 6.5rem; } col.student { width: 
 def _summary_table(pairs: list[Pair], first: int, anchor: str | None) -> str:
     esc = html.escape
     head = ('<table class="pairs"><colgroup><col class="number"><col class="student"><col class="student">'
-            '<col class="count"><col class="count"><col class="count"><col></colgroup><tr><th>#</th><th>student</th><th>student</th><th>score</th>'
+            '<col class="count"><col class="count"><col class="count"><col></colgroup>'
+            '<tr><th>#</th><th>student</th><th>student</th><th>score</th>'
             "<th>functions judged</th><th>own lines</th><th>functions that match</th></tr>")
     rows = []
     for i, p in enumerate(pairs[:first]):

@@ -233,7 +233,8 @@ def _bias_correction_check() -> Check:
                 require_float64(got, f"parameters[{name!r}]")
                 step = got.astype(np.float64) - p
                 expected = -learning_rate * g / (np.abs(g) + 1e-8)   # v_corrected = g, s_corrected = g**2
-                one_step_late = -learning_rate * (0.1 * g / (1 - 0.9**2)) / (np.sqrt(0.001 * g**2 / (1 - 0.999**2)) + 1e-8)
+                one_step_late = (-learning_rate * (0.1 * g / (1 - 0.9**2))
+                                 / (np.sqrt(0.001 * g**2 / (1 - 0.999**2)) + 1e-8))
                 if not np.allclose(step, expected, rtol=1e-6, atol=1e-12):
                     ratio = float(np.median(np.abs(step) / learning_rate))
                     if np.allclose(step, one_step_late, rtol=1e-6, atol=1e-12):

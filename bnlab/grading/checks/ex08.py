@@ -95,7 +95,8 @@ class TrainCase:
                              seed=g("seed"), weight_scale=g("weight_scale"), eps=EPS, running_decay=g("running_decay"))
 
     def run(self, batches: list[list[tuple[np.ndarray, np.ndarray]]], variant: str | None = None):
-        """bnlab's loop on the learner's mini-batches (or with the mistake ``variant``): (parameters, running, costs)."""
+        """bnlab's loop on the learner's mini-batches (or with the mistake ``variant``):
+        (parameters, running, costs)."""
         g = self.get
         net = self.network()
         v, s = bnlab.initialize_velocity(net.parameters), bnlab.initialize_rmsprop(net.parameters)

@@ -378,7 +378,8 @@ class BNCase:
 
 def forward_result(outputs, key: str = "fwd", reveal: bool = True):
     """Z_tilde of the learner's ``(Z_tilde, cache)``, or :class:`Mismatch`."""
-    Z_tilde, _cache = unpack(value_of(outputs, key, BATCHNORM_FORWARD, reveal), 2, BATCHNORM_FORWARD, "(Z_tilde, cache)", reveal)
+    Z_tilde, _cache = unpack(value_of(outputs, key, BATCHNORM_FORWARD, reveal), 2, BATCHNORM_FORWARD,
+                             "(Z_tilde, cache)", reveal)
     return Z_tilde
 
 

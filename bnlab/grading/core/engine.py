@@ -29,7 +29,7 @@ import numpy as np
 from bnlab.grading.core.notebook import (NotebookError, check_functions_present, check_source_size, forbidden_imports,
                                          read_graded_cells)
 from bnlab.grading.core.spec import Call, CallOutcome, Check, Exercise, Outcome, Ref, Verdict
-from bnlab.grading.sandbox.client import Limits, run_learner
+from bnlab.grading.sandbox.client import DEFAULT_LIMITS, Limits, run_learner
 
 
 @dataclass
@@ -178,7 +178,9 @@ def outcome_of(raw, call: Call | None = None) -> CallOutcome:
 
 def _failure_kind(failed: CallOutcome) -> str:
     """What a failed call of a hidden check did, in the grader's words only (never learner text)."""
-    return FAILURE_WORDS["not_implemented"] if failed.not_implemented else FAILURE_WORDS.get(failed.kind, FAILURE_WORDS["exception"])
+    if failed.not_implemented:
+        return FAILURE_WORDS["not_implemented"]
+    return FAILURE_WORDS.get(failed.kind, FAILURE_WORDS["exception"])
 
 
 def _outcome(verdict: Verdict, fraction: float, first_failed: CallOutcome | None, shown_from_call: bool) -> Outcome:
@@ -225,7 +227,7 @@ def ungraded(exercise: Exercise, checks: list[Check], notebook: str | None, prob
                           results, problem=problem, note=note, output=output)
 
 
-def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits = Limits(),
+def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits = DEFAULT_LIMITS,
                 notebook: str | None = None, note: str = "") -> ExerciseResult:
     """Grade graded cells (:class:`~bnlab.grading.core.notebook.GradedCell` list) against ``checks``."""
     try:
@@ -296,7 +298,7 @@ def _hidden_problem(run) -> tuple[str, Outcome | None]:
     return "", None
 
 
-def grade_notebook(path: str | Path | None, exercise: Exercise, checks: list[Check], limits: Limits = Limits(),
+def grade_notebook(path: str | Path | None, exercise: Exercise, checks: list[Check], limits: Limits = DEFAULT_LIMITS,
                    note: str = "") -> ExerciseResult:
     """Grade the notebook at ``path`` (None: missing) for ``exercise`` with ``checks`` (public + hidden)."""
     if path is None:

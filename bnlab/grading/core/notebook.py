@@ -52,7 +52,8 @@ def read_graded_cells(path: str | Path) -> list[GradedCell]:
             raise FileNotFoundError
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
             raise NotebookError(f"{path.name} is too large to be an exercise notebook "
-                                f"({path.stat().st_size / 2**20:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES // 2**20} MB): "
+                                f"({path.stat().st_size / 2**20:.0f} MB; "
+                                f"the limit is {MAX_NOTEBOOK_BYTES // 2**20} MB): "
                                 "clear the cell outputs and save it again")
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -202,7 +202,8 @@ def _test_number(exercise: str, index: int) -> str:
 
 def gradescope_results(results: list[ExerciseResult], execution_time: float | None = None) -> dict:
     """Gradescope autograder results: score, tests (numbered) and the notes the learner should see;
-    each test's output is what :func:`shown_check` allows; hidden checks become ``after_published``. ``execution_time``: seconds the grading took."""
+    each test's output is what :func:`shown_check` allows; hidden checks become ``after_published``.
+    ``execution_time``: seconds the grading took."""
     tests = []
     for r in results:
         for i, c in enumerate(map(shown_check, r.checks)):
@@ -272,7 +273,8 @@ def late_note(metadata: dict) -> str:
     if when is None or not when.late:
         return ""
     minutes = when.minutes
-    late = f"{minutes // 1440} d {minutes % 1440 // 60} h" if minutes >= 1440 else f"{minutes // 60} h {minutes % 60} min"
+    late = (f"{minutes // 1440} d {minutes % 1440 // 60} h" if minutes >= 1440
+            else f"{minutes // 60} h {minutes % 60} min")
     note = f"Submitted {late} after the due date ({when.due.isoformat(timespec='minutes')})."
     if when.after_late_due:
         note += f" That is also after the late due date ({when.late_due.isoformat(timespec='minutes')})."

@@ -37,7 +37,8 @@ from bnlab.grading.grade.roster import KEYS, Roster, key_text
 from bnlab.grading.grade.spreadsheet import csv_text, read_rows
 
 # name, optional LATE, Canvas user id, submission id (absent in some exports), the learner's file name
-CANVAS_FILE = re.compile(r"^(?P<name>[^_/\\]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?:(?P<submission>\d+)_)?(?P<file>.+)$")
+CANVAS_FILE = re.compile(r"^(?P<name>[^_/\\]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_"
+                         r"(?:(?P<submission>\d+)_)?(?P<file>.+)$")
 MANIFEST = "canvas.csv"
 READ_LIMIT = MAX_NOTEBOOK_BYTES + 1  # enough for the reader to say "too large", no more
 

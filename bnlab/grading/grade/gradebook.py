@@ -38,7 +38,7 @@ from bnlab.grading.core.student_inputs import checks_for_student, student_salt
 from bnlab.grading.grade.grading_key import fingerprint
 from bnlab.grading.grade.spreadsheet import csv_text
 from bnlab.grading.grade.submissions import list_students, match_notebooks
-from bnlab.grading.sandbox.client import Limits, jail_session
+from bnlab.grading.sandbox.client import DEFAULT_LIMITS, Limits, jail_session
 
 STATE = "grade.json"
 STUDENTS = "students"   # OUT/students/<student>/: per-student records, apart from OUT/grades.csv
@@ -159,7 +159,7 @@ class BatchSummary:
 
 
 def grade_submissions(submissions: str | Path, out: str | Path, course: Course, jobs: int = 1,
-                      limits: Limits = Limits(), progress=sys.stderr, names: dict[str, str] | None = None,
+                      limits: Limits = DEFAULT_LIMITS, progress=sys.stderr, names: dict[str, str] | None = None,
                       key: bytes | None = None) -> BatchSummary:
     """Grade every student folder of ``submissions`` into ``out`` (see the module docstring); ``names``
     (student folder -> name, from a roster or the Canvas manifest) title the feedback pages; ``key``: the

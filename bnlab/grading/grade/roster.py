@@ -69,7 +69,8 @@ def _table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     except OSError as exc:
         raise RosterError(f"--roster {path} cannot be read ({exc.strerror or exc})") from None
     if len(raw) > MAX_ROSTER_BYTES:
-        raise RosterError(f"--roster {path} is larger than {MAX_ROSTER_BYTES // 2**20} MB; a roster is one row a student")
+        raise RosterError(f"--roster {path} is larger than {MAX_ROSTER_BYTES // 2**20} MB; "
+                          "a roster is one row a student")
     try:
         lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     except UnicodeDecodeError:
@@ -94,7 +95,8 @@ def read_roster(path: str | Path) -> Roster:
         header = ["name", *KEYS]
     elif "folder" not in header or not any(k in header for k in (*KEYS, "name")):
         raise RosterError(f"--roster {path} needs a header with the columns folder and one of {', '.join(KEYS)} "
-                          f"or name, or be a Canvas gradebook export; found {', '.join(header)[:120] or 'an empty file'}")
+                          "or name, or be a Canvas gradebook export; "
+                          f"found {', '.join(header)[:120] or 'an empty file'}")
     by_folder: dict[str, dict[str, str]] = {}
     by_id: dict[str, dict[str, str]] = {}
     for line, row in enumerate(rows, start=2):

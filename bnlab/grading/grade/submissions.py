@@ -63,7 +63,8 @@ def match_notebooks(folder: Path, ex_id: str) -> tuple[Path | None, str]:
 
 def list_students(submissions: Path) -> list[str]:
     if not submissions.is_dir():
-        raise FileNotFoundError(f"SUBMISSIONS must be a folder with one folder per student; {submissions} is not a folder")
+        raise FileNotFoundError("SUBMISSIONS must be a folder with one folder per student; "
+                                f"{submissions} is not a folder")
     # a student folder that is a symbolic link is listed, and graded as such (nothing is followed)
     return sorted(e.name for e in os.scandir(submissions)
                   if (e.is_dir(follow_symlinks=False) or e.is_symlink()) and not e.name.startswith("."))

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from bnlab.grading.sandbox import plain
 from bnlab.grading.sandbox.files import remove_tree, workdir
-from bnlab.grading.sandbox.policy import (OUTPUT_TAIL, Limits, Raw, SandboxRun, environment, limit_args,
+from bnlab.grading.sandbox.policy import (DEFAULT_LIMITS, OUTPUT_TAIL, Limits, Raw, SandboxRun, environment, limit_args,
                                           limits_in_effect, outcome)
 
 __all__ = ["Limits", "SandboxRun", "isolation_of", "jail_session", "limits_in_effect", "prestart", "remove_tree",
@@ -275,7 +275,7 @@ def _served(job: bytes, limits: Limits) -> Raw:
             starting.join()
         with _spare_lock:
             server = _spare.pop() if _spare else None
-    for attempt in range(2):
+    for _ in range(2):
         if server is None:
             server = _Server(limits.jail)
             if server.error:
@@ -454,7 +454,7 @@ def isolation_of(limits: Limits) -> str:
     return "process (throwaway uid)" if _use_uid() else "process"
 
 
-def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = Limits()) -> SandboxRun:
+def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = DEFAULT_LIMITS) -> SandboxRun:
     """Run ``cells`` (name, cell index, source) then ``calls`` (worker call dicts) in a new learner process."""
     nonce = secrets.token_hex(16)
     job = plain.pack({"nonce": nonce, "cells": [list(c) for c in cells], "calls": calls,

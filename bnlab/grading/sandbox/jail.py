@@ -87,7 +87,7 @@ def _world_readable(path: Path) -> bool:
     for parent in path.parents:
         if not os.stat(parent).st_mode & 0o001:
             return False
-    for folder, dirs, files in os.walk(path):
+    for folder, _dirs, files in os.walk(path):
         if os.stat(folder).st_mode & 0o005 != 0o005:
             return False
         if any(not os.stat(os.path.join(folder, f), follow_symlinks=False).st_mode & 0o004 for f in files):

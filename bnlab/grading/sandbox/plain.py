@@ -100,8 +100,9 @@ def to_plain(value, depth: int = 0, budget: list | None = None):
         return float.__float__(value)
     if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, (tuple, list, dict)) and (tuple.__len__ if isinstance(value, tuple) else
-                                                    list.__len__ if isinstance(value, list) else dict.__len__)(value) > budget[0]:
+    if isinstance(value, (tuple, list, dict)) and (
+            tuple.__len__ if isinstance(value, tuple) else
+            list.__len__ if isinstance(value, list) else dict.__len__)(value) > budget[0]:
         return Foreign(f"a structure with more than {MAX_ITEMS} items")
     if isinstance(value, tuple):
         return tuple(to_plain(item, depth + 1, budget) for item in tuple.__iter__(value))

@@ -29,6 +29,9 @@ class Limits:
     jail: bool = False      # run in the bubblewrap jail (bnlab grade); False: the same server, no jail
 
 
+DEFAULT_LIMITS = Limits()  # the default of every ``limits`` argument (Limits is frozen, so sharing it is safe)
+
+
 @dataclass
 class SandboxRun:
     """What came back. ``status`` is "ok", "timeout", "crashed" or "error" (the sandbox failed to start).

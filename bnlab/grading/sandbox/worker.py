@@ -119,7 +119,8 @@ def run_cells(cells, namespace: dict, memory_mb: int | None = None) -> str:
         try:
             exec(code, namespace)
         except BaseException as exc:  # noqa: BLE001 - any learner failure is a message
-            return f"running the graded cell for {name} (cell {index + 1}) failed:\n" + learner_traceback(exc, memory_mb)
+            return (f"running the graded cell for {name} (cell {index + 1}) failed:\n"
+                    + learner_traceback(exc, memory_mb))
     return ""
 
 

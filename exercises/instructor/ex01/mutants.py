@@ -36,7 +36,8 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
     "modifies_input_in_place": [
         ("    mu = np.mean(Z, axis=1, keepdims=True)                 # (n, 1) per-unit mean over the examples\n",
          "    mu = np.mean(Z, axis=1, keepdims=True)                 # (n, 1) per-unit mean over the examples\n"
-         "    Z -= mu                                                # centre Z in place (modifies the caller's array)\n"
+         "    Z -= mu                                                "
+         "# centre Z in place (modifies the caller's array)\n"
          "    mu = 0.0\n"),
     ],
     # per-unit statistics as (n,) vectors, so they broadcast along the wrong axis

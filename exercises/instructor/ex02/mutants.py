@@ -27,8 +27,10 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
     ],
     # returns (dZ, dbeta, dgamma)
     "dgamma_dbeta_swapped": [
-        ("dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)    # (n, m)\n    # YOUR CODE ENDS HERE\n    return dZ, dgamma, dbeta",
-         "dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)    # (n, m)\n    # YOUR CODE ENDS HERE\n    return dZ, dbeta, dgamma"),
+        ("dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)    # (n, m)\n"
+         "    # YOUR CODE ENDS HERE\n    return dZ, dgamma, dbeta",
+         "dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)    # (n, m)\n"
+         "    # YOUR CODE ENDS HERE\n    return dZ, dbeta, dgamma"),
     ],
     # dgamma = sum of dZ_tilde, forgetting the factor Z_norm
     "dgamma_without_Z_norm": [
@@ -63,8 +65,10 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
     ],
     # dZ returned transposed
     "transposed_dZ": [
-        ("dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)    # (n, m)\n    # YOUR CODE ENDS HERE\n    return dZ, dgamma, dbeta",
-         "dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)    # (n, m)\n    # YOUR CODE ENDS HERE\n    return dZ.T, dgamma, dbeta"),
+        ("dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)    # (n, m)\n"
+         "    # YOUR CODE ENDS HERE\n    return dZ, dgamma, dbeta",
+         "dZ = gamma * inv_std * (dZ_tilde - (dbeta + Z_norm * dgamma) / m)    # (n, m)\n"
+         "    # YOUR CODE ENDS HERE\n    return dZ.T, dgamma, dbeta"),
     ],
     # dgamma and dbeta summed over the units (axis=0)
     "wrong_axis": [

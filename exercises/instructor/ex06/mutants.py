@@ -74,7 +74,8 @@ MUTANTS.update({
     # the result in float32
     "returns_float32": [
         ("new_parameters[name] = p - learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)",
-         "new_parameters[name] = (p - learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)).astype(np.float32)"),
+         "new_parameters[name] = "
+         "(p - learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)).astype(np.float32)"),
     ],
     # the bias correction with t + 1
     "t_plus_one": [

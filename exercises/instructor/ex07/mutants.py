@@ -40,7 +40,8 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
     ],
     # dbL summed over the classes (axis=0)
     "dbL_wrong_axis": [
-        ('grads[f"db{L}"] = np.sum(dZL, axis=1, keepdims=True)', 'grads[f"db{L}"] = np.sum(dZL, axis=0, keepdims=True)'),
+        ('grads[f"db{L}"] = np.sum(dZL, axis=1, keepdims=True)',
+         'grads[f"db{L}"] = np.sum(dZL, axis=0, keepdims=True)'),
     ],
     # the hidden layers fed the output layer's dA unchanged (caches walked in the wrong order)
     "caches_in_wrong_order": [

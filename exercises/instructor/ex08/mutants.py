@@ -2,7 +2,8 @@
 MUTANTS: dict[str, list[tuple[str, str]]] = {
     # the same shuffle every epoch
     "no_reshuffle": [
-        ("random_mini_batches(X, Y, mini_batch_size, seed + epoch)", "random_mini_batches(X, Y, mini_batch_size, seed)"),
+        ("random_mini_batches(X, Y, mini_batch_size, seed + epoch)",
+         "random_mini_batches(X, Y, mini_batch_size, seed)"),
     ],
     # running averages of Z_tilde's statistics (cache item 4) instead of Z's
     "running_of_Z_tilde": [
@@ -47,11 +48,13 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
     # Batch Norm's beta1 parameter taken for Adam's beta1 hyperparameter
     "bn_beta_as_adam_beta1": [
         ("parameters, v, s = update_parameters_with_adam(parameters, grads, v, s, t, learning_rate, beta1,",
-         'parameters, v, s = update_parameters_with_adam(parameters, grads, v, s, t, learning_rate, parameters["beta1"],'),
+         'parameters, v, s = update_parameters_with_adam(parameters, grads, v, s, t, learning_rate, '
+         'parameters["beta1"],'),
     ],
     # the one-example mini-batch trained on
     "one_example_batch_kept": [
-        ("            if batchnorm and X_t.shape[1] < 2:\n                continue                                   # one example cannot be batch-normalized\n",
+        ("            if batchnorm and X_t.shape[1] < 2:\n"
+         "                continue                                   # one example cannot be batch-normalized\n",
          ""),
     ],
     # predict with the mini-batch's own statistics (train mode)
@@ -74,7 +77,8 @@ MUTANTS: dict[str, list[tuple[str, str]]] = {
 # mistake -> words the feedback (all checks, hidden ones included) must contain; tests/test_exercises_mutants.py
 MESSAGES: dict[str, list[str]] = {
     "no_reshuffle": ["WRONG costs", "reshuffle each epoch"],
-    "running_of_Z_tilde": ["WRONG running averages", "not:WRONG parameters", "not:WRONG costs", "running averages of the mean and variance of Z_tilde"],
+    "running_of_Z_tilde": ["WRONG running averages", "not:WRONG parameters", "not:WRONG costs",
+                           "running averages of the mean and variance of Z_tilde"],
     "running_not_updated": ["running averages that never change"],
     "running_unbiased_var": ["WRONG running averages", "not:WRONG parameters", "unbiased variance"],
     "t_counts_epochs": ["t counting epochs"],
