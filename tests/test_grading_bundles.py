@@ -19,6 +19,17 @@ from exercise_harness import INSTRUCTOR, ROOT, notebook_path, notebook_with, sol
 CLI = [sys.executable, "-m", "bnlab.cli"]
 
 
+def _autograder_root(tmp_path: Path, *options: str) -> Path:
+    """``bnlab gradescope --out tmp_path/bundle OPTIONS``, unzipped as Gradescope does into tmp_path/autograder."""
+    bundle = tmp_path / "bundle"
+    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), *options], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "autograder"
+    shutil.copytree(bundle, root / "source")
+    return root
+
+
 def _solution_notebook(ex_id: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return notebook_with(ex_id, solution_cells(ex_id), folder / notebook_path(ex_id).name)
@@ -120,12 +131,7 @@ def test_the_gradescope_bundle_grades_a_submission_into_results_json(tmp_path):
 
 
 def test_run_autograder_refuses_with_zero_and_the_reason_where_the_jail_cannot_run(tmp_path):
-    bundle = tmp_path / "bundle"
-    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01"], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    root = tmp_path / "autograder"
-    shutil.copytree(bundle, root / "source")
+    root = _autograder_root(tmp_path, "--exercises", "ex01")
     _solution_notebook("ex01", root / "submission")
     tools = tmp_path / "bin"  # every command run_autograder needs, but no bwrap
     tools.mkdir()
@@ -144,12 +150,7 @@ def test_run_autograder_refuses_with_zero_and_the_reason_where_the_jail_cannot_r
 
 
 def test_a_gradescope_assignment_can_grade_just_some_exercises(tmp_path):
-    bundle = tmp_path / "bundle"
-    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01", *fx.jail_flags()],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    root = tmp_path / "autograder"
-    shutil.copytree(bundle, root / "source")
+    root = _autograder_root(tmp_path, "--exercises", "ex01", *fx.jail_flags())
     _solution_notebook("ex01", root / "submission" / "nested")  # Gradescope keeps the learner's folders
     env = {**os.environ, "BNLAB_AUTOGRADER_ROOT": str(root), "BNLAB_PYTHON": sys.executable}
     run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
@@ -191,12 +192,7 @@ def test_on_gradescope_a_stack_walk_never_shows_the_hidden_inputs(tmp_path):
     from bnlab.grading.core.student_inputs import salted, student_salt
     from bnlab.grading.grade.grading_key import KEY_FILE, read_key
 
-    bundle = tmp_path / "bundle"
-    result = subprocess.run(CLI + ["gradescope", "--out", str(bundle), "--exercises", "ex01"], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    root = tmp_path / "autograder"
-    shutil.copytree(bundle, root / "source")
+    root = _autograder_root(tmp_path, "--exercises", "ex01")
     walker = solution_cells("ex01")["batchnorm_forward"].replace("def batchnorm_forward(", "def _mine(") + '''
 
 import gc, json, sys
