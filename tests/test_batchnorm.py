@@ -11,7 +11,7 @@ import bnlab.batchnorm
 from bnlab import (BatchNormCache, batchnorm_backward, batchnorm_backward_steps, batchnorm_eval, batchnorm_forward,
                    numerical_gradient, update_running_averages)
 from bnlab._validate import NonFiniteError
-from bnlab.batchnorm import row_blocks
+from bnlab.batchnorm import row_blocks, row_buffers
 from conftest import assert_gradients_match, scalar_loss_of
 
 BACKWARDS = [batchnorm_backward, batchnorm_backward_steps]
@@ -391,6 +391,48 @@ def test_the_shapes_cover_one_block_and_several():
     assert len(row_blocks(3, 70000)) == 3          # one row each
     blocks = row_blocks(37, 8192)
     assert blocks[0].start == 0 and blocks[-1].stop >= 37 and all(a.stop == b.start for a, b in zip(blocks, blocks[1:]))
+
+
+class _numpy_buffers:
+    """A stand-in for row_buffers that leaves numpy's ufunc buffer as it is."""
+
+    def __init__(self, m):
+        pass
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc_info):
+        pass
+
+
+def test_row_buffers_picks_one_row_where_it_helps_and_restores_numpy(rng):
+    before = np.getbufsize()
+    assert row_buffers(256).size == 256 and row_buffers(300).size == 288  # a multiple of 16, at most one row
+    assert row_buffers(60).size == before and row_buffers(8192).size == before  # short or long rows: unchanged
+    with row_buffers(4096):
+        assert np.getbufsize() == 4096
+    assert np.getbufsize() == before
+    Z = make_Z(rng, 3, 512)
+    Z[1] = [1e200, -1e200] * 256                     # its variance overflows: raised inside the with
+    with pytest.raises(NonFiniteError):
+        batchnorm_forward(Z, *make_gamma_beta(rng, 3))
+    assert np.getbufsize() == before
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (37, 300), (40, 4096)], ids=["short-rows", "one-block", "blocks"])
+def test_row_buffers_changes_no_bit_of_any_result(rng, shape, monkeypatch):
+    Z, R = make_Z(rng, *shape), rng.normal(size=shape)
+    gamma, beta = make_gamma_beta(rng, shape[0])
+    mu, var = rng.normal(size=(shape[0], 1)), rng.uniform(0.5, 2.0, (shape[0], 1))
+
+    def results():
+        Z_tilde, cache = batchnorm_forward(Z, gamma, beta)
+        return (Z_tilde, *cache[:5], *batchnorm_backward(R, cache), batchnorm_eval(Z, gamma, beta, mu, var))
+    fast = results()
+    monkeypatch.setattr(bnlab.batchnorm, "row_buffers", _numpy_buffers)
+    for got, want in zip(fast, results()):
+        assert np.array_equal(got, want)
 
 
 def assert_round_off(got, want, name, scale=None):

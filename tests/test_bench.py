@@ -35,6 +35,8 @@ def test_bench_quick_prints_one_table_with_targets(capsys):
     memory = next(line for line in out.splitlines() if line.startswith("peak memory"))
     assert "<= 3 x Z + 256 KiB" in memory and memory.rstrip().endswith("PASS")
     assert re.search(r"BN fwd\+bwd against the bound .*<= 3 x bound +(PASS|FAIL)", out)
+    for shape in bench.BN_SHAPES_QUICK[:2]:  # the one-block shapes have a floor, measured against the compact line
+        assert re.search(rf"Z {re.escape(str(shape))}, numpy floor \(see below\) +[\d.]+ ms +compact [\d.]+ ms", out)
     assert "BLAS" in out and re.search(r"targets: \d+ of \d+ PASS", out)
 
 
@@ -60,6 +62,16 @@ def test_the_numpy_floor_is_a_lower_bound_of_a_real_step():
         times = bench.medians(bench.timed_samples({"floor": floor, "bnlab": bench.bnlab_training(60, 20)},
                                                   repeats=3, warmup=1, min_seconds=0))
     assert times["floor"] < times["bnlab"]
+
+
+@pytest.mark.parametrize("shape", [(100, 60), (256, 256)])
+def test_the_batchnorm_floor_does_the_public_functions_work(shape):
+    # The floor is only a floor of the same work if it computes the same results, bit for bit.
+    Z, dZ_tilde, gamma, beta = bench._bn_inputs(shape)
+    Z_tilde, cache = bnlab.batchnorm_forward(Z, gamma, beta, 1e-5)
+    public = (Z_tilde, *bnlab.batchnorm_backward(dZ_tilde, cache))
+    for got, want, name in zip(bench.numpy_batchnorm_floor(shape)(), public, ("Z_tilde", "dZ", "dgamma", "dbeta")):
+        np.testing.assert_array_equal(got, want, err_msg=name)
 
 
 def test_the_steps_alone_are_the_steps_bnlab_train_takes():
