@@ -193,3 +193,17 @@ def test_a_huge_cell_and_deep_nesting_cost_their_student_only_within_the_memory_
     page = report.read_text()
     assert "Not compared (2 students)" in page and "alice" in page and "bob" in page
     assert peak < PEAK_BOUND_MB, f"peak RSS of bnlab similarity {peak:.0f} MB, bound {PEAK_BOUND_MB} MB"
+
+
+def test_an_unreadable_notebook_is_listed_and_the_students_other_notebooks_are_compared(tmp_path):
+    rng = np.random.default_rng(5)
+    cells = honest_cells("ex01", rng, INSTRUCTOR, own={"batchnorm_forward"})
+    for student, student_cells in (("alice", cells), ("bob", copied_cells(cells, rng))):
+        write_notebook("ex01", student_cells, tmp_path / "class" / student / NOTEBOOK, INSTRUCTOR)
+    (tmp_path / "class" / "bob" / "ex02_batchnorm_backward.ipynb").write_text("{ not a notebook")
+    ranking = similarity_report(tmp_path / "class", tmp_path / "report.html", INSTRUCTOR)
+    assert list(ranking.partly_read) == ["bob"] and ranking.partly_read["bob"].startswith("ex02: ")
+    assert not ranking.not_compared
+    assert any({p.a, p.b} == {"alice", "bob"} for p in ranking.ranked + ranking.apart)  # ex01 still compared
+    page = (tmp_path / "report.html").read_text()
+    assert "Compared without some notebooks (1 students)" in page and "bob: ex02: " in page

@@ -299,6 +299,8 @@ def run_similarity(args) -> int:
           + (f"; most similar: {pairs[0].a} and {pairs[0].b} ({pairs[0].score:.2f})" if pairs else ""))
     for student, why in sorted(ranking.not_compared.items()):
         print(f"bnlab similarity: {student} not compared: {why}", file=sys.stderr)
+    for student, why in sorted(ranking.partly_read.items()):
+        print(f"bnlab similarity: {student} compared without {why}", file=sys.stderr)
     return 0
 
 

@@ -23,7 +23,8 @@ Learner data is hostile, and this runs as the grader does: a notebook is read wi
 (``read_graded_cells``, ``check_source_size``: at most 256 KB of graded source), code nested deeper than
 ``MAX_NESTING`` is refused by the grader's own ``check_parsable`` (the same on every Python version), and no
 syntax tree is built. A student refused, or whose code fails to parse in any way (``PARSE_ERRORS``), is
-listed as not compared, with the reason; the report is written for everyone else. Memory: students are read
+listed as not compared, with the reason; a notebook the grader could not read is listed under "compared
+without", and the student compared on the others; the report is written for everyone else. Memory: students are read
 one at a time and only their own code is kept (at most ``MAX_OWN_LINES``, about 2 MB; a real submission
 tens of KB), so the peak is about 60 MB, plus at most about 80 MB while one notebook at the source cap is
 tokenized, plus 2 MB per student at worst (measured; tests/test_grading_similarity.py holds it under 150 MB
@@ -207,11 +208,14 @@ class NotCompared(ValueError):
     """A student's graded code the report will not read (too large, nested too deeply): the message says why."""
 
 
-def student_sources(folder: Path, exercises: list, pasted: dict[str, tuple[str, ...]]) -> dict[Unit, str]:
+def student_sources(folder: Path, exercises: list, pasted: dict[str, tuple[str, ...]],
+                    unread: list[str] | None = None) -> dict[Unit, str]:
     """(exercise, function) -> the student's graded cells of that function, for the notebooks the grader would
     grade; a function pasted again in a later exercise is read where it was introduced only.
 
-    Raises NotCompared when a notebook's graded cells exceed the grader's limits (size, nesting).
+    A notebook that is there but cannot be read (not JSON, no graded cells, …) is left out, and
+    "exNN: why" appended to ``unread`` when it is given. Raises NotCompared when a notebook's graded cells
+    exceed the grader's limits (size, nesting).
     """
     from bnlab.grading.core.notebook import NotebookError, check_parsable, check_source_size, read_graded_cells
     from bnlab.grading.grade.submissions import match_notebooks
@@ -223,8 +227,10 @@ def student_sources(folder: Path, exercises: list, pasted: dict[str, tuple[str, 
             continue
         try:
             cells = read_graded_cells(path)
-        except NotebookError:
-            continue  # missing or unreadable: the grader's feedback says why; nothing to compare
+        except NotebookError as exc:  # the grader's feedback says why too; the other notebooks are compared
+            if unread is not None:
+                unread.append(f"{exercise.id}: {exc}")
+            continue
         try:
             check_source_size(cells)
         except NotebookError as exc:
@@ -280,6 +286,7 @@ class ClassFingerprints:
     own: dict[str, dict[Unit, Own]]              # student -> function -> their own code in it
     weight: dict[tuple[Unit, int], float]        # (function, fingerprint) -> weight
     not_compared: dict[str, str] = field(default_factory=dict)  # student -> why their code was not read
+    partly_read: dict[str, str] = field(default_factory=dict)   # student -> the notebooks left out, and why
 
     def own_lines(self, student: str) -> int:
         return sum(own.line_count for own in self.own[student].values())
@@ -375,6 +382,7 @@ class Ranking:
     ranked: list[Pair]                 # judged on MIN_FUNCTIONS or more functions, most similar first
     apart: list[Pair]                  # too close to the reference to tell, most similar first
     not_compared: dict[str, str]
+    partly_read: dict[str, str] = field(default_factory=dict)
 
 
 def rank_pairs(fp: ClassFingerprints) -> Ranking:
@@ -416,7 +424,7 @@ def rank_pairs(fp: ClassFingerprints) -> Ranking:
         (ranked if len(judged) >= MIN_FUNCTIONS else apart).append(pair)
     for pairs in (ranked, apart):
         pairs.sort(key=lambda p: (-p.score, -p.shared, p.a, p.b))
-    return Ranking(ranked, apart, dict(fp.not_compared))
+    return Ranking(ranked, apart, dict(fp.not_compared), dict(fp.partly_read))
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -508,6 +516,12 @@ def report_html(fp: ClassFingerprints, ranking: Ranking, top: int) -> str:
         parts.append(f"<h2>Not compared ({len(ranking.not_compared)} students)</h2><ul>"
                      + "".join(f"<li>{esc(s)}: {esc(why)}</li>" for s, why in sorted(ranking.not_compared.items()))
                      + "</ul>")
+    if ranking.partly_read:
+        parts.append(f"<h2>Compared without some notebooks ({len(ranking.partly_read)} students)</h2>"
+                     "<p>A notebook the grader could not read is left out; the student's other notebooks are "
+                     "compared.</p><ul>"
+                     + "".join(f"<li>{esc(s)}: {esc(why)}</li>" for s, why in sorted(ranking.partly_read.items()))
+                     + "</ul>")
     for anchor, pairs in (("pair", ranked), ("apart", apart)):
         parts += [_pair_section(fp, p, f"{anchor}{i + 1}", f"{i + 1}." if anchor == "pair" else "Apart:")
                   for i, p in enumerate(pairs[:top])]
@@ -527,14 +541,20 @@ def similarity_report(submissions: Path, out: Path, instructor: str | Path | Non
     pasted = {e.id: course.pasted_functions(e.id) for e in exercises}
     boilerplate = {e.id: boilerplate_sources(e.id, e.notebook, folder) for e in exercises}
 
+    partly_read: dict[str, str] = {}
+
     def read_class():  # one student's sources at a time: only their own code is kept
         for student in list_students(Path(submissions)):
+            unread: list[str] = []
             try:
-                yield student, student_sources(Path(submissions) / student, exercises, pasted)
+                yield student, student_sources(Path(submissions) / student, exercises, pasted, unread)
             except NotCompared as exc:
                 yield student, exc
+            if unread:
+                partly_read[student] = "; ".join(unread)
 
     fp = fingerprint_class(read_class(), boilerplate)
+    fp.partly_read = {s: why for s, why in partly_read.items() if s not in fp.not_compared}
     ranking = rank_pairs(fp)
     atomic_write(Path(out), report_html(fp, ranking, top))
     return ranking
