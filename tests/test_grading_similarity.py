@@ -3,6 +3,7 @@ reference never count, nor a pasted earlier cell twice; planted near-copies rank
 students, and pairs with too little own code are set apart; hostile submissions cost that student only."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -207,3 +208,29 @@ def test_an_unreadable_notebook_is_listed_and_the_students_other_notebooks_are_c
     assert any({p.a, p.b} == {"alice", "bob"} for p in ranking.ranked + ranking.apart)  # ex01 still compared
     page = (tmp_path / "report.html").read_text()
     assert "Compared without some notebooks (1 students)" in page and "bob: ex02: " in page
+
+
+def _stored_names(cell: str) -> set[str]:
+    import ast
+    return {node.id for node in ast.walk(ast.parse(cell))
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+
+
+def test_a_planted_copy_keeps_every_local_apart_and_does_not_depend_on_the_hash_seed():
+    # L_model_forward has both L and l: a copy that named both my_l_71 looped to the wrong layer count and
+    # failed the "honest" demo class about once in a hundred runs, depending on the hash seed.
+    cells = reference_cells("ex08", INSTRUCTOR)
+    assert {"L", "l"} <= _stored_names(cells["L_model_forward"])
+    for seed in range(500):
+        copy = copied_cells(cells, np.random.default_rng(seed))
+        for function, cell in cells.items():
+            assert len(_stored_names(copy[function])) == len(_stored_names(cell)), (seed, function)
+    probe = ("import hashlib, numpy as np; from bnlab.grading.author.sample_class import copied_cells, reference_cells;"
+             "from exercise_harness import INSTRUCTOR;"
+             "c = copied_cells(reference_cells('ex08', INSTRUCTOR), np.random.default_rng(3));"
+             "print(hashlib.sha256(repr(sorted(c.items())).encode()).hexdigest())")
+    tests = str(Path(__file__).parent)
+    digests = {subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120,
+                              env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": tests}).stdout
+               for seed in ("0", "1", "2")}
+    assert len(digests) == 1, digests

@@ -174,9 +174,10 @@ def copied_cells(cells: dict[str, str], rng) -> dict[str, str]:
     """A near-copy of ``cells``: every local renamed, two statements swapped, comments and blank lines changed."""
     copied = {}
     for function, cell in cells.items():
-        assigned = {node.id for node in ast.walk(ast.parse(cell)) if isinstance(node, ast.Name)
-                    and isinstance(node.ctx, ast.Store)}
-        names = {name: f"my_{name.lower()}_{int(rng.integers(10, 99))}" for name in assigned}
+        assigned = sorted({node.id for node in ast.walk(ast.parse(cell)) if isinstance(node, ast.Name)
+                           and isinstance(node.ctx, ast.Store)})  # sorted: the same names whatever the hash seed
+        numbers = rng.permutation(max(90, len(assigned)))[:len(assigned)] + 10  # distinct: L and l stay two names
+        names = {name: f"my_{name.lower()}_{number}" for name, number in zip(assigned, numbers)}
         copied[function] = _body(rename(cell, names), lambda body: _recomment(_swap_independent(body, rng), rng))
     return copied
 
