@@ -3,7 +3,8 @@
 Prints one table (see issue 3, "Speed"):
 - Batch Norm forward+backward for Z of (100, 60), (256, 256), (1024, 4096) float64 with the public functions
   (``bnlab.batchnorm_forward`` and ``batchnorm_backward``, which ``Network`` calls too), with the compact and
-  the step-by-step backward, and, where PyTorch is importable, ``torch.nn.functional.batch_norm``;
+  the step-by-step backward, and, where PyTorch is importable, ``torch.nn.functional.batch_norm``; for the
+  shapes of one cache block also a numpy floor (:func:`numpy_batchnorm_floor`: the same passes, no checks);
 - the memory-traffic bound from a copy measured in the same run, and the peak memory (tracemalloc);
 - training steps per second of the Batch Norm paper's MNIST net (784-100-100-100-10, sigmoid, Batch Norm
   on the hidden layers, Adam) at mini-batch 60 and 512, against an equivalent ``torch.nn.Sequential``, and
