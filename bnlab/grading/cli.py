@@ -175,7 +175,7 @@ def run_grade(args) -> int:
             key = _grading_key(args, "grade")  # created only now, when grading starts
             if jailed:
                 from bnlab.grading.sandbox.jail import describe
-                print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
+                print(f"bnlab grade: learner code runs in a {describe(limits)}", file=sys.stderr)
             else:
                 print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can "
                       "read every file its user can and use the network" + ("" if isolation_of(limits) != "process"
