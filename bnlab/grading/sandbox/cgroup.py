@@ -110,7 +110,8 @@ class JailCgroup:
     """One jail's cgroup (v2: one folder; v1: one in the memory hierarchy and one in pids, when mounted)."""
 
     def __init__(self, where: Layout, memory_mb: int, pids: int):
-        self.version, self.memory_mb, self.folders, self._oom_kills = where.version, memory_mb, [], 0
+        self.version, self.memory_mb, self.folders = where.version, memory_mb, []
+        self._oom_kills, self._peak_mb = 0, None
         name = PREFIX + secrets.token_hex(6)
         try:
             if where.version == 2:
@@ -164,7 +165,9 @@ class JailCgroup:
         return _field(_read(self.folders[0] / "memory.oom_control"), "oom_kill")
 
     def peak_mb(self) -> float | None:
-        """The most memory this cgroup has held (None where the kernel does not say)."""
+        """The most memory this cgroup has held, in MB (or until removed; None where the kernel does not say)."""
+        if not self.folders:
+            return self._peak_mb
         text = _read(self.folders[0] / ("memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"))
         return int(text) / 2**20 if text.strip().isdigit() else None
 
@@ -172,7 +175,7 @@ class JailCgroup:
         """Kill everything still in it and remove it; False if it could not be removed within ``wait`` s."""
         deadline = time.monotonic() + wait
         if self.folders:
-            self._oom_kills = self.oom_kills()
+            self._oom_kills, self._peak_mb = self.oom_kills(), self.peak_mb()
         while self.folders:
             folder = self.folders[-1]
             if (folder / "cgroup.kill").exists():
