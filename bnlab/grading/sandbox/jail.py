@@ -19,7 +19,10 @@ A jail is ``bwrap [options] -- python -I -S /jail/runner/server.py --site /jail/
   submissions, not OUT, not any home directory. Anything to hide that lies inside a bound folder
   (a site-packages under /usr, the bnlab package) is covered by an empty tmpfs;
 - as root: bwrap itself runs as a throwaway user id, so the process limit applies and nothing in
-  the jail has root's identity even outside its namespaces.
+  the jail has root's identity even outside its namespaces;
+- where the grader can make one, a cgroup of its own (:mod:`~bnlab.grading.sandbox.cgroup`) that caps
+  the memory (no swap beyond it) and the tasks of all its processes together; bwrap waits (``--block-fd``)
+  until it and its child (``--info-fd``) are in it. :func:`describe` says whether that cap holds.
 
 When the runtime or numpy are not readable by that throwaway user (a Python under /root), they are
 copied (hard-linked where possible) once per grading process into a world-readable staging folder.
