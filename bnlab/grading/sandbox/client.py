@@ -10,8 +10,8 @@ then its exit status and whether the server must retire. The server runs
   (:mod:`bnlab.grading.sandbox.jail`): no network, no host files but a read-only runtime, a read-only
   root, its own PID namespace and session keyring, a size-capped tmpfs as /tmp and /dev/shm; as root,
   a throwaway user id and, where one can be made, a cgroup capping the whole jail's memory and tasks.
-  After each job every other process in the jail is killed; a job that left
-  anything behind retires its jail (the next gets a new one);
+  After each job every other process in the jail is killed; a job that left anything behind retires
+  its jail (the next gets a new one);
 - otherwise (``--no-jail``, ``bnlab check``) as the same server without bwrap around it: each job in
   a fresh working directory in a root-owned folder, as root as a throwaway uid whose every process is
   killed after the job.
