@@ -175,7 +175,7 @@ def run_grade(args) -> int:
             key = _grading_key(args, "grade")  # created only now, when grading starts
             if jailed:
                 from bnlab.grading.sandbox.jail import describe
-                print(f"bnlab grade: learner code runs in a {describe()}", file=sys.stderr)
+                print(f"bnlab grade: learner code runs in a {describe(limits)}", file=sys.stderr)
             else:
                 print(f"bnlab grade: warning: --no-jail: learner code runs as a plain {isolation_of(limits)}: it can "
                       "read every file its user can and use the network" + ("" if isolation_of(limits) != "process"
@@ -369,7 +369,8 @@ def _sandbox_options(p, timeout: float) -> None:
     p.add_argument("--timeout", type=positive_float, default=timeout, metavar="S",
                    help=f"wall-clock seconds per exercise notebook (default {timeout:g})")
     p.add_argument("--memory", type=memory_mb, default=1024, metavar="MB",
-                   help=f"memory limit of learner code, at least {MIN_MEMORY_MB} (default 1024)")
+                   help=f"memory limit of each learner process, at least {MIN_MEMORY_MB} (default 1024); in the jail, "
+                        "where a cgroup can be made, also of the whole jail (plus 128 MB)")
     p.add_argument("--course", help=argparse.SUPPRESS)  # a course file (tests; see course.load_course_file)
 
 

@@ -9,8 +9,9 @@ then its exit status and whether the server must retire. The server runs
 - with ``Limits(jail=True)`` (``bnlab grade``, Gradescope when it can) inside a bubblewrap jail
   (:mod:`bnlab.grading.sandbox.jail`): no network, no host files but a read-only runtime, a read-only
   root, its own PID namespace and session keyring, a size-capped tmpfs as /tmp and /dev/shm; as root,
-  a throwaway user id. After each job every other process in the jail is killed; a job that left
-  anything behind retires its jail (the next gets a new one);
+  a throwaway user id and, where one can be made, a cgroup capping the whole jail's memory and tasks.
+  After each job every other process in the jail is killed; a job that left anything behind retires
+  its jail (the next gets a new one);
 - otherwise (``--no-jail``, ``bnlab check``) as the same server without bwrap around it: each job in
   a fresh working directory in a root-owned folder, as root as a throwaway uid whose every process is
   killed after the job.
@@ -89,12 +90,12 @@ class _Server:
     it) after a timeout, after too much output, or when it says the job left anything behind.
     """
 
-    def __init__(self, jailed: bool):
+    def __init__(self, jailed: bool, limits: Limits = DEFAULT_LIMITS):
         import socket
 
         from bnlab.grading.sandbox import jail
 
-        self.jailed, self.proc, self.error = jailed, None, ""
+        self.jailed, self.proc, self.error, self.cgroup = jailed, None, "", None
         if jailed:
             bwrap = jail.bwrap_path()
             if not bwrap:
@@ -108,7 +109,15 @@ class _Server:
                 return
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         fds = [theirs.fileno()]
+        gate = None
         if jailed:
+            self.cgroup = _jail_cgroup(limits)
+            if self.cgroup is not None:  # bwrap says its child's pid, then waits until both are in the cgroup
+                info_r, info_w = os.pipe()
+                block_r, block_w = os.pipe()
+                options = [*options, "--info-fd", str(info_w), "--block-fd", str(block_r)]
+                fds += [info_w, block_r]
+                gate = (info_r, block_w)
             # bwrap reads its options from a pipe, not its command line, which learner code could read in
             # /proc/1/cmdline (only the command below shows there).
             args_r, args_w = os.pipe()
@@ -126,11 +135,17 @@ class _Server:
                                          close_fds=True, pass_fds=fds, start_new_session=True, **identity)
         except (OSError, subprocess.SubprocessError) as exc:
             self.error = f"could not start {'bubblewrap' if jailed else 'the learner server'}: {exc}"
+            self._drop_cgroup()
             return
         finally:
             for fd in fds[1:]:
                 os.close(fd)
             theirs.close()
+            if gate and self.proc is None:
+                for fd in gate:
+                    os.close(fd)
+        if gate and not self._enter_cgroup(*gate):
+            return
         self.complaints = _Reader(self.proc.stderr, 2**62, tail=4000)  # drained for its whole life
         self.sock.settimeout(120)
         try:
@@ -144,6 +159,35 @@ class _Server:
             self.error = (f"bubblewrap could not start the jail: {why}" if jailed
                           else f"the learner server did not start: {why}")
 
+    def _enter_cgroup(self, info_r: int, block_w: int) -> bool:
+        """Put bwrap and its child (the jail, waiting on --block-fd) into the jail's cgroup, then let it go on."""
+        import select
+
+        try:
+            info = b""
+            while select.select([info_r], [], [], 120)[0]:
+                chunk = os.read(info_r, 4096)
+                if not chunk:
+                    break
+                info += chunk
+            child = json.loads(info or b"{}").get("child-pid")  # none: bwrap failed, as its stderr says
+            if isinstance(child, int):
+                self.cgroup.add(self.proc.pid)
+                self.cgroup.add(child)
+                os.write(block_w, b"x")
+            return True
+        except (OSError, ValueError, AttributeError) as exc:
+            self.kill()
+            self.error = f"could not put the jail into its cgroup: {exc}"
+            return False
+        finally:
+            os.close(info_r)
+            os.close(block_w)
+
+    def _drop_cgroup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
     def kill(self) -> None:
         if self.proc is not None:
             try:
@@ -151,6 +195,7 @@ class _Server:
             except OSError:
                 pass
             self.proc.wait()
+        self._drop_cgroup()  # (what is still in it is killed first)
         try:
             self.sock.close()
         except (OSError, AttributeError):
@@ -163,9 +208,12 @@ class _Server:
         uid = None if self.jailed else _free_uid()
         home = "/tmp" if self.jailed else workdir(uid)
         nproc = limits.processes + 3 if self.jailed or uid is not None else _nproc(limits)
+        kills = self.cgroup.oom_kills() if self.cgroup else 0
         try:
-            return self._run(job, limits, {"env": environment(home), "limits": limit_args(limits, nproc),
-                                           "cwd": home, "uid": uid}, socket)
+            raw, reusable = self._run(job, limits, {"env": environment(home), "limits": limit_args(limits, nproc),
+                                                    "cwd": home, "uid": uid}, socket)
+            raw.oom_killed = self.cgroup is not None and self.cgroup.oom_kills() > kills
+            return raw, reusable
         finally:
             if not self.jailed:
                 remove_tree(home)
@@ -277,7 +325,7 @@ def _served(job: bytes, limits: Limits) -> Raw:
             server = _spare.pop() if _spare else None
     for _ in range(2):
         if server is None:
-            server = _Server(limits.jail)
+            server = _Server(limits.jail, limits)
             if server.error:
                 return Raw(error=server.error)
         raw, reusable = server.run(job, limits)
@@ -302,6 +350,17 @@ def prestart() -> None:
         thread = threading.Thread(target=start, daemon=True)
         _starting.append(thread)
         thread.start()
+
+
+def _jail_cgroup(limits: Limits):
+    """A new cgroup capping the whole jail (memory, no swap, tasks), or None where none can be made here
+    (:func:`bnlab.grading.sandbox.jail.describe` says so)."""
+    from bnlab.grading.sandbox import cgroup
+
+    try:
+        return cgroup.make(limits.per_jail_mb(), limits.per_jail_tasks())
+    except cgroup.CgroupUnavailable:
+        return None
 
 
 # --- without the jail: a throwaway uid as root ------------------------------------------------------

@@ -19,7 +19,10 @@ A jail is ``bwrap [options] -- python -I -S /jail/runner/server.py --site /jail/
   submissions, not OUT, not any home directory. Anything to hide that lies inside a bound folder
   (a site-packages under /usr, the bnlab package) is covered by an empty tmpfs;
 - as root: bwrap itself runs as a throwaway user id, so the process limit applies and nothing in
-  the jail has root's identity even outside its namespaces.
+  the jail has root's identity even outside its namespaces;
+- where the grader can make one, a cgroup of its own (:mod:`~bnlab.grading.sandbox.cgroup`) that caps
+  the memory (no swap beyond it) and the tasks of all its processes together; bwrap waits (``--block-fd``)
+  until it and its child (``--info-fd``) are in it. :func:`describe` says whether that cap holds.
 
 When the runtime or numpy are not readable by that throwaway user (a Python under /root), they are
 copied (hard-linked where possible) once per grading process into a world-readable staging folder.
@@ -341,10 +344,25 @@ def _identity(uid: int | None) -> dict:
     return {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
 
 
-def describe() -> str:
-    """One line for reports: which isolation learner code gets."""
+def describe(limits=None) -> str:
+    """One line for reports: which isolation learner code gets, and how its memory is capped (``limits``:
+    a :class:`~bnlab.grading.sandbox.policy.Limits`, the defaults if None)."""
     ok, why = probe()
     if not ok:
         return f"no jail ({why})"
     who = "a throwaway user id" if os.name == "posix" and os.geteuid() == 0 else "the grader's user id"
-    return f"bubblewrap jail ({bwrap_version() or 'bwrap'}; no network, read-only runtime, as {who})"
+    return (f"bubblewrap jail ({bwrap_version() or 'bwrap'}; no network, read-only runtime, as {who}; "
+            f"{memory_cap(limits)})")
+
+
+def memory_cap(limits=None) -> str:
+    """How a jail's memory is capped: per jail (its cgroup) or, where no cgroup can be made, per process."""
+    from bnlab.grading.sandbox import cgroup
+    from bnlab.grading.sandbox.policy import DEFAULT_LIMITS
+
+    limits = limits or DEFAULT_LIMITS
+    kind, why = cgroup.probe()
+    if kind:
+        return f"memory: {limits.per_jail_mb()} MB per jail ({kind}), {limits.memory_mb} MB per process"
+    return (f"memory: {limits.memory_mb} MB per process, up to {limits.processes + 1} processes "
+            f"(no cgroup could be made here: {why})")

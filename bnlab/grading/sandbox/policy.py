@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from bnlab.grading.sandbox import plain
 
 OUTPUT_TAIL = 4000  # characters of learner output kept for the instructor
+JAIL_EXTRA_MB = 128  # a jail's cap beyond memory_mb: its server (numpy imported), bwrap, small files in /tmp
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,21 @@ class Limits:
     """Limits of one learner process, and where it runs."""
 
     timeout: float = 10.0   # wall clock, seconds
-    memory_mb: int = 1024   # address space
+    memory_mb: int = 1024   # address space of each process
     processes: int = 32     # processes/threads the learner may add (RLIMIT_NPROC)
     file_mb: int = 64       # largest file the learner may write, and most it may print
     open_files: int = 256
     jail: bool = False      # run in the bubblewrap jail (bnlab grade); False: the same server, no jail
+    jail_memory_mb: int | None = None  # all of a jail's processes together (its cgroup, where one can be made);
+    #                                    None: memory_mb + JAIL_EXTRA_MB
+
+    def per_jail_mb(self) -> int:
+        """The memory cap of one jail's cgroup, in MB."""
+        return self.jail_memory_mb if self.jail_memory_mb is not None else self.memory_mb + JAIL_EXTRA_MB
+
+    def per_jail_tasks(self) -> int:
+        """The process/thread cap of one jail's cgroup: what the learner may add, the job, its server, bwrap."""
+        return self.processes + 4
 
 
 DEFAULT_LIMITS = Limits()  # the default of every ``limits`` argument (Limits is frozen, so sharing it is safe)
@@ -63,6 +74,7 @@ class Raw:
     output_over: bool = False
     results_over: bool = False
     ended_jail: bool = False      # the learner code killed the server that ran it
+    oom_killed: bool = False      # the kernel killed a process of the job's jail at its cgroup's memory cap
 
 
 def limits_in_effect() -> list[str]:
@@ -137,6 +149,9 @@ def outcome(raw: Raw, limits: Limits, nonce: bytes) -> SandboxRun:
         run.status, run.message = "timeout", f"timed out after {limits.timeout:g} s (endless loop?)"
         run.summary = run.message
         return run
+    if raw.oom_killed and not raw.results:
+        return crashed(f"the learner process ran out of memory: the limit is {limits.per_jail_mb()} MB for all its "
+                       "processes together (and its files in /tmp), so the kernel killed one of them")
     if raw.ended_jail:
         return crashed("the learner code killed the server that ran it (in the jail, its jail), so its results "
                        "were not used")

@@ -9,7 +9,8 @@ the server must be retired. The child runs the job with ``worker.run_job``, the 
 
 In the jail, after each job the server kills every other process in it at once (kill -1 in the jail's
 PID namespace) and asks to be retired whenever the job left anything behind: a process, an entry in any
-writable place, a System V IPC object (a key it cannot add: a seccomp filter forbids the keyrings). The
+writable place, a System V IPC object (a key it cannot add: a seccomp filter forbids the keyrings, and the
+file locks and watches two jails could signal each other with). The
 jailed server is the jail's PID 1 (bwrap --as-pid-1), so it also reaps orphans; with a bwrap too old for
 that, a job that changed or traced bwrap's init retires the jail. Without the jail it kills the job's
 session and, as root, every process of the job's throwaway uid. A server serves one student's notebooks
@@ -64,34 +65,59 @@ def _new_session_keyring() -> None:
     not hold the keyring of the session that started the grader."""
     import ctypes
 
-    numbers = _KEY_SYSCALLS.get(os.uname().machine)
-    if numbers:
-        ctypes.CDLL(None, use_errno=True).syscall(numbers[1][2], 1, None)
+    known = _SYSCALLS.get(os.uname().machine)
+    if known:
+        ctypes.CDLL(None, use_errno=True).syscall(known[1]["keyctl"], 1, None)
 
 
-# (audit arch, (add_key, request_key, keyctl)) by machine
-_KEY_SYSCALLS = {"x86_64": (0xC000003E, (248, 249, 250)), "aarch64": (0xC00000B7, (217, 218, 219))}
+# By machine: (audit arch, the system calls refused, fcntl's number). aarch64 has no inotify_init.
+_SYSCALLS = {
+    "x86_64": (0xC000003E, {"add_key": 248, "request_key": 249, "keyctl": 250, "flock": 73, "inotify_init": 253,
+                            "inotify_init1": 294, "fanotify_init": 300}, 72),
+    "aarch64": (0xC00000B7, {"add_key": 217, "request_key": 218, "keyctl": 219, "flock": 32, "inotify_init1": 26,
+                             "fanotify_init": 262}, 25),
+}
+# fcntl commands refused: F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE,
+# F_GETLEASE, F_NOTIFY (dnotify); F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD... still work.
+_FCNTL_REFUSED = (5, 6, 7, 36, 37, 38, 1024, 1025, 1026)
 
 
-def _forbid_keys() -> bool:
-    """Forbid this process and its children the kernel keyrings (add_key, request_key, keyctl fail with EPERM)
-    with a seccomp filter; a system call of another architecture fails too. Keys a jail could add to its
-    user keyrings outlive the jail and show, with their descriptions, in the next jail's /proc/keys when the
-    grader is an ordinary user (every jail has its uid). False where this machine is not known here."""
+def _filter_program(arch: int, refused, fcntl: int) -> list[tuple[int, int, int, int]]:
+    """The classic BPF program (code, jump if true, jump if false, k) of :func:`_forbid_shared_channels`."""
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    refused = list(refused)
+    head = [(ld_abs, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, deny),  # another architecture: refused
+            (ld_abs, 0, 0, 0)]                                         # the system call's number
+    # from here: x32 calls, then each refused call jump to the last instruction (deny)
+    calls = [0x40000000, *refused]
+    body_len = len(calls) + 1 + 1 + 1 + len(_FCNTL_REFUSED) + 1  # checks, fcntl?, allow, ld cmd, cmds, allow
+    program = head
+    for i, n in enumerate(calls):
+        to_deny = body_len - i - 1
+        program.append((jge if i == 0 else jeq, to_deny, 0, n))
+    program += [(jeq, 1, 0, fcntl), (ret, 0, 0, allow),
+                (ld_abs, 0, 0, 24)]  # fcntl: its command, args[1]'s low 32 bits (little-endian; cmd is an int)
+    for i, command in enumerate(_FCNTL_REFUSED):
+        program.append((jeq, len(_FCNTL_REFUSED) - i, 0, command))
+    return program + [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+
+
+def _forbid_shared_channels() -> bool:
+    """Forbid this process and its children, with a seccomp filter (the calls fail with EPERM), what reaches
+    past the jail: the kernel keyrings (add_key, request_key, keyctl: keys outlive a jail and show in the next
+    jail's /proc/keys when the grader is an ordinary user), and what two jails running at once could signal
+    each other with through the files they share read-only (flock, fcntl's locks, leases and dnotify,
+    inotify, fanotify). A system call of another architecture fails too. False where this machine is not
+    known here."""
     import ctypes
     import struct
 
-    known = _KEY_SYSCALLS.get(os.uname().machine)
+    known = _SYSCALLS.get(os.uname().machine)
     if not known:
         return False
-    arch, numbers = known
-    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
-    program = [(ld_abs, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, deny),  # another architecture: refused
-               (ld_abs, 0, 0, 0), (jge, 3, 0, 0x40000000)]              # x32 system calls: refused
-    program += [(jeq, len(numbers) - i, 0, n) for i, n in enumerate(numbers)]
-    program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
-    program[4] = (jge, len(numbers) + 1, 0, 0x40000000)
+    arch, refused, fcntl = known
+    program = _filter_program(arch, refused.values(), fcntl)
     code = b"".join(struct.pack("HBBI", *insn) for insn in program)
     buffer = ctypes.create_string_buffer(code)
 
@@ -291,7 +317,7 @@ def serve(sock_fd: int, jailed: bool) -> None:
     if jailed:
         _JAILED.append(True)
         _new_session_keyring()  # this jail's own: not the grader's session keyring
-        _forbid_keys()          # and no key at all: keys outlive a jail, seen by the next (ordinary user)
+        _forbid_shared_channels()  # no key (keys outlive a jail), no file lock or watch (jails share files)
         _CLEAN.update(_writable_places())
         _INIT.append(_init_state())
     sock.send(json.dumps({"ready": True}).encode())
