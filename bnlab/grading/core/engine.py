@@ -2,9 +2,10 @@
 
 Public and hidden checks never share a learner process: the public checks' calls run in one, the
 hidden checks' calls in another started afresh, so hidden inputs never reach a process whose text
-a student sees. From a hidden run only values and fixed facts come back into feedback: a hidden check
-shows its name, its points and the grader's own words, never an exception message, a print or an
-exception class name of learner code.
+a student sees, nor a jail one of those runs in (``run_learner(..., hidden=True)``). From a hidden
+run only values and fixed facts come back into feedback: a hidden check shows its name, its points
+and the grader's own words, never an exception message, a print or an exception class name of
+learner code.
 
 Expected values are computed and compared only here, in the grader's process, by ``Check.verify``.
 Every failure (bad notebook, missing function, syntax error, import of bnlab, timeout, crash, a
@@ -245,7 +246,7 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
     hidden = [i for i, c in enumerate(checks) if c.visibility == "hidden"]
     # The public process first (it also runs the cells when there are no public checks): its messages
     # are the learner's own, for inputs the learner sees. It never receives a hidden input.
-    run, judged = _run_checks(source, [checks[i] for i in public], limits, notebook or exercise.id)
+    run, judged = _run_checks(source, [checks[i] for i in public], limits, notebook or exercise.id, hidden=False)
     output = run.stdout[-4000:]
     if run.status != "ok":
         outcome = Outcome.TIMED_OUT if run.status == "timeout" else Outcome.CRASHED
@@ -260,7 +261,8 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
     for i, result in zip(public, judged):
         results[i] = result
     if hidden:  # a new process: nothing of it but values and the grader's own words reaches any feedback
-        hidden_run, judged = _run_checks(source, [checks[i] for i in hidden], limits, notebook or exercise.id)
+        hidden_run, judged = _run_checks(source, [checks[i] for i in hidden], limits, notebook or exercise.id,
+                                         hidden=True)
         problem, outcome = _hidden_problem(hidden_run)
         for k, i in enumerate(hidden):
             c = checks[i]
@@ -270,10 +272,11 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
                           float(sum(c.points for c in checks)), results, note=note, output=output)
 
 
-def _run_checks(source, checks: list[Check], limits: Limits, where: str):
-    """Run ``checks``' calls in one new learner process: (the run, each check's result when it ran)."""
+def _run_checks(source, checks: list[Check], limits: Limits, where: str, hidden: bool):
+    """Run ``checks``' calls in one new learner process (of a jail for ``hidden`` runs only, if ``hidden``):
+    (the run, each check's result when it ran)."""
     worker_calls, per_check = encode_calls(checks)
-    run = run_learner(source, worker_calls, limits)
+    run = run_learner(source, worker_calls, limits, hidden=hidden)
     if run.status == "error":  # the grader's fault, not the learner's: no grade rather than a wrong 0
         raise RuntimeError(f"the sandbox failed while grading {where}: {run.message}")
     if run.status != "ok" or run.blocked_import or run.setup_error:

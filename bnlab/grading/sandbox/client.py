@@ -15,7 +15,10 @@ then its exit status and whether the server must retire. The server runs
   a fresh working directory in a root-owned folder, as root as a throwaway uid whose every process is
   killed after the job.
 
-A server serves the notebooks of one student at most (:func:`jail_session`), never the next student.
+A server serves the notebooks of one student at most (:func:`jail_session`), never the next student, and
+a run given hidden inputs (``run_learner(..., hidden=True)``) never shares a server with a run whose text
+a student sees: whatever a hidden run leaves in its jail (an mtime, an xattr, the PID counter) reaches
+other hidden runs of that student only.
 Every learner process gets a scrubbed environment (minimal PATH, one BLAS/OpenMP thread), its own
 session, the wall-clock timeout, and limits it sets on itself before it reads any learner code:
 CPU time, address space, processes, file size, open files, no core dumps (where the system has them).
@@ -237,7 +240,7 @@ class _Server:
         return raw, not reply.get("retire")
 
 
-_session = threading.local()  # .servers: the idle servers of this thread's jail_session, if one is open
+_session = threading.local()  # .servers: the idle (server, hidden) pairs of this thread's jail_session, if open
 _spare: list[_Server] = []    # a no-jail server started early (prestart), for the first run outside a session
 _spare_lock = threading.Lock()
 _starting: list[threading.Thread] = []
@@ -248,8 +251,9 @@ def jail_session():
     """Runs of this thread inside the block may share one server (one jail); it ends with the block.
 
     One block per student (``bnlab grade``): a jail serves one student's notebooks at most, so nothing
-    a learner leaves in a jail (a process, a message queue, a key) can reach another student. Outside
-    a block every run gets a server of its own.
+    a learner leaves in a jail (a process, a message queue, a key) can reach another student. Within the
+    block hidden runs and public runs have servers of their own (two idle pools): nothing a hidden run
+    leaves reaches a public run. Outside a block every run gets a server of its own.
     """
     if getattr(_session, "servers", None) is not None:  # already in one: it goes on
         yield
@@ -259,18 +263,20 @@ def jail_session():
         yield
     finally:
         servers, _session.servers = _session.servers, None
-        for server in servers:
+        for server, _ in servers:
             server.kill()
 
 
-def _served(job: bytes, limits: Limits) -> Raw:
-    """One job on this session's idle server of the right kind (a new one if none); the server goes back only
-    if the job left it clean. A server that was idle and no longer takes jobs is replaced once."""
+def _served(job: bytes, limits: Limits, hidden: bool = False) -> Raw:
+    """One job on this session's idle server of the right kind (jailed or not, for hidden runs or not; a new
+    one if none); the server goes back only if the job left it clean. A server that was idle and no longer
+    takes jobs is replaced once. A hidden run never takes a public run's server, nor the prestarted one."""
     idle = getattr(_session, "servers", None)
-    server = next((s for s in idle or () if s.jailed == limits.jail), None)
-    if server is not None:
-        idle.remove(server)
-    elif not limits.jail:
+    found = next((pair for pair in idle or () if pair[0].jailed == limits.jail and pair[1] == hidden), None)
+    server = found[0] if found else None
+    if found is not None:
+        idle.remove(found)
+    elif not limits.jail and not hidden:
         for starting in list(_starting):  # a server prestart is still starting: wait for it, not a second one
             starting.join()
         with _spare_lock:
@@ -282,7 +288,7 @@ def _served(job: bytes, limits: Limits) -> Raw:
                 return Raw(error=server.error)
         raw, reusable = server.run(job, limits)
         if reusable and idle is not None:
-            idle.append(server)
+            idle.append((server, hidden))
             return raw
         server.kill()
         if not raw.error.startswith("the jail did not take the job"):
@@ -454,14 +460,18 @@ def isolation_of(limits: Limits) -> str:
     return "process (throwaway uid)" if _use_uid() else "process"
 
 
-def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = DEFAULT_LIMITS) -> SandboxRun:
-    """Run ``cells`` (name, cell index, source) then ``calls`` (worker call dicts) in a new learner process."""
+def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = DEFAULT_LIMITS,
+                hidden: bool = False) -> SandboxRun:
+    """Run ``cells`` (name, cell index, source) then ``calls`` (worker call dicts) in a new learner process.
+
+    ``hidden``: the calls hold hidden inputs; the run never shares a server (a jail) with a run that is not.
+    """
     nonce = secrets.token_hex(16)
     job = plain.pack({"nonce": nonce, "cells": [list(c) for c in cells], "calls": calls,
                       "memory_mb": limits.memory_mb})
     start = time.monotonic()
     if limits.jail or _mode() == "server":
-        raw = _served(job, limits)
+        raw = _served(job, limits, hidden)
     else:
         raw, _ = _run_exec(job, limits)
     run = outcome(raw, limits, nonce.encode())

@@ -9,11 +9,13 @@ the server must be retired. The child runs the job with ``worker.run_job``, the 
 
 In the jail, after each job the server kills every other process in it at once (kill -1 in the jail's
 PID namespace) and asks to be retired whenever the job left anything behind: a process, an entry in any
-writable place, a System V IPC object (a key it cannot add: a seccomp filter forbids the keyrings). The
-jailed server is the jail's PID 1 (bwrap --as-pid-1), so it also reaps orphans; with a bwrap too old for
-that, a job that changed or traced bwrap's init retires the jail. Without the jail it kills the job's
-session and, as root, every process of the job's throwaway uid. A server serves one student's notebooks
-at most. Like the worker it imports only the standard library and numpy, never ``bnlab``.
+writable place (not an mtime or an xattr: see :func:`_writable_places`), a System V IPC object (a key
+it cannot add: a seccomp filter forbids the keyrings). The jailed server is the jail's PID 1 (bwrap
+--as-pid-1), so it also reaps orphans; with a bwrap too old for that, a job that changed or traced
+bwrap's init retires the jail. Without the jail it kills the job's session and, as root, every process
+of the job's throwaway uid. A server serves one student's notebooks at most, and either hidden runs
+only or public runs only (the grader's choice). Like the worker it imports only the standard library
+and numpy, never ``bnlab``.
 """
 from __future__ import annotations
 
@@ -173,8 +175,12 @@ def _writable_mounts() -> list[str]:
 
 
 def _writable_places() -> dict:
-    """What every writable place of the jail holds (each entry's path, mode, owner and size): what a job could
-    leave for the next one."""
+    """What every writable place of the jail holds: each entry's path, mode, owner and size (a directory's
+    size is not compared). It finds files, folders, links and FIFOs a job left, or a changed size or mode.
+
+    It does not see timestamps, extended attributes, or new contents of the same size: a job can leave
+    a few bytes there on purpose for the next job of this jail. So this check is not what keeps hidden
+    inputs from a public run: hidden runs have jails of their own (``client._served``)."""
     found: dict = {}
     budget = MAX_SNAPSHOT
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
