@@ -365,3 +365,42 @@ def test_a_hidden_run_leaves_no_mark_a_public_run_of_the_same_student_can_read(t
     public = {c["name"]: c["outcome"] for e in _state(out, "a_marker")["exercises"] for c in e["checks"]
               if c["visibility"] == "public"}
     assert public == {"doubles_a_vector": "passed", "round_trip": "passed"}, public  # no mark found, no error
+
+
+FORGED_REPORT = r"""# GRADED FUNCTION: double
+import sys
+
+_worker = sys._getframe(1).f_globals  # the worker module (run_cells' globals)
+_report, _kept = _worker["_inputs_after"], {}
+_worker["_inputs_after"] = lambda call, args, kwargs: _report(call, _kept.get("args", args), kwargs)
+
+def double(x):
+    _kept["args"] = (x.copy(),)  # what the worker reports: a pristine copy
+    x *= 2                       # the caller's array is overwritten
+    return x
+"""
+RESTORES = r"""# GRADED FUNCTION: double
+def double(x):
+    kept = x.copy()
+    x *= 2           # in place ...
+    result = x.copy()
+    x[...] = kept    # ... and put back: the caller's array is as it was
+    return result
+"""
+
+
+@ISOLATIONS
+def test_an_inputs_unchanged_check_cannot_be_forged_by_patching_the_worker(tmp_path, isolation):
+    """The worker's report of the arguments after a call is the learner's to forge; the grader reads the
+    arguments it sent back from shared memory of its own, after every process of the job has ended."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    fx.notebook(subs / "a_forger" / "ex01_double.ipynb", [FORGED_REPORT])
+    fx.notebook(subs / "b_restores" / "ex01_double.ipynb", [RESTORES])
+    _honest(subs, "c_honest")
+    result, peak = _grade(subs, out, "--jobs", "1", isolation=isolation)
+    _check_run(result, peak)
+    checks = {c["name"]: c for c in _state(out, "a_forger")["exercises"][0]["checks"]}
+    assert checks["doubles_a_matrix"]["points"] == 2, checks["doubles_a_matrix"]
+    assert checks["leaves_input_unchanged"]["points"] == 0, checks["leaves_input_unchanged"]  # was 1: forged
+    assert _state(out, "b_restores")["points"]["ex01"] == fx.MAX["ex01"], "the caller's array was left unchanged"
+    assert _state(out, "c_honest")["points"] == fx.MAX

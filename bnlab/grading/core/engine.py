@@ -114,12 +114,13 @@ def encode_calls(checks: list[Check]) -> tuple[list[dict], list[list[Call]]]:
     return worker_calls, per_check
 
 
-def changed_arguments(call: Call, after) -> tuple[str, ...]:
+def changed_arguments(call: Call, after, missing_changed: bool = True) -> tuple[str, ...]:
     """The array arguments the grader sent in ``call`` that came back different, compared here.
 
-    ``after`` is what the learner's process sent back after the call (``{"args": [...], "kwargs":
-    {...}}``, plain data); an argument missing from it counts as changed. Labels: "0", "1"... by
-    position, the name for a keyword, "0['W1']" inside a dict or list argument.
+    ``after`` is ``{"args": [...], "kwargs": {...}}``: what the learner's process sent back after the call
+    (plain data; an argument missing from it counts as changed), or with ``missing_changed=False`` what
+    the grader read back from its shared memory (None where it shared nothing: no opinion). Labels: "0",
+    "1"... by position, the name for a keyword, "0['W1']" inside a dict or list argument.
     """
     changed: list[str] = []
     back = after if isinstance(after, dict) else {}
@@ -134,6 +135,8 @@ def changed_arguments(call: Call, after) -> tuple[str, ...]:
 
     def walk(label, sent, found, depth=0):
         if isinstance(sent, np.ndarray):
+            if found is None and not missing_changed:
+                return
             try:
                 same = (isinstance(found, np.ndarray) and found.shape == sent.shape
                         and bool(np.array_equal(found, sent, equal_nan=sent.dtype.kind in "fc")))
@@ -165,13 +168,18 @@ FAILURE_WORDS = {  # a failed call's kind (a fixed word from the worker) -> what
 }
 
 
-def outcome_of(raw, call: Call | None = None) -> CallOutcome:
+def outcome_of(raw, call: Call | None = None, shared_after: dict | None = None) -> CallOutcome:
     """A worker outcome dict (untrusted plain data) as a CallOutcome; with ``call`` (made with copy_check),
-    the arguments that came back are compared here with those the grader sent."""
+    the arguments are compared here with those the grader sent: an argument is modified if the grader's
+    own shared memory (``shared_after``, from ``run.shared_after``) says so, or if the worker's report
+    (forgeable, but the only one to see an argument rebound to a new array) says so."""
     if not isinstance(raw, dict):
         return CallOutcome(False, error="no result came back for this call")
     ok = raw.get("ok") is True
-    modified = changed_arguments(call, raw.get("inputs")) if ok and call is not None and call.copy_check else ()
+    modified: tuple[str, ...] = ()
+    if ok and call is not None and call.copy_check:
+        seen = changed_arguments(call, shared_after, missing_changed=False) if shared_after else ()
+        modified = tuple(dict.fromkeys(seen + changed_arguments(call, raw.get("inputs"))))
     kind = raw.get("kind") if raw.get("kind") in FAILURE_WORDS else "exception"
     return CallOutcome(ok=ok, value=raw.get("value"), error=str(raw.get("error") or ""), modified=modified,
                        not_implemented=not ok and raw.get("not_implemented") is True, kind="" if ok else kind)
@@ -283,7 +291,8 @@ def _run_checks(source, checks: list[Check], limits: Limits, where: str, hidden:
         return run, []
     judged = []
     for i, (check, calls) in enumerate(zip(checks, per_check)):
-        outputs = {call.key: outcome_of(run.outcomes.get(f"{i}:{call.key}"), call) for call in calls}
+        outputs = {call.key: outcome_of(run.outcomes.get(f"{i}:{call.key}"), call,
+                                        run.shared_after.get(f"{i}:{call.key}")) for call in calls}
         judged.append(judge(check, outputs))
     return run, judged
 

@@ -4,7 +4,9 @@
 ``server.py --site DIR --jail-server FD`` runs inside one bubblewrap jail (:mod:`bnlab.grading.sandbox.jail`);
 ``server.py --server FD`` is the same server without the jail (``bnlab grade --no-jail``, ``bnlab check``).
 It imports numpy once. Each job arrives on the socket FD as a JSON request with three descriptors the
-grader opened (job, results, output); the replies are the child's pid, then its exit status and whether
+grader opened (job, results, output), and a fourth when the grader shares the arguments of copy_check
+calls (:mod:`bnlab.grading.sandbox.shared`, read by the grader after this server's reply); the replies are the
+child's pid, then its exit status and whether
 the server must be retired. The child runs the job with ``worker.run_job``, the learner side.
 
 In the jail, after each job the server kills every other process in it at once (kill -1 in the jail's
@@ -106,7 +108,7 @@ def _forbid_keys() -> bool:
     return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
 
-def _job_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> None:
+def _job_child(request: dict, job_fd: int, results_fd: int, output_fd: int, shared_fd: int | None = None) -> None:
     import signal
 
     try:
@@ -129,10 +131,11 @@ def _job_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> N
         job = plain.unpack(data)
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
-        run_job(job, results_fd)
+        run_job(job, results_fd, shared_fd)
     except BaseException:  # noqa: BLE001 - a child must never return into the server loop
         try:
             traceback.print_exc()
+            sys.stderr.flush()
         finally:
             os._exit(70)
     os._exit(70)
@@ -303,10 +306,10 @@ def serve(sock_fd: int, jailed: bool) -> None:
     sock.send(json.dumps({"ready": True}).encode())
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+            message, fds, _, _ = socket.recv_fds(sock, 65536, 4)  # job, results, output[, shared memory]
         except OSError:
             return
-        if not message or len(fds) != 3:
+        if not message or len(fds) not in (3, 4):
             return  # the grader is gone
         request = json.loads(message)
         pid = os.fork()
