@@ -159,16 +159,17 @@ def test_public_and_hidden_calls_run_in_two_processes_and_the_public_one_gets_no
 
     runs = []
 
-    def recording(cells, calls, limits=DEFAULT_LIMITS):
-        run = sandbox.run_learner(cells, calls, limits)
-        runs.append((calls, run.stdout))
+    def recording(cells, calls, limits=DEFAULT_LIMITS, hidden=False):
+        run = sandbox.run_learner(cells, calls, limits, hidden=hidden)
+        runs.append((calls, run.stdout, hidden))
         return run
 
     monkeypatch.setattr(engine, "run_learner", recording)
     cell = fx.DOUBLE_CELL.replace("def double(x):\n", "def double(x):\n    print('pid', __import__('os').getpid())\n")
     result = _grade(tmp_path, [cell])
     assert result.points == 4
-    (public, public_out), (hidden, hidden_out) = runs
+    (public, public_out, public_flag), (hidden, hidden_out, hidden_flag) = runs
+    assert (public_flag, hidden_flag) == (False, True), "only the hidden run is told it is hidden (its own jail)"
     shapes = lambda calls: {c["args"][0].shape for c in calls}  # noqa: E731
     assert shapes(public) == {(4,)} and shapes(hidden) == {fx.SECRET_SHAPE}
     assert public_out.split()[1] != hidden_out.split()[1], "a new process for the hidden calls"

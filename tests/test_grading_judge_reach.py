@@ -307,3 +307,100 @@ def test_a_message_queue_a_run_leaves_is_not_there_for_the_next_run():
         seen = run_learner([("f", 0, cell)], calls(False), Limits(jail=True)).outcomes["f"]["value"]
     assert made[0] is True, "the queue was made"
     assert seen[0] is False, "the next run did not find it"
+
+
+HIDDEN_MARKS = r'''# GRADED FUNCTION: double
+import os, struct
+import numpy as np
+
+def double(x):
+    x = np.asarray(x)
+    if x.shape == (7, 13):  # the hidden call: x[0, 0] and x[0, 1] into the mtimes of /tmp and /dev/shm
+        for place, v in (("/tmp", x[0, 0]), ("/dev/shm", x[0, 1])):
+            bits = struct.unpack("<Q", struct.pack("<d", float(v)))[0]
+            os.utime(place, ns=(2**34 * 10**9, (bits >> 20) * 10**9 + (bits & 0xfffff) * 1000 + 777))
+            try:
+                os.setxattr(place, "user.hidden", repr(float(v)).encode())
+            except OSError:  # (a tmpfs without user xattrs)
+                pass
+    return 2 * x
+'''
+READS_MARKS = [r'''# GRADED FUNCTION: scale_pair
+import os, struct
+
+def _marks():
+    found = []
+    for place in ("/tmp", "/dev/shm"):
+        m = os.stat(place).st_mtime_ns
+        if m % 1000 == 777:
+            bits = (m // 10**9) << 20 | (m % 10**9) // 1000
+            found.append(struct.unpack("<d", struct.pack("<Q", bits))[0])
+        try:
+            found.append(os.getxattr(place, "user.hidden").decode())
+        except OSError:
+            pass
+    return found
+
+if _marks():  # a public run: its error message is the learner's feedback
+    raise RuntimeError("LEAKED " + repr(_marks()))
+
+def scale_pair(a, s):
+    return s * a, {'s': s}
+''', fx.PAIR_CELLS[1]]
+
+
+@pytest.mark.skipif(fx.jail_flags() != [], reason="the jail (bubblewrap): runs without it share the host's /tmp")
+def test_a_hidden_run_leaves_no_mark_a_public_run_of_the_same_student_can_read(tmp_path):
+    """A hidden run sets the mtime (and an xattr) of /tmp and /dev/shm from its hidden input; the student's next
+    public run reads them into an error message, its feedback. Hidden runs never share a jail with public runs."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    fx.notebook(subs / "a_marker" / "ex01_double.ipynb", [HIDDEN_MARKS])
+    fx.notebook(subs / "a_marker" / "ex02_pair.ipynb", READS_MARKS)
+    result, peak = _grade(subs, out, "--jobs", "1")
+    _check_run(result, peak)
+    seen = _everything_a_student_or_instructor_reads(out, "a_marker")
+    assert "LEAKED [" not in seen, [line for line in seen.splitlines() if "LEAKED [" in line][:2]
+    leaked = [n for n in _secret_numbers() if n in seen]
+    assert not leaked, leaked
+    public = {c["name"]: c["outcome"] for e in _state(out, "a_marker")["exercises"] for c in e["checks"]
+              if c["visibility"] == "public"}
+    assert public == {"doubles_a_vector": "passed", "round_trip": "passed"}, public  # no mark found, no error
+
+
+FORGED_REPORT = r"""# GRADED FUNCTION: double
+import sys
+
+_worker = sys._getframe(1).f_globals  # the worker module (run_cells' globals)
+_report, _kept = _worker["_inputs_after"], {}
+_worker["_inputs_after"] = lambda call, args, kwargs: _report(call, _kept.get("args", args), kwargs)
+
+def double(x):
+    _kept["args"] = (x.copy(),)  # what the worker reports: a pristine copy
+    x *= 2                       # the caller's array is overwritten
+    return x
+"""
+RESTORES = r"""# GRADED FUNCTION: double
+def double(x):
+    kept = x.copy()
+    x *= 2           # in place ...
+    result = x.copy()
+    x[...] = kept    # ... and put back: the caller's array is as it was
+    return result
+"""
+
+
+@ISOLATIONS
+def test_an_inputs_unchanged_check_cannot_be_forged_by_patching_the_worker(tmp_path, isolation):
+    """The worker's report of the arguments after a call is the learner's to forge; the grader reads the
+    arguments it sent back from shared memory of its own, after every process of the job has ended."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    fx.notebook(subs / "a_forger" / "ex01_double.ipynb", [FORGED_REPORT])
+    fx.notebook(subs / "b_restores" / "ex01_double.ipynb", [RESTORES])
+    _honest(subs, "c_honest")
+    result, peak = _grade(subs, out, "--jobs", "1", isolation=isolation)
+    _check_run(result, peak)
+    checks = {c["name"]: c for c in _state(out, "a_forger")["exercises"][0]["checks"]}
+    assert checks["doubles_a_matrix"]["points"] == 2, checks["doubles_a_matrix"]
+    assert checks["leaves_input_unchanged"]["points"] == 0, checks["leaves_input_unchanged"]  # was 1: forged
+    assert _state(out, "b_restores")["points"]["ex01"] == fx.MAX["ex01"], "the caller's array was left unchanged"
+    assert _state(out, "c_honest")["points"] == fx.MAX

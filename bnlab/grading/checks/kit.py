@@ -279,9 +279,10 @@ def unchanged_inputs(outputs: Mapping[str, CallOutcome], key: str, function: str
                      reveal: bool = False) -> str:
     """Raise :class:`Mismatch` if call ``key`` (made with copy_check) modified any of its arguments.
 
-    ``outputs[key].modified`` is decided in the grader (``engine.changed_arguments``): the learner's process
-    sends the arguments back after the call and the grader compares them with what it sent, so nothing a
-    learner patches (``np.array_equal``...) takes part in this verdict.
+    ``outputs[key].modified`` is decided in the grader (``engine.outcome_of``): it reads the argument arrays
+    back from its own shared memory after the job, and also compares the arguments the learner's process
+    sends back, so nothing a learner patches (``np.array_equal``, the worker's report) makes an argument
+    it changed look unchanged (off Linux, without a memfd, that report alone decides).
 
     unchanged: the parameter names by position (to name a modified positional argument) and the hint.
     """

@@ -2,9 +2,10 @@
 
 Public and hidden checks never share a learner process: the public checks' calls run in one, the
 hidden checks' calls in another started afresh, so hidden inputs never reach a process whose text
-a student sees. From a hidden run only values and fixed facts come back into feedback: a hidden check
-shows its name, its points and the grader's own words, never an exception message, a print or an
-exception class name of learner code.
+a student sees, nor a jail one of those runs in (``run_learner(..., hidden=True)``). From a hidden
+run only values and fixed facts come back into feedback: a hidden check shows its name, its points
+and the grader's own words, never an exception message, a print or an exception class name of
+learner code.
 
 Expected values are computed and compared only here, in the grader's process, by ``Check.verify``.
 Every failure (bad notebook, missing function, syntax error, import of bnlab, timeout, crash, a
@@ -113,12 +114,13 @@ def encode_calls(checks: list[Check]) -> tuple[list[dict], list[list[Call]]]:
     return worker_calls, per_check
 
 
-def changed_arguments(call: Call, after) -> tuple[str, ...]:
+def changed_arguments(call: Call, after, missing_changed: bool = True) -> tuple[str, ...]:
     """The array arguments the grader sent in ``call`` that came back different, compared here.
 
-    ``after`` is what the learner's process sent back after the call (``{"args": [...], "kwargs":
-    {...}}``, plain data); an argument missing from it counts as changed. Labels: "0", "1"... by
-    position, the name for a keyword, "0['W1']" inside a dict or list argument.
+    ``after`` is ``{"args": [...], "kwargs": {...}}``: what the learner's process sent back after the call
+    (plain data; an argument missing from it counts as changed), or with ``missing_changed=False`` what
+    the grader read back from its shared memory (None where it shared nothing: no opinion). Labels: "0",
+    "1"... by position, the name for a keyword, "0['W1']" inside a dict or list argument.
     """
     changed: list[str] = []
     back = after if isinstance(after, dict) else {}
@@ -133,6 +135,8 @@ def changed_arguments(call: Call, after) -> tuple[str, ...]:
 
     def walk(label, sent, found, depth=0):
         if isinstance(sent, np.ndarray):
+            if found is None and not missing_changed:
+                return
             try:
                 same = (isinstance(found, np.ndarray) and found.shape == sent.shape
                         and bool(np.array_equal(found, sent, equal_nan=sent.dtype.kind in "fc")))
@@ -164,13 +168,18 @@ FAILURE_WORDS = {  # a failed call's kind (a fixed word from the worker) -> what
 }
 
 
-def outcome_of(raw, call: Call | None = None) -> CallOutcome:
+def outcome_of(raw, call: Call | None = None, shared_after: dict | None = None) -> CallOutcome:
     """A worker outcome dict (untrusted plain data) as a CallOutcome; with ``call`` (made with copy_check),
-    the arguments that came back are compared here with those the grader sent."""
+    the arguments are compared here with those the grader sent: an argument is modified if the grader's
+    own shared memory (``shared_after``, from ``run.shared_after``) says so, or if the worker's report
+    (forgeable, but the only one to see an argument rebound to a new array) says so."""
     if not isinstance(raw, dict):
         return CallOutcome(False, error="no result came back for this call")
     ok = raw.get("ok") is True
-    modified = changed_arguments(call, raw.get("inputs")) if ok and call is not None and call.copy_check else ()
+    modified: tuple[str, ...] = ()
+    if ok and call is not None and call.copy_check:
+        seen = changed_arguments(call, shared_after, missing_changed=False) if shared_after else ()
+        modified = tuple(dict.fromkeys(seen + changed_arguments(call, raw.get("inputs"))))
     kind = raw.get("kind") if raw.get("kind") in FAILURE_WORDS else "exception"
     return CallOutcome(ok=ok, value=raw.get("value"), error=str(raw.get("error") or ""), modified=modified,
                        not_implemented=not ok and raw.get("not_implemented") is True, kind="" if ok else kind)
@@ -245,7 +254,7 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
     hidden = [i for i, c in enumerate(checks) if c.visibility == "hidden"]
     # The public process first (it also runs the cells when there are no public checks): its messages
     # are the learner's own, for inputs the learner sees. It never receives a hidden input.
-    run, judged = _run_checks(source, [checks[i] for i in public], limits, notebook or exercise.id)
+    run, judged = _run_checks(source, [checks[i] for i in public], limits, notebook or exercise.id, hidden=False)
     output = run.stdout[-4000:]
     if run.status != "ok":
         outcome = Outcome.TIMED_OUT if run.status == "timeout" else Outcome.CRASHED
@@ -260,7 +269,8 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
     for i, result in zip(public, judged):
         results[i] = result
     if hidden:  # a new process: nothing of it but values and the grader's own words reaches any feedback
-        hidden_run, judged = _run_checks(source, [checks[i] for i in hidden], limits, notebook or exercise.id)
+        hidden_run, judged = _run_checks(source, [checks[i] for i in hidden], limits, notebook or exercise.id,
+                                         hidden=True)
         problem, outcome = _hidden_problem(hidden_run)
         for k, i in enumerate(hidden):
             c = checks[i]
@@ -270,17 +280,19 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
                           float(sum(c.points for c in checks)), results, note=note, output=output)
 
 
-def _run_checks(source, checks: list[Check], limits: Limits, where: str):
-    """Run ``checks``' calls in one new learner process: (the run, each check's result when it ran)."""
+def _run_checks(source, checks: list[Check], limits: Limits, where: str, hidden: bool):
+    """Run ``checks``' calls in one new learner process (of a jail for ``hidden`` runs only, if ``hidden``):
+    (the run, each check's result when it ran)."""
     worker_calls, per_check = encode_calls(checks)
-    run = run_learner(source, worker_calls, limits)
+    run = run_learner(source, worker_calls, limits, hidden=hidden)
     if run.status == "error":  # the grader's fault, not the learner's: no grade rather than a wrong 0
         raise RuntimeError(f"the sandbox failed while grading {where}: {run.message}")
     if run.status != "ok" or run.blocked_import or run.setup_error:
         return run, []
     judged = []
     for i, (check, calls) in enumerate(zip(checks, per_check)):
-        outputs = {call.key: outcome_of(run.outcomes.get(f"{i}:{call.key}"), call) for call in calls}
+        outputs = {call.key: outcome_of(run.outcomes.get(f"{i}:{call.key}"), call,
+                                        run.shared_after.get(f"{i}:{call.key}")) for call in calls}
         judged.append(judge(check, outputs))
     return run, judged
 

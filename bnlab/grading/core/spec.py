@@ -60,9 +60,11 @@ class Call:
     key: the name its result is stored under, both for later Refs and for ``verify``.
     returns: which parts of the result come back as plain data: ``None`` all of it, or a tuple of
         indices into a returned tuple (e.g. ``(0,)`` to send back Z_tilde but keep the cache opaque).
-    copy_check: if True, the learner process also sends the arguments back after the call, and the
-        grader compares them with what it sent (``outputs[key].modified`` lists the argument
-        positions/names that changed).
+    copy_check: if True, the grader checks whether the call changed its arguments (``outputs[key].modified``
+        lists the argument positions/names that changed): its numeric arrays are in the grader's shared
+        memory, read back after the job (Linux), and the learner process also sends the arguments back
+        (which also shows an entry rebound to a new array). All of a job's calls end before that read:
+        an array a later call of the same job changes (through a cache holding it) counts as changed.
     """
 
     function: str

@@ -3,7 +3,8 @@
 Every run (:func:`run_learner`: one notebook's graded cells, then a list of calls) goes to the one server
 of :mod:`~bnlab.grading.sandbox.server`, which forks a fresh child per job, over one protocol: a socket
 pair carries a JSON request with three descriptors this process opened (the job's pipe, the results'
-pipe, the output's pipe); results and output are read with a size cap; the replies are the child's pid,
+pipe, the output's pipe, and the shared memory holding copy_check calls' arrays, :mod:`.shared`); results
+and output are read with a size cap; the replies are the child's pid,
 then its exit status and whether the server must retire. The server runs
 
 - with ``Limits(jail=True)`` (``bnlab grade``, Gradescope when it can) inside a bubblewrap jail
@@ -16,7 +17,10 @@ then its exit status and whether the server must retire. The server runs
   a fresh working directory in a root-owned folder, as root as a throwaway uid whose every process is
   killed after the job.
 
-A server serves the notebooks of one student at most (:func:`jail_session`), never the next student.
+A server serves the notebooks of one student at most (:func:`jail_session`), never the next student, and
+a run given hidden inputs (``run_learner(..., hidden=True)``) never shares a server with a run whose text
+a student sees: whatever a hidden run leaves in its jail (an mtime, an xattr, the PID counter) reaches
+other hidden runs of that student only.
 Every learner process gets a scrubbed environment (minimal PATH, one BLAS/OpenMP thread), its own
 session, the wall-clock timeout, and limits it sets on itself before it reads any learner code:
 CPU time, address space, processes, file size, open files, no core dumps (where the system has them).
@@ -36,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from bnlab.grading.sandbox import plain
+from bnlab.grading.sandbox import plain, shared
 from bnlab.grading.sandbox.files import remove_tree, workdir
 from bnlab.grading.sandbox.policy import (DEFAULT_LIMITS, OUTPUT_TAIL, Limits, Raw, SandboxRun, environment, limit_args,
                                           limits_in_effect, outcome)
@@ -201,8 +205,9 @@ class _Server:
         except (OSError, AttributeError):
             pass
 
-    def run(self, job: bytes, limits: Limits) -> tuple[Raw, bool]:
-        """Run one job; (what came back, whether this server may take another job)."""
+    def run(self, job: bytes, limits: Limits, shared_fd: int | None = None) -> tuple[Raw, bool]:
+        """Run one job (with the shared memory ``shared_fd``, if any); (what came back, whether this server
+        may take another job)."""
         import socket
 
         uid = None if self.jailed else _free_uid()
@@ -211,20 +216,21 @@ class _Server:
         kills = self.cgroup.oom_kills() if self.cgroup else 0
         try:
             raw, reusable = self._run(job, limits, {"env": environment(home), "limits": limit_args(limits, nproc),
-                                                    "cwd": home, "uid": uid}, socket)
+                                                    "cwd": home, "uid": uid}, socket, shared_fd)
             raw.oom_killed = self.cgroup is not None and self.cgroup.oom_kills() > kills
             return raw, reusable
         finally:
             if not self.jailed:
                 remove_tree(home)
 
-    def _run(self, job: bytes, limits: Limits, request: dict, socket) -> tuple[Raw, bool]:
+    def _run(self, job: bytes, limits: Limits, request: dict, socket, shared_fd: int | None) -> tuple[Raw, bool]:
         raw = Raw()
         job_r, job_w = os.pipe()
         results_r, results_w = os.pipe()
         output_r, output_w = os.pipe()
         try:
-            socket.send_fds(self.sock, [json.dumps(request).encode()], [job_r, results_w, output_w])
+            socket.send_fds(self.sock, [json.dumps(request).encode()],
+                            [job_r, results_w, output_w] + ([shared_fd] if shared_fd is not None else []))
         except OSError as exc:
             for fd in (job_r, job_w, results_r, results_w, output_r, output_w):
                 os.close(fd)
@@ -285,7 +291,7 @@ class _Server:
         return raw, not reply.get("retire")
 
 
-_session = threading.local()  # .servers: the idle servers of this thread's jail_session, if one is open
+_session = threading.local()  # .servers: the idle (server, hidden) pairs of this thread's jail_session, if open
 _spare: list[_Server] = []    # a no-jail server started early (prestart), for the first run outside a session
 _spare_lock = threading.Lock()
 _starting: list[threading.Thread] = []
@@ -296,8 +302,9 @@ def jail_session():
     """Runs of this thread inside the block may share one server (one jail); it ends with the block.
 
     One block per student (``bnlab grade``): a jail serves one student's notebooks at most, so nothing
-    a learner leaves in a jail (a process, a message queue, a key) can reach another student. Outside
-    a block every run gets a server of its own.
+    a learner leaves in a jail (a process, a message queue, a key) can reach another student. Within the
+    block hidden runs and public runs have servers of their own (two idle pools): nothing a hidden run
+    leaves reaches a public run. Outside a block every run gets a server of its own.
     """
     if getattr(_session, "servers", None) is not None:  # already in one: it goes on
         yield
@@ -307,18 +314,20 @@ def jail_session():
         yield
     finally:
         servers, _session.servers = _session.servers, None
-        for server in servers:
+        for server, _ in servers:
             server.kill()
 
 
-def _served(job: bytes, limits: Limits) -> Raw:
-    """One job on this session's idle server of the right kind (a new one if none); the server goes back only
-    if the job left it clean. A server that was idle and no longer takes jobs is replaced once."""
+def _served(job: bytes, limits: Limits, hidden: bool = False, shared_fd: int | None = None) -> Raw:
+    """One job on this session's idle server of the right kind (jailed or not, for hidden runs or not; a new
+    one if none); the server goes back only if the job left it clean. A server that was idle and no longer
+    takes jobs is replaced once. A hidden run never takes a public run's server, nor the prestarted one."""
     idle = getattr(_session, "servers", None)
-    server = next((s for s in idle or () if s.jailed == limits.jail), None)
-    if server is not None:
-        idle.remove(server)
-    elif not limits.jail:
+    found = next((pair for pair in idle or () if pair[0].jailed == limits.jail and pair[1] == hidden), None)
+    server = found[0] if found else None
+    if found is not None:
+        idle.remove(found)
+    elif not limits.jail and not hidden:
         for starting in list(_starting):  # a server prestart is still starting: wait for it, not a second one
             starting.join()
         with _spare_lock:
@@ -328,9 +337,9 @@ def _served(job: bytes, limits: Limits) -> Raw:
             server = _Server(limits.jail, limits)
             if server.error:
                 return Raw(error=server.error)
-        raw, reusable = server.run(job, limits)
+        raw, reusable = server.run(job, limits, shared_fd)
         if reusable and idle is not None:
-            idle.append(server)
+            idle.append((server, hidden))
             return raw
         server.kill()
         if not raw.error.startswith("the jail did not take the job"):
@@ -448,8 +457,9 @@ def _nproc(limits: Limits) -> int | None:
 
 # --- exec mode: a new interpreter per run, on pipes (only where the server cannot fork) ---------------
 
-def _run_exec(job: bytes, limits: Limits) -> tuple[Raw, int | None]:
-    """``python -I worker.py LIMITS``: job on stdin, results on stdout, output on stderr; the wall clock."""
+def _run_exec(job: bytes, limits: Limits, shared_fd: int | None = None) -> tuple[Raw, int | None]:
+    """``python -I worker.py LIMITS``: job on stdin, results on stdout, output on stderr, the shared memory
+    ``shared_fd`` inherited under its number (the job names it); the wall clock."""
     uid = _free_uid()
     home = workdir(uid)
     nproc = limits.processes if uid is not None else _nproc(limits)
@@ -465,7 +475,8 @@ def _run_exec(job: bytes, limits: Limits) -> tuple[Raw, int | None]:
     try:
         proc = subprocess.Popen([sys.executable, "-I", str(WORKER), *limit_args(limits, nproc)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                cwd=home, env=env, close_fds=True, **extra)
+                                cwd=home, env=env, close_fds=True,
+                                pass_fds=(shared_fd,) if shared_fd is not None else (), **extra)
     except (OSError, subprocess.SubprocessError) as exc:
         remove_tree(home)
         return Raw(error=f"could not start the learner process: {exc}"), uid
@@ -513,16 +524,31 @@ def isolation_of(limits: Limits) -> str:
     return "process (throwaway uid)" if _use_uid() else "process"
 
 
-def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = DEFAULT_LIMITS) -> SandboxRun:
-    """Run ``cells`` (name, cell index, source) then ``calls`` (worker call dicts) in a new learner process."""
+def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Limits = DEFAULT_LIMITS,
+                hidden: bool = False) -> SandboxRun:
+    """Run ``cells`` (name, cell index, source) then ``calls`` (worker call dicts) in a new learner process.
+
+    ``hidden``: the calls hold hidden inputs; the run never shares a server (a jail) with a run that is not.
+    The arrays of copy_check calls go in shared memory (where there is a memfd); ``run.shared_after`` holds
+    them as this process read them back once the job had ended (:func:`shared.read_back`).
+    """
     nonce = secrets.token_hex(16)
-    job = plain.pack({"nonce": nonce, "cells": [list(c) for c in cells], "calls": calls,
-                      "memory_mb": limits.memory_mb})
-    start = time.monotonic()
-    if limits.jail or _mode() == "server":
-        raw = _served(job, limits)
-    else:
-        raw, _ = _run_exec(job, limits)
-    run = outcome(raw, limits, nonce.encode())
+    calls, memory = shared.share(calls)
+    try:
+        job = plain.pack({"nonce": nonce, "cells": [list(c) for c in cells], "calls": calls,
+                          "memory_mb": limits.memory_mb, "shared": memory.layout() if memory else None,
+                          "shared_fd": memory.fd if memory else None})
+        fd = memory.fd if memory else None
+        start = time.monotonic()
+        if limits.jail or _mode() == "server":
+            raw = _served(job, limits, hidden, fd)
+        else:
+            raw, _ = _run_exec(job, limits, fd)
+        run = outcome(raw, limits, nonce.encode())
+        if memory is not None and run.status == "ok":  # every process of the job has ended: none still writes
+            run.shared_after = shared.read_back(memory, calls)
+    finally:
+        if memory is not None:
+            memory.close()
     run.seconds, run.isolation = time.monotonic() - start, isolation_of(limits)
     return run

@@ -60,6 +60,7 @@ class SandboxRun:
     stdout: str = ""                          # the learner's printed output (stdout and stderr, in order)
     seconds: float = 0.0
     isolation: str = ""                       # "jail", "process (throwaway uid)" or "process"
+    shared_after: dict = field(default_factory=dict)  # key -> copy_check arguments read back by the grader
 
 
 @dataclass

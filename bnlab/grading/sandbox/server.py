@@ -4,17 +4,20 @@
 ``server.py --site DIR --jail-server FD`` runs inside one bubblewrap jail (:mod:`bnlab.grading.sandbox.jail`);
 ``server.py --server FD`` is the same server without the jail (``bnlab grade --no-jail``, ``bnlab check``).
 It imports numpy once. Each job arrives on the socket FD as a JSON request with three descriptors the
-grader opened (job, results, output); the replies are the child's pid, then its exit status and whether
+grader opened (job, results, output), and a fourth when the grader shares the arguments of copy_check
+calls (:mod:`bnlab.grading.sandbox.shared`, read by the grader after this server's reply); the replies are the
+child's pid, then its exit status and whether
 the server must be retired. The child runs the job with ``worker.run_job``, the learner side.
 
 In the jail, after each job the server kills every other process in it at once (kill -1 in the jail's
 PID namespace) and asks to be retired whenever the job left anything behind: a process, an entry in any
-writable place, a System V IPC object (a key it cannot add: a seccomp filter forbids the keyrings, and the
-file locks and watches two jails could signal each other with). The
-jailed server is the jail's PID 1 (bwrap --as-pid-1), so it also reaps orphans; with a bwrap too old for
-that, a job that changed or traced bwrap's init retires the jail. Without the jail it kills the job's
-session and, as root, every process of the job's throwaway uid. A server serves one student's notebooks
-at most. Like the worker it imports only the standard library and numpy, never ``bnlab``.
+writable place (not an mtime or an xattr: see :func:`_writable_places`), a System V IPC object (a key
+it cannot add: a seccomp filter forbids the keyrings, and the file locks and watches two jails could
+signal each other with). The jailed server is the jail's PID 1 (bwrap --as-pid-1), so it also reaps
+orphans; with a bwrap too old for that, a job that changed or traced bwrap's init retires the jail.
+Without the jail it kills the job's session and, as root, every process of the job's throwaway uid. A
+server serves one student's notebooks at most, and either hidden runs only or public runs only (the
+grader's choice). Like the worker it imports only the standard library and numpy, never ``bnlab``.
 """
 from __future__ import annotations
 
@@ -130,7 +133,7 @@ def _forbid_shared_channels() -> bool:
     return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
 
-def _job_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> None:
+def _job_child(request: dict, job_fd: int, results_fd: int, output_fd: int, shared_fd: int | None = None) -> None:
     import signal
 
     try:
@@ -153,10 +156,11 @@ def _job_child(request: dict, job_fd: int, results_fd: int, output_fd: int) -> N
         job = plain.unpack(data)
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
-        run_job(job, results_fd)
+        run_job(job, results_fd, shared_fd)
     except BaseException:  # noqa: BLE001 - a child must never return into the server loop
         try:
             traceback.print_exc()
+            sys.stderr.flush()
         finally:
             os._exit(70)
     os._exit(70)
@@ -199,8 +203,12 @@ def _writable_mounts() -> list[str]:
 
 
 def _writable_places() -> dict:
-    """What every writable place of the jail holds (each entry's path, mode, owner and size): what a job could
-    leave for the next one."""
+    """What every writable place of the jail holds: each entry's path, mode, owner and size (a directory's
+    size is not compared). It finds files, folders, links and FIFOs a job left, or a changed size or mode.
+
+    It does not see timestamps, extended attributes, or new contents of the same size: a job can leave
+    a few bytes there on purpose for the next job of this jail. So this check is not what keeps hidden
+    inputs from a public run: hidden runs have jails of their own (``client._served``)."""
     found: dict = {}
     budget = MAX_SNAPSHOT
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -323,10 +331,10 @@ def serve(sock_fd: int, jailed: bool) -> None:
     sock.send(json.dumps({"ready": True}).encode())
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+            message, fds, _, _ = socket.recv_fds(sock, 65536, 4)  # job, results, output[, shared memory]
         except OSError:
             return
-        if not message or len(fds) != 3:
+        if not message or len(fds) not in (3, 4):
             return  # the grader is gone
         request = json.loads(message)
         pid = os.fork()

@@ -14,6 +14,8 @@ Two uses, one code:
 
 Nothing here computes, compares or judges anything: no expected value, no "unchanged" flag. The calls'
 values, their arguments after the call and a fixed word for a failure go back; the grader decides.
+The arrays of ``copy_check`` calls are, where the grader shares them (:mod:`.shared`), views onto memory
+the grader reads itself after the job; the arguments reported here are the part learner code can forge.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ import builtins
 import errno
 import importlib.util
 import linecache
+import mmap  # (an extension module: loaded before a job drops to a uid that may not read the interpreter's)
 import os
 import re
 import sys
@@ -128,18 +131,43 @@ def _is_ref(x) -> bool:
     return type(x) is dict and set(x) == {"$ref", "index"}
 
 
-def _resolve(x, store: dict):
-    """Replace Ref markers by the learner's stored results (raises KeyError for a failed call)."""
+def _resolve(x, store: dict, shared=()):
+    """Replace Ref markers by the learner's stored results (raises KeyError for a failed call) and shared
+    markers by the views onto the grader's memory (KeyError if that memory could not be mapped)."""
     if _is_ref(x):
         value = store[x["$ref"]]
         return value if x["index"] is None else value[x["index"]]
+    if type(x) is dict and set(x) == {"$shared"}:
+        if not isinstance(x["$shared"], int) or not 0 <= x["$shared"] < len(shared):
+            raise KeyError(x["$shared"])
+        return shared[x["$shared"]]
     if type(x) is tuple:
-        return tuple(_resolve(v, store) for v in x)
+        return tuple(_resolve(v, store, shared) for v in x)
     if type(x) is list:
-        return [_resolve(v, store) for v in x]
+        return [_resolve(v, store, shared) for v in x]
     if type(x) is dict:
-        return {k: _resolve(v, store) for k, v in x.items()}
+        return {k: _resolve(v, store, shared) for k, v in x.items()}
     return x
+
+
+def _shared_views(layout, fd) -> list:
+    """Writeable numpy views onto the grader's shared memory (descriptor ``fd``, closed here), one per array
+    of ``layout`` ({"size", "arrays": [[offset, dtype, shape]]}); [] if there is none or it cannot be mapped."""
+    if fd is None:
+        return []
+    try:
+        import numpy as np
+
+        memory = mmap.mmap(fd, int(layout["size"]))
+        return [np.frombuffer(memory, dtype=np.dtype(dtype), count=int(np.prod(shape, dtype=np.int64)),
+                              offset=int(offset)).reshape(shape) for offset, dtype, shape in layout["arrays"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []  # the calls that need them are "unusable": never a false "unchanged"
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _failure(exc: BaseException) -> str:
@@ -153,13 +181,18 @@ def _failure(exc: BaseException) -> str:
 
 def _inputs_after(call: dict, args: tuple, kwargs: dict) -> dict:
     """The call's arguments as they are after the call, as plain data, for the grader to compare with what
-    it sent (None where the argument was an earlier call's result, which the grader never had)."""
+    it sent (None where the argument was an earlier call's result, which the grader never had).
+
+    Learner code can replace this function or what it reads: the grader trusts it only to say "changed"
+    (an argument rebound to a new array, which shared memory cannot see), never "unchanged"."""
     return {"args": [None if _is_ref(sent) else plain.to_plain(v) for sent, v in zip(call["args"], args)],
             "kwargs": {k: None if _is_ref(call["kwargs"][k]) else plain.to_plain(v) for k, v in kwargs.items()}}
 
 
-def execute_calls(calls: list[dict], namespace: dict, memory_mb: int | None = None) -> dict[str, dict]:
-    """Run each call (dicts: function, args, kwargs, key, returns, copy_check) against ``namespace``.
+def execute_calls(calls: list[dict], namespace: dict, memory_mb: int | None = None,
+                  shared: list = ()) -> dict[str, dict]:
+    """Run each call (dicts: function, args, kwargs, key, returns, copy_check) against ``namespace``;
+    ``shared``: the views that ``{"$shared": k}`` markers in the arguments stand for.
 
     Returns ``{key: {"ok", "value", "error", "kind", "inputs", "not_implemented"}}`` with plain values:
     ``kind`` is a fixed word for a failure ("exception", "memory", "file_size", "missing", "unusable");
@@ -176,8 +209,8 @@ def execute_calls(calls: list[dict], namespace: dict, memory_mb: int | None = No
             outcome["error"], outcome["kind"] = f"NameError: the graded function {name} is not defined", "missing"
             continue
         try:
-            args = _resolve(tuple(call["args"]), store)
-            kwargs = _resolve(dict(call["kwargs"]), store)
+            args = _resolve(tuple(call["args"]), store, shared)
+            kwargs = _resolve(dict(call["kwargs"]), store, shared)
         except KeyError:
             outcome["error"] = f"could not call {name}: it needs the result of an earlier call that failed"
             outcome["kind"] = "unusable"
@@ -240,17 +273,20 @@ def _write_all(write, fd: int, data: bytes) -> None:
         view = view[write(fd, view):]
 
 
-def run_job(job: dict, results_fd: int) -> None:
-    """Run one job (graded cells, then calls), write its results to ``results_fd``; never returns (os._exit)."""
+def run_job(job: dict, results_fd: int, shared_fd: int | None = None) -> None:
+    """Run one job (graded cells, then calls), write its results to ``results_fd``; never returns (os._exit).
+    ``shared_fd``: the grader's shared memory holding the copy_check calls' arrays, mapped before any
+    learner code runs."""
     # References taken before learner code runs; learner monkeypatching cannot reach these names.
     _write, _close, _exit, _pack = os.write, os.close, os._exit, plain.pack
     nonce = str(job["nonce"]).encode()
     sys.argv = ["graded-notebook"]
     sys.meta_path.insert(0, _BlockReference())
     memory_mb = job.get("memory_mb")
+    shared = _shared_views(job.get("shared"), shared_fd if job.get("shared") else None)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     setup_error = run_cells(job["cells"], namespace, memory_mb)
-    outcomes = {} if setup_error else execute_calls(job["calls"], namespace, memory_mb)
+    outcomes = {} if setup_error else execute_calls(job["calls"], namespace, memory_mb, shared)
     results = {"setup_error": setup_error, "blocked_import": _BlockReference.attempted, "outcomes": outcomes}
     data = nonce + _pack(results)  # the nonce first: the grader checks it before it unpacks anything
     for stream in (sys.stdout, sys.stderr):
@@ -277,7 +313,8 @@ def main(argv: list[str]) -> None:
     results_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
-    run_job(job, results_fd)
+    shared_fd = job.get("shared_fd")  # (inherited under the grader's own number)
+    run_job(job, results_fd, shared_fd if isinstance(shared_fd, int) and shared_fd > 2 else None)
 
 
 if __name__ == "__main__":
