@@ -443,3 +443,25 @@ def test_a_notebook_that_changes_the_mode_of_tmp_retires_its_jail():
         assert run_learner([("probe", 0, lock)], _PROBE_CALL, limits).status == "ok"
         after = run_learner([("probe", 0, write)], _PROBE_CALL, limits)
     assert after.status == "ok" and after.outcomes["p"]["value"] == "wrote", (after.message, after.outcomes)
+
+
+def test_the_folders_the_jail_hides_cannot_be_written():
+    """The empty tmpfs over a hidden folder (e.g. the system's dist-packages) is read-only: a writable one with no
+    size would hold up to half the host's memory, out of reach of the per-process limits."""
+    _bwrap_or_fail()
+    from bnlab.grading.sandbox import jail
+    from bnlab.grading.sandbox.client import Limits, run_learner
+
+    options = jail.options({})
+    hidden = [options[i + 1] for i, a in enumerate(options)
+              if a == "--tmpfs" and options[i + 1] not in ("/dev/shm", jail.HOME)]
+    assert hidden, "the jail hides at least one folder (bnlab itself)"
+    source = ("# GRADED FUNCTION: probe\nimport os\n\ndef probe(folders):\n    found = []\n"
+              "    for folder in folders:\n        try:\n"
+              "            open(os.path.join(folder, 'x'), 'wb').write(b'x' * 8192)\n"
+              "            found.append('wrote')\n"
+              "        except OSError as exc:\n            found.append(exc.errno)\n    return found\n")
+    call = [{"function": "probe", "args": [hidden], "kwargs": {}, "key": "p", "returns": None, "copy_check": False}]
+    run = run_learner([("probe", 0, source)], call, Limits(timeout=10, jail=True))
+    assert run.status == "ok", run.message
+    assert "wrote" not in run.outcomes["p"]["value"], dict(zip(hidden, run.outcomes["p"]["value"]))

@@ -249,8 +249,9 @@ def _system_binds() -> list[str]:
 
 
 def _masks(binds: list[tuple[str, str]], hide: list[str]) -> list[str]:
-    """An empty tmpfs over each folder to hide that the jail would otherwise show (a site-packages of
-    the system Python under /usr, bnlab itself, anything in ``hide``)."""
+    """An empty, read-only tmpfs over each folder to hide that the jail would otherwise show (a site-packages
+    of the system Python under /usr, bnlab itself, anything in ``hide``). Read-only, or at least tiny: a
+    writable tmpfs with no size could take half the host's memory (where no cgroup caps the jail)."""
     import site
 
     stdlib = _base_stdlib(Path(sys.base_prefix).resolve())
@@ -263,9 +264,16 @@ def _masks(binds: list[tuple[str, str]], hide: list[str]) -> list[str]:
             if path == dest or path.startswith(dest.rstrip("/") + "/"):
                 seen = source + path[len(dest):]  # that folder as the jail shows it
                 if os.path.isdir(seen):
-                    args += ["--tmpfs", path]
+                    args += _read_only_tmpfs(path)
                 break
     return args
+
+
+def _read_only_tmpfs(path: str) -> list[str]:
+    """bwrap options mounting an empty tmpfs at ``path``: remounted read-only, else (an older bwrap) one page."""
+    if _supported("--remount-ro"):
+        return ["--tmpfs", path, "--remount-ro", path]
+    return ["--size", "4096", "--tmpfs", path]
 
 
 _flags: frozenset[str] | None = None
