@@ -1,5 +1,5 @@
 """What a learner opens: feedback.html (their cells, each check under its function, hidden checks' names and
-results only, escaped, self-contained) and results.json (notes, execution_time, test numbers)."""
+results only, escaped, self-contained) and results.json (notes, no execution time, test numbers)."""
 from __future__ import annotations
 
 import io
@@ -68,12 +68,12 @@ def test_feedback_html_shows_cells_checks_under_their_function_and_no_hidden_inp
     assert "several notebooks matched ex01" in text
 
 
-def test_results_json_carries_notes_execution_time_and_numbers(tmp_path):
+def test_results_json_carries_notes_and_numbers_and_no_time_a_hidden_run_could_spend(tmp_path):
     results = json.loads((_grade(tmp_path) / "results.json").read_text())
     assert "several notebooks matched ex01" in results["output"]
     first = results["tests"][0]
     assert first["name"].startswith("ex01 ") and "several notebooks matched ex01" in first["output"]
-    assert isinstance(results["execution_time"], int) and 0 <= results["execution_time"] < 60
+    assert "execution_time" not in results  # it would count the hidden runs' time, which learner code chooses
     assert [t["number"] for t in results["tests"]] == ["1.1", "1.2", "1.3", "2.1", "2.2"]
     md = (_grade(tmp_path / "again") / "feedback.md").read_text()
     assert "several notebooks matched ex01" in md  # the same note as feedback.md

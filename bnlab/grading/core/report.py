@@ -200,10 +200,11 @@ def _test_number(exercise: str, index: int) -> str:
     return f"{int(digits) if digits else exercise}.{index + 1}"
 
 
-def gradescope_results(results: list[ExerciseResult], execution_time: float | None = None) -> dict:
+def gradescope_results(results: list[ExerciseResult]) -> dict:
     """Gradescope autograder results: score, tests (numbered) and the notes the learner should see;
     each test's output is what :func:`shown_check` allows; hidden checks become ``after_published``.
-    ``execution_time``: seconds the grading took."""
+    No ``execution_time``: it is shown to the student at once and includes the hidden runs, whose learner
+    code could spend a time that spells a hidden input."""
     tests = []
     for r in results:
         for i, c in enumerate(map(shown_check, r.checks)):
@@ -220,8 +221,6 @@ def gradescope_results(results: list[ExerciseResult], execution_time: float | No
     notes = student_notes(results)
     if notes:
         payload["output"] = "\n".join(notes)
-    if execution_time is not None:
-        payload["execution_time"] = max(0, round(execution_time))
     return payload
 
 

@@ -113,16 +113,18 @@ def write_student(out: Path, student: str, digest: str, results: list[ExerciseRe
                   name: str | None = None, key: bytes | None = None) -> dict:
     """results.json, feedback.md and feedback.html (the graded cells of ``source``, the student's folder;
     titled with ``name``, else ``student``), then grade.json last: its presence means the student is complete
-    (it names the grading key by its fingerprint, never the key)."""
+    (it names the grading key by its fingerprint, never the key, and the seconds grading took, which results.json
+    leaves out: learner code chooses how long its hidden runs take)."""
     from bnlab.grading.grade.feedback_html import feedback_html
 
     folder = student_dir(out, student)
     title = name or student
-    atomic_write(folder / "results.json", json.dumps(gradescope_results(results, seconds), indent=2) + "\n")
+    atomic_write(folder / "results.json", json.dumps(gradescope_results(results), indent=2) + "\n")
     atomic_write(folder / "feedback.md", feedback_markdown(title, results))
     atomic_write(folder / "feedback.html", feedback_html(title, results, source, course))
     state = {"student": student, "name": title, "hash": digest, "key": None if key is None else fingerprint(key),
              "points": {r.exercise: r.points for r in results},
+             "seconds": None if seconds is None else round(seconds, 1),  # the instructor's only: never results.json
              "max": {r.exercise: r.max_points for r in results},
              "total": round(sum(r.points for r in results), 6),
              "max_total": round(sum(r.max_points for r in results), 6),
