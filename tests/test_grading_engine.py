@@ -200,3 +200,30 @@ def test_inputs_unchanged_is_compared_in_the_grader_with_what_it_sent():
     assert changed_arguments(nan, {"args": [np.array([np.nan, 1.0])], "kwargs": {}}) == ()
     raw = {"ok": True, "value": 1, "inputs": other, "modified": []}  # a "modified" from the learner is ignored
     assert outcome_of(raw, call).modified == ("0", "2['b1']", "eps")
+
+
+def test_a_students_public_runs_all_come_before_any_hidden_run(monkeypatch, tmp_path):
+    """A hidden run could wait until a wall-clock time that spells its input, for a later public run (whose
+    text the student sees) to read: grade_notebooks runs every public run of the student first."""
+    from bnlab.grading.core import engine
+    from bnlab.grading.sandbox import client as sandbox
+
+    order = []
+
+    def recording(cells, calls, limits=DEFAULT_LIMITS, hidden=False):
+        order.append(("wrong" if "1 +" in cells[0][2] else "good", hidden))
+        return sandbox.run_learner(cells, calls, limits, hidden=hidden)
+
+    monkeypatch.setattr(engine, "run_learner", recording)
+    good, wrong = fx.DOUBLE_CELL, fx.DOUBLE_CELL.replace("def double(x):\n", "# wrong\ndef double(x):\n", 1)
+    wrong = wrong.replace("return", "return 1 +", 1)
+    notebooks = [(fx.notebook(tmp_path / f"{name}.ipynb", [cell]), fx.EX01, CHECKS, Limits(timeout=5.0), "")
+                 for name, cell in (("a", good), ("b", wrong))]
+    first, second = engine.grade_notebooks(notebooks)
+    assert order == [("good", False), ("wrong", False), ("good", True), ("wrong", True)]
+    alone = [grade_notebook(path, fx.EX01, CHECKS, Limits(timeout=5.0)) for path, *_ in notebooks]
+    assert [(r.points, [c.outcome for c in r.checks]) for r in (first, second)] == \
+        [(r.points, [c.outcome for c in r.checks]) for r in alone]
+    assert first.points == 4 and second.points < 4
+    missing = engine.grade_notebooks([(None, fx.EX01, CHECKS, Limits(timeout=5.0), "")])
+    assert missing[0].points == 0 and "missing notebook" in missing[0].problem

@@ -239,6 +239,30 @@ def ungraded(exercise: Exercise, checks: list[Check], notebook: str | None, prob
 def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits = DEFAULT_LIMITS,
                 notebook: str | None = None, note: str = "") -> ExerciseResult:
     """Grade graded cells (:class:`~bnlab.grading.core.notebook.GradedCell` list) against ``checks``."""
+    return _to_the_end(_cells_grading(cells, exercise, checks, limits, notebook, note))
+
+
+def _to_the_end(grading) -> ExerciseResult:
+    """Run a grading generator (public run, ``yield``, hidden run) to its result."""
+    while True:
+        try:
+            next(grading)
+        except StopIteration as done:
+            return done.value
+
+
+def _public_part(grading) -> ExerciseResult | None:
+    """Run a grading generator up to its hidden run: its result if it ended there (nothing hidden to run)."""
+    try:
+        next(grading)
+    except StopIteration as done:
+        return done.value
+    return None
+
+
+def _cells_grading(cells, exercise: Exercise, checks: list[Check], limits: Limits, notebook: str | None,
+                   note: str):
+    """:func:`grade_cells` as a generator that pauses (``yield``) between its public and its hidden run."""
     try:
         check_source_size(cells)
         bad = [f"cell {c.index + 1} ({c.name}) {hit}" for c in cells for hit in forbidden_imports(c.source)]
@@ -269,6 +293,7 @@ def grade_cells(cells, exercise: Exercise, checks: list[Check], limits: Limits =
     for i, result in zip(public, judged):
         results[i] = result
     if hidden:  # a new process: nothing of it but values and the grader's own words reaches any feedback
+        yield  # (grade_notebooks runs every public run of a student before any hidden one)
         hidden_run, judged = _run_checks(source, [checks[i] for i in hidden], limits, notebook or exercise.id,
                                          hidden=True)
         problem, outcome = _hidden_problem(hidden_run)
@@ -313,6 +338,21 @@ def _hidden_problem(run) -> tuple[str, Outcome | None]:
 def grade_notebook(path: str | Path | None, exercise: Exercise, checks: list[Check], limits: Limits = DEFAULT_LIMITS,
                    note: str = "") -> ExerciseResult:
     """Grade the notebook at ``path`` (None: missing) for ``exercise`` with ``checks`` (public + hidden)."""
+    return _to_the_end(_notebook_grading(path, exercise, checks, limits, note))
+
+
+def grade_notebooks(notebooks: list[tuple]) -> list[ExerciseResult]:
+    """Grade one student's notebooks, each ``(path, exercise, checks, limits, note)`` as for
+    :func:`grade_notebook`: every public run first, then every hidden run. So no public run, whose text the
+    student sees, starts after a hidden run: learner code cannot carry a hidden input into feedback through
+    anything that outlives a run, the clock included (a hidden run could wait until a time that spells it)."""
+    gradings = [_notebook_grading(*notebook) for notebook in notebooks]
+    results = [_public_part(grading) for grading in gradings]
+    return [result if result is not None else _to_the_end(grading) for result, grading in zip(results, gradings)]
+
+
+def _notebook_grading(path, exercise: Exercise, checks: list[Check], limits: Limits, note: str):
+    """:func:`grade_notebook` as a generator, as :func:`_cells_grading`."""
     if path is None:
         return ungraded(exercise, checks, None,
                            f"missing notebook: no file named {exercise.id}*.ipynb (expected {exercise.notebook})",
@@ -323,4 +363,4 @@ def grade_notebook(path: str | Path | None, exercise: Exercise, checks: list[Che
         check_functions_present(cells, exercise.functions, name)
     except NotebookError as exc:
         return ungraded(exercise, checks, name, str(exc), Outcome.REFUSED, note)
-    return grade_cells(cells, exercise, checks, limits, name, note)
+    return (yield from _cells_grading(cells, exercise, checks, limits, name, note))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bnlab.grading.checks import instructor_dir, load_course
 from bnlab.grading.core.course import CourseError
-from bnlab.grading.core.engine import grade_notebook
+from bnlab.grading.core.engine import grade_notebooks
 from bnlab.grading.core.report import gradescope_results, late_note, lateness
 from bnlab.grading.core.student_inputs import checks_for_student, student_salt
 from bnlab.grading.grade.gradebook import atomic_write
@@ -124,13 +124,14 @@ def grade(root: Path, exercises: str, timeout: float, no_jail: bool = False) -> 
     salt = student_salt_of(metadata)
     limits = Limits(timeout=timeout, jail=jailed)
     wanted = None if exercises == "all" else {e.strip() for e in exercises.split(",")}
-    results = []
-    with jail_session():  # one student: one jail for all the notebooks
-        for graded in course.exercises:
-            if wanted is not None and graded.exercise.id not in wanted:
-                continue
-            path, note = match_notebooks(root / "submission", graded.exercise.id)
-            results.append(grade_notebook(path, graded.exercise, checks_for_student(graded, salt), limits, note))
+    notebooks = []
+    for graded in course.exercises:
+        if wanted is not None and graded.exercise.id not in wanted:
+            continue
+        path, note = match_notebooks(root / "submission", graded.exercise.id)
+        notebooks.append((path, graded.exercise, checks_for_student(graded, salt), limits, note))
+    with jail_session():  # one student: a jail for the public runs, one for the hidden runs
+        results = grade_notebooks(notebooks)  # every public run before any hidden one
     payload = gradescope_results(results)
     notes = [payload["output"]] if payload.get("output") else []  # e.g. which of several notebooks was graded
     late = late_note(metadata)

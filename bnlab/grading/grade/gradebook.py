@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bnlab.grading.core.course import Course
-from bnlab.grading.core.engine import ExerciseResult, grade_notebook
+from bnlab.grading.core.engine import ExerciseResult, grade_notebooks
 from bnlab.grading.core.notebook import MAX_NOTEBOOK_BYTES
 from bnlab.grading.core.report import feedback_markdown, gradescope_results
 from bnlab.grading.core.student_inputs import checks_for_student, student_salt
@@ -96,12 +96,12 @@ def grade_student(folder: Path, course: Course, limits: Limits, key: bytes | Non
     """Every exercise of ``course`` for the student folder ``folder``; with ``key``, the hidden checks' inputs
     are this student's own (salted by the folder's name)."""
     salt = None if key is None else student_salt(key, folder.name)
-    results = []
-    with jail_session():  # one jail for this student's notebooks, ended before anyone else's run
-        for graded in course.exercises:
-            path, note = match_notebooks(folder, graded.exercise.id)
-            results.append(grade_notebook(path, graded.exercise, checks_for_student(graded, salt), limits, note))
-    return results
+    notebooks = []
+    for graded in course.exercises:
+        path, note = match_notebooks(folder, graded.exercise.id)
+        notebooks.append((path, graded.exercise, checks_for_student(graded, salt), limits, note))
+    with jail_session():  # this student's jails (one for public runs, one for hidden), ended before anyone else's
+        return grade_notebooks(notebooks)  # every public run before any hidden one
 
 
 def student_dir(out: Path, student: str) -> Path:
