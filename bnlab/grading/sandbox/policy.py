@@ -152,7 +152,7 @@ def outcome(raw: Raw, limits: Limits, nonce: bytes) -> SandboxRun:
         return run
     if raw.oom_killed and not raw.results:
         return crashed(f"the learner process ran out of memory: the limit is {limits.per_jail_mb()} MB for all its "
-                       "processes together (and its files in /tmp), so the kernel killed one of them")
+                       "processes together (and its files in /tmp and /dev/shm), so the kernel killed one of them")
     if raw.ended_jail:
         return crashed("the learner code killed the server that ran it (in the jail, its jail), so its results "
                        "were not used")
