@@ -25,9 +25,8 @@ from bnlab.grading.checks import instructor_dir, load_course
 from bnlab.grading.core.course import CourseError
 from bnlab.grading.core.engine import grade_notebooks
 from bnlab.grading.core.report import gradescope_results, late_note, lateness
-from bnlab.grading.core.student_inputs import checks_for_student, student_salt
-from bnlab.grading.grade.gradebook import atomic_write
-from bnlab.grading.grade.submissions import match_notebooks
+from bnlab.grading.core.student_inputs import student_salt
+from bnlab.grading.grade.gradebook import atomic_write, student_notebooks
 from bnlab.grading.sandbox.client import Limits, jail_session
 
 
@@ -124,12 +123,7 @@ def grade(root: Path, exercises: str, timeout: float, no_jail: bool = False) -> 
     salt = student_salt_of(metadata)
     limits = Limits(timeout=timeout, jail=jailed)
     wanted = None if exercises == "all" else {e.strip() for e in exercises.split(",")}
-    notebooks = []
-    for graded in course.exercises:
-        if wanted is not None and graded.exercise.id not in wanted:
-            continue
-        path, note = match_notebooks(root / "submission", graded.exercise.id)
-        notebooks.append((path, graded.exercise, checks_for_student(graded, salt), limits, note))
+    notebooks = student_notebooks(root / "submission", course, salt, limits, wanted)
     with jail_session():  # one student: a jail for the public runs, one for the hidden runs
         results = grade_notebooks(notebooks)  # every public run before any hidden one
     payload = gradescope_results(results)

@@ -96,12 +96,20 @@ def grade_student(folder: Path, course: Course, limits: Limits, key: bytes | Non
     """Every exercise of ``course`` for the student folder ``folder``; with ``key``, the hidden checks' inputs
     are this student's own (salted by the folder's name)."""
     salt = None if key is None else student_salt(key, folder.name)
-    notebooks = []
-    for graded in course.exercises:
-        path, note = match_notebooks(folder, graded.exercise.id)
-        notebooks.append((path, graded.exercise, checks_for_student(graded, salt), limits, note))
+    notebooks = student_notebooks(folder, course, salt, limits)
     with jail_session():  # this student's jails (one for public runs, one for hidden), ended before anyone else's
         return grade_notebooks(notebooks)  # every public run before any hidden one
+
+
+def student_notebooks(folder: Path, course: Course, salt, limits: Limits, wanted: set | None = None) -> list[tuple]:
+    """``(path, exercise, checks, limits, note)`` for :func:`engine.grade_notebooks`, one per exercise of ``course``
+    (those in ``wanted``, if given): the notebook found in ``folder`` and the checks with this student's ``salt``."""
+    notebooks = []
+    for graded in course.exercises:
+        if wanted is None or graded.exercise.id in wanted:
+            path, note = match_notebooks(folder, graded.exercise.id)
+            notebooks.append((path, graded.exercise, checks_for_student(graded, salt), limits, note))
+    return notebooks
 
 
 def student_dir(out: Path, student: str) -> Path:

@@ -94,12 +94,13 @@ class _Server:
     it) after a timeout, after too much output, or when it says the job left anything behind.
     """
 
-    def __init__(self, jailed: bool, limits: Limits = DEFAULT_LIMITS):
+    def __init__(self, jailed: bool, limits: Limits = DEFAULT_LIMITS, hidden: bool = False):
         import socket
 
         from bnlab.grading.sandbox import jail
 
         self.jailed, self.proc, self.error, self.cgroup = jailed, None, "", None
+        self.hidden = hidden  # it serves runs with hidden inputs only (else runs without only)
         if jailed:
             bwrap = jail.bwrap_path()
             if not bwrap:
@@ -291,7 +292,7 @@ class _Server:
         return raw, not reply.get("retire")
 
 
-_session = threading.local()  # .servers: the idle (server, hidden) pairs of this thread's jail_session, if open
+_session = threading.local()  # .servers: the idle servers of this thread's jail_session, if one is open
 _spare: list[_Server] = []    # a no-jail server started early (prestart), for the first run outside a session
 _spare_lock = threading.Lock()
 _starting: list[threading.Thread] = []
@@ -303,7 +304,7 @@ def jail_session():
 
     One block per student (``bnlab grade``): a jail serves one student's notebooks at most, so nothing
     a learner leaves in a jail (a process, a message queue, a key) can reach another student. Within the
-    block hidden runs and public runs have servers of their own (two idle pools): nothing a hidden run
+    block hidden runs and public runs have servers of their own (``_Server.hidden``): nothing a hidden run
     leaves reaches a public run. Outside a block every run gets a server of its own.
     """
     if getattr(_session, "servers", None) is not None:  # already in one: it goes on
@@ -314,7 +315,7 @@ def jail_session():
         yield
     finally:
         servers, _session.servers = _session.servers, None
-        for server, _ in servers:
+        for server in servers:
             server.kill()
 
 
@@ -323,10 +324,9 @@ def _served(job: bytes, limits: Limits, hidden: bool = False, shared_fd: int | N
     one if none); the server goes back only if the job left it clean. A server that was idle and no longer
     takes jobs is replaced once. A hidden run never takes a public run's server, nor the prestarted one."""
     idle = getattr(_session, "servers", None)
-    found = next((pair for pair in idle or () if pair[0].jailed == limits.jail and pair[1] == hidden), None)
-    server = found[0] if found else None
-    if found is not None:
-        idle.remove(found)
+    server = next((s for s in idle or () if s.jailed == limits.jail and s.hidden == hidden), None)
+    if server is not None:
+        idle.remove(server)
     elif not limits.jail and not hidden:
         for starting in list(_starting):  # a server prestart is still starting: wait for it, not a second one
             starting.join()
@@ -334,12 +334,12 @@ def _served(job: bytes, limits: Limits, hidden: bool = False, shared_fd: int | N
             server = _spare.pop() if _spare else None
     for _ in range(2):
         if server is None:
-            server = _Server(limits.jail, limits)
+            server = _Server(limits.jail, limits, hidden)
             if server.error:
                 return Raw(error=server.error)
         raw, reusable = server.run(job, limits, shared_fd)
         if reusable and idle is not None:
-            idle.append((server, hidden))
+            idle.append(server)
             return raw
         server.kill()
         if not raw.error.startswith("the jail did not take the job"):
@@ -535,10 +535,10 @@ def run_learner(cells: list[tuple[str, int, str]], calls: list[dict], limits: Li
     nonce = secrets.token_hex(16)
     calls, memory = shared.share(calls)
     try:
+        fd = memory.fd if memory else None
         job = plain.pack({"nonce": nonce, "cells": [list(c) for c in cells], "calls": calls,
                           "memory_mb": limits.memory_mb, "shared": memory.layout() if memory else None,
-                          "shared_fd": memory.fd if memory else None})
-        fd = memory.fd if memory else None
+                          "shared_fd": fd})
         start = time.monotonic()
         if limits.jail or _mode() == "server":
             raw = _served(job, limits, hidden, fd)
