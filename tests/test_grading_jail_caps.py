@@ -12,6 +12,8 @@ import os
 import shutil
 import struct
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,40 @@ def test_a_v2_jail_cgroup_enables_the_controllers_it_needs_and_is_killed_before_
     (folder / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
     assert group.oom_kills() == 1
     assert group.remove() and not folder.exists()
+
+
+def test_two_threads_removing_one_cgroup_at_once_both_finish(tmp_path, monkeypatch):
+    """An output reader over its limit kills the jail while the grader, seeing no reply, kills it too."""
+    _fake_cgroupfs(monkeypatch, V2_FILES)
+    parent = tmp_path / "unified" / "grader.scope"
+    parent.mkdir(parents=True)
+    (parent / "cgroup.controllers").write_text("memory pids\n")
+    (parent / "cgroup.subtree_control").write_text("memory pids\n")
+    group = cgroup.JailCgroup(cgroup.Layout(2, parent), 256, 20)
+    (folder,) = group.folders
+    slow_once, plain_rmdir = [True], cgroup._rmdir
+
+    def slow_rmdir(path):  # the first removal is slow: the second thread arrives while it is under way
+        if slow_once.pop() if slow_once else False:
+            time.sleep(0.3)
+        plain_rmdir(path)
+
+    monkeypatch.setattr(cgroup, "_rmdir", slow_rmdir)
+    errors = []
+
+    def remove():
+        try:
+            errors.append(None if group.remove() else "not removed")
+        except Exception as exc:  # (the old code: IndexError, pop from empty list)
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=remove) for _ in range(2)]
+    threads[0].start()
+    time.sleep(0.05)
+    threads[1].start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == [None, None] and not group.folders and not folder.exists()
 
 
 def test_where_no_cgroup_can_be_made_it_says_why(tmp_path, monkeypatch):

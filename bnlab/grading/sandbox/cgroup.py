@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,7 @@ class JailCgroup:
     def __init__(self, where: Layout, memory_mb: int, pids: int):
         self.version, self.memory_mb, self.folders = where.version, memory_mb, []
         self._oom_kills, self._peak_mb = 0, None
+        self._removing = threading.Lock()  # a reader thread over its limit and the grader may both remove it
         name = PREFIX + secrets.token_hex(6)
         try:
             if where.version == 2:
@@ -173,7 +175,10 @@ class JailCgroup:
 
     def remove(self, wait: float = 5.0) -> bool:
         """Kill everything still in it and remove it; False if it could not be removed within ``wait`` s."""
-        deadline = time.monotonic() + wait
+        with self._removing:
+            return self._remove(time.monotonic() + wait)
+
+    def _remove(self, deadline: float) -> bool:
         if self.folders:
             self._oom_kills, self._peak_mb = self.oom_kills(), self.peak_mb()
         while self.folders:
