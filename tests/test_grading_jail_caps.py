@@ -43,6 +43,16 @@ def _fake_cgroupfs(monkeypatch, files):
     monkeypatch.setattr(cgroup, "_rmdir", rmdir)
 
 
+def _v2_grader_cgroup(tmp_path: Path, monkeypatch, enabled: str) -> Path:
+    """A fake cgroup v2 folder for the grader, offering cpu, memory and pids, with ``enabled`` delegated."""
+    _fake_cgroupfs(monkeypatch, V2_FILES)
+    parent = tmp_path / "unified" / "grader.scope"
+    parent.mkdir(parents=True)
+    (parent / "cgroup.controllers").write_text("cpu memory pids\n")
+    (parent / "cgroup.subtree_control").write_text(enabled + "\n")
+    return parent
+
+
 def _mountinfo(top: Path, v2: bool) -> str:
     if v2:
         return f"41 31 0:38 / {top}/unified rw,relatime - cgroup2 cgroup2 rw\n"
@@ -74,11 +84,7 @@ def test_a_v1_jail_cgroup_caps_memory_and_swap_and_tasks_and_is_removed(tmp_path
 
 
 def test_a_v2_jail_cgroup_enables_the_controllers_it_needs_and_is_killed_before_removal(tmp_path, monkeypatch):
-    _fake_cgroupfs(monkeypatch, V2_FILES)
-    parent = tmp_path / "unified" / "grader.scope"
-    parent.mkdir(parents=True)
-    (parent / "cgroup.controllers").write_text("cpu memory pids\n")
-    (parent / "cgroup.subtree_control").write_text("cpu\n")
+    parent = _v2_grader_cgroup(tmp_path, monkeypatch, enabled="cpu")
     where = cgroup.layout(_mountinfo(tmp_path, v2=True), "0::/grader.scope\n")
     assert where == cgroup.Layout(2, parent)
     group = cgroup.JailCgroup(where, 256, 20)
@@ -93,11 +99,7 @@ def test_a_v2_jail_cgroup_enables_the_controllers_it_needs_and_is_killed_before_
 
 def test_two_threads_removing_one_cgroup_at_once_both_finish(tmp_path, monkeypatch):
     """An output reader over its limit kills the jail while the grader, seeing no reply, kills it too."""
-    _fake_cgroupfs(monkeypatch, V2_FILES)
-    parent = tmp_path / "unified" / "grader.scope"
-    parent.mkdir(parents=True)
-    (parent / "cgroup.controllers").write_text("memory pids\n")
-    (parent / "cgroup.subtree_control").write_text("memory pids\n")
+    parent = _v2_grader_cgroup(tmp_path, monkeypatch, enabled="memory pids")
     group = cgroup.JailCgroup(cgroup.Layout(2, parent), 256, 20)
     (folder,) = group.folders
     slow_once, plain_rmdir = [True], cgroup._rmdir
